@@ -1,0 +1,31 @@
+# Entry points for a fresh Debian machine. `make demo` runs the main job on the data shipped with
+# the package; `make test` runs every test (cargo's and testthat's). Both install what is missing.
+# One persistent cargo target directory is shared by every build (the bundled DuckDB is compiled
+# once per machine, ~30 minutes on 2 cores).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/doodles/cargo-target
+export TZ ?= UTC
+export DOODLES_THREADS ?= 2
+
+.PHONY: setup install test test-rust test-r demo wrappers
+
+setup:
+	bash tools/setup.sh
+
+install: setup
+	R CMD INSTALL --no-multiarch .
+
+test-rust: setup
+	sh tools/cargo.sh test --release --workspace
+
+test-r: install
+	Rscript tools/run-tests.R
+
+# The R tests' totals come last: CI reads that line.
+test: setup test-rust test-r
+
+demo: install
+	Rscript inst/demo/demo.R
+
+# Regenerates R/extendr-wrappers.R from the compiled library (after adding a Rust export).
+wrappers: install
+	Rscript tools/update-wrappers.R

@@ -1,0 +1,4 @@
+library(testthat)
+library(doodles)
+
+test_check("doodles")

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs cargo on the package's Rust workspace (src/rust) the same way for every caller: src/Makevars,
+# `make test` and CI. The C/C++ compiler variables are cleared because the bundled DuckDB's build
+# script reruns (about 30 minutes on 2 cores) whenever they differ from the previous build, and
+# R CMD INSTALL and a shell would otherwise pass different ones. Usage: tools/cargo.sh build --release
+here=$(cd "$(dirname "$0")" && pwd)
+export PATH="$PATH:$HOME/.cargo/bin"
+if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
+  cat >&2 <<'MSG'
+------------------------------------------------------------------
+doodles needs Rust (cargo and rustc >= 1.88) to build its core.
+Install it with rustup (https://rustup.rs):
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh
+then open a new shell and install doodles again.
+------------------------------------------------------------------
+MSG
+  exit 1
+fi
+r_home=${R_HOME:-$(R RHOME)}
+subcommand=$1; shift
+exec env -u CC -u CXX -u CFLAGS -u CXXFLAGS -u CPPFLAGS -u LDFLAGS -u AR -u RUSTFLAGS \
+  R_HOME="$r_home" cargo "$subcommand" --manifest-path="$here/../src/rust/Cargo.toml" "$@"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what doodles needs on a Debian machine and skips what is already there:
+# R and the R packages (Debian's r-cran-*), a Rust toolchain check, and the Python environment
+# for Keras (see doodles::install_keras_env()). Run by `make demo` and `make test`.
+set -euo pipefail
+
+r_packages="r-base-dev r-cran-checkmate r-cran-cli r-cran-dbi r-cran-rlang r-cran-testthat
+  r-cran-dbitest r-cran-rsqlite r-cran-docopt r-cran-reticulate r-cran-png r-cran-roxygen2
+  r-cran-devtools r-cran-knitr r-cran-rmarkdown r-cran-bench r-cran-withr r-cran-processx
+  r-cran-callr r-cran-data.table python3-venv zip unzip"
+
+missing=()
+for pkg in $r_packages; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages already installed"
+fi
+
+export PATH="$PATH:$HOME/.cargo/bin"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: Rust is missing; install it from https://rustup.rs (Debian's rustc is too old)" >&2
+  exit 1
+fi
+echo "setup: $(cargo --version)"
