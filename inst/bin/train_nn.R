@@ -1,0 +1,159 @@
+#!/usr/bin/env Rscript
+# Trains a convolutional network on the doodles of a doodles database, after the article's
+# train_nn.R: Rscript train_nn.R -m resnet50 -c -d /path/to/db
+# Installed with the package (system.file("bin", "train_nn.R", package = "doodles")); a checkout's
+# bin/train_nn.R runs this same file.
+suppressPackageStartupMessages(library(doodles))
+
+doc <- "Train a neural network on the Quick, Draw! doodles of a doodles database.
+
+Usage:
+  train_nn.R --help
+  train_nn.R --list-models
+  train_nn.R [options]
+
+Options:
+  -h --help                    Show this message.
+  -l --list-models             List available models.
+  -m --model=<model>           Neural network model name [default: mobilenet_v2].
+  -b --batch-size=<size>       Batch size, split across the GPUs [default: 32].
+  -s --scale-factor=<ratio>    Scale factor: images of 256 x ratio pixels [default: 0.5].
+  -c --color                   Use color lines (3 channels) instead of grayscale.
+  -d --db-dir=<path>           Path to database directory (default: environment variable DBDIR).
+  -r --validate-ratio=<ratio>  Share of the rows used for training; the rest validates [default: 0.995].
+  -n --n-gpu=<number>          Number of GPUs; 0 trains on the CPU [default: 1].
+  -e --epochs=<n>              Most epochs to train; early stopping may end sooner [default: 100].
+  --steps-per-epoch=<n>        Batches per epoch (default: each training row once).
+  --validation-steps=<n>       Validation batches per epoch (default: each validation row once).
+  --learning-rate=<rate>       Adam's learning rate [default: 0.002].
+  -w --weights=<weights>       Initial weights, none or imagenet [default: none].
+  --seed=<n>                   Seed of the split, the shuffling and the initial weights [default: 42].
+  --models-dir=<path>          Folder for checkpoints and the final model [default: models].
+  --logs-dir=<path>            Folder for the CSV log and the training curve [default: logs].
+  --data=<zip>                 Competition zip (train_simplified.zip) loaded first if the database is empty.
+"
+
+main <- function(opts) {
+  if (cli_option(opts, "list-models", "flag")) {
+    cat(list_models(), sep = "\n")
+    return(invisible())
+  }
+  model_name <- cli_option(opts, "model", choices = list_models())
+  batch_size <- cli_option(opts, "batch-size", "count", lower = 1)
+  scale <- cli_option(opts, "scale-factor", "number", lower = 1 / 32, upper = 4)
+  color <- cli_option(opts, "color", "flag")
+  train_ratio <- cli_option(opts, "validate-ratio", "number", lower = 0, upper = 1)
+  n_gpu <- cli_option(opts, "n-gpu", "count", lower = 0)
+  epochs <- cli_option(opts, "epochs", "count", lower = 1)
+  steps_per_epoch <- cli_option(opts, "steps-per-epoch", "count", lower = 1, optional = TRUE)
+  validation_steps <- cli_option(opts, "validation-steps", "count", lower = 1, optional = TRUE)
+  learning_rate <- cli_option(opts, "learning-rate", "number", lower = 0)
+  weights <- cli_option(opts, "weights", choices = c("none", "imagenet"))
+  seed <- cli_option(opts, "seed", "count")
+  models_dir <- cli_option(opts, "models-dir")
+  logs_dir <- cli_option(opts, "logs-dir")
+  data_zip <- cli_option(opts, "data", optional = TRUE)
+  db_dir <- cli_option(opts, "db-dir", optional = TRUE)
+  if (is.null(db_dir)) db_dir <- Sys.getenv("DBDIR")
+  if (!nzchar(db_dir)) {
+    stop("no database folder: give it with -d/--db-dir or the environment variable DBDIR", call. = FALSE)
+  }
+  if (!is.null(data_zip) && !file.exists(data_zip)) {
+    stop(sprintf("the data file '%s' (--data) does not exist", data_zip), call. = FALSE)
+  }
+  if (!dir.exists(db_dir)) {
+    if (is.null(data_zip)) {
+      stop(sprintf(
+        "the database folder '%s' does not exist; create it by loading the data: --data train_simplified.zip",
+        db_dir
+      ), call. = FALSE)
+    }
+    dir.create(db_dir, recursive = TRUE)
+  }
+
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_dir)
+  on.exit(DBI::dbDisconnect(con), add = TRUE)
+  count_rows <- function() {
+    if (!DBI::dbExistsTable(con, "doodles")) return(0)
+    DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
+  }
+  if (count_rows() == 0) {
+    if (is.null(data_zip)) {
+      stop(sprintf("the database in '%s' holds no doodles: load them with --data train_simplified.zip", db_dir),
+        call. = FALSE)
+    }
+    cli::cli_alert_info("Loading {.file {data_zip}} into {.file {db_dir}}")
+    load_doodles(con, data_zip)
+  }
+  num_classes <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM labels")$n
+
+  # The article's split: a random share of the rows trains, the rest validates.
+  set.seed(seed)
+  ids <- sample(DBI::dbGetQuery(con, "SELECT id FROM doodles")$id)
+  n_train <- floor(length(ids) * train_ratio)
+  train_ids <- ids[seq_len(n_train)]
+  val_ids <- ids[-seq_len(n_train)]
+  for (part in list(list("training", train_ids), list("validation", val_ids))) {
+    if (length(part[[2]]) < batch_size) {
+      stop(sprintf(
+        "the %s set has %d rows, fewer than one batch of %d: change -r/--validate-ratio or -b/--batch-size",
+        part[[1]], length(part[[2]]), batch_size
+      ), call. = FALSE)
+    }
+  }
+  if (is.null(steps_per_epoch)) steps_per_epoch <- length(train_ids) %/% batch_size
+  if (is.null(validation_steps)) validation_steps <- length(val_ids) %/% batch_size
+
+  keras <- keras_module()
+  keras$utils$set_random_seed(seed)
+  devices <- training_strategy(n_gpu)
+  imagenet_preproc <- weights == "imagenet"
+  first <- doodle_batch(con, train_ids[1], scale = scale, color = color)
+  input_shape <- dim(first$x)[-1]
+  train_it <- train_generator(con, train_ids,
+    num_classes = num_classes, batch_size = batch_size,
+    scale = scale, color = color, imagenet_preproc = imagenet_preproc, seed = seed
+  )
+  val_it <- train_generator(con, val_ids,
+    num_classes = num_classes, batch_size = batch_size,
+    scale = scale, color = color, imagenet_preproc = imagenet_preproc, seed = seed + 1L
+  )
+  model <- with_strategy(devices$strategy, get_model(
+    model_name,
+    input_shape = input_shape, weights = if (imagenet_preproc) "imagenet" else NULL,
+    num_classes = num_classes, color = color, compile = TRUE,
+    optimizer = keras$optimizers$Adam(learning_rate = learning_rate)
+  ))
+  callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
+    models_dir = models_dir, logs_dir = logs_dir
+  )
+  cli::cli_alert_info(paste(
+    "Training {model_name} on {format(length(train_ids), big.mark = ',')} doodles",
+    "({num_classes} classes, {input_shape[1]}x{input_shape[2]}x{input_shape[3]}),",
+    "validating on {format(length(val_ids), big.mark = ',')}; batch {batch_size},",
+    "{steps_per_epoch} step{?s} per epoch, up to {epochs} epoch{?s}"
+  ))
+  started <- Sys.time()
+  fit_doodles(model, train_it,
+    steps_per_epoch = steps_per_epoch, epochs = epochs,
+    validation_data = val_it, validation_steps = validation_steps,
+    callbacks = callbacks$callbacks
+  )
+  elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
+
+  stem <- sprintf("%s_%d_%dch", model_name, input_shape[1], input_shape[3])
+  model_file <- file.path(models_dir, paste0(stem, "_final.keras"))
+  model$save(model_file)
+  curve_file <- sub("\\.csv$", ".png", callbacks$log_file)
+  plot_training_log(callbacks$log_file, curve_file)
+  cli::cli_alert_success("Trained in {round(elapsed, 1)} s")
+  cli::cli_bullets(c(
+    "*" = "model: {.file {model_file}}",
+    "*" = "checkpoints: {.file {dirname(callbacks$checkpoint_pattern)}}",
+    "*" = "log: {.file {callbacks$log_file}}",
+    "*" = "training curve: {.file {curve_file}}"
+  ))
+  invisible(model_file)
+}
+
+quit(save = "no", status = run_cli(doc, main))
