@@ -151,6 +151,21 @@ cli_error_text <- function(e) {
   message
 }
 
+#' The database file in a database folder
+#'
+#' The scripts take a database folder (`-d/--db-dir`, or the environment variable `DBDIR`), as the
+#' article's MonetDBLite did and as the Docker image mounts it; the DuckDB database is one file in it.
+#'
+#' @param db_dir The database folder.
+#' @return The path of the database file, for `DBI::dbConnect(doodles_duckdb(), dbdir = ...)`.
+#' @export
+#' @examples
+#' db_file_in(tempdir())
+db_file_in <- function(db_dir) {
+  checkmate::assert_string(db_dir, min.chars = 1L)
+  file.path(db_dir, "doodles.duckdb")
+}
+
 #' The training callbacks of the article
 #'
 #' A CSV log of every epoch, early stopping when the validation loss has not improved for
@@ -187,7 +202,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   stem <- sprintf("%s_%d_%dch", model_name, as.integer(size), as.integer(channels))
   log_file <- file.path(logs_dir, sprintf("%s_%s.csv", stem, format(Sys.time(), "%Y%m%d%H%M%S")))
   checkpoint_pattern <- file.path(models_dir, paste0(stem, "_{epoch:02d}_{val_loss:.4f}.keras"))
-  callbacks <- keras_py()$callbacks
+  callbacks <- keras_module()$callbacks
   verbose <- as.integer(verbose)
   list(
     # The learning-rate callback runs before the logger so the log has the rate of each epoch.
@@ -240,7 +255,8 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
     grep("^val_", names(log), value = TRUE)
   )
   old <- graphics::par(mfrow = c(1L, 1L + (length(metrics) > 0L)), mar = c(4.5, 4.5, 2.5, 1))
-  on.exit(graphics::par(old), add = TRUE)
+  # Restored before the PNG device closes, or par() would open a new default device.
+  on.exit(graphics::par(old), add = TRUE, after = FALSE)
   plot_pair <- function(metric, title, legend_at) {
     columns <- intersect(c(metric, paste0("val_", metric)), names(log))
     values <- as.matrix(log[columns])
@@ -278,7 +294,7 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
 training_strategy <- function(n_gpu = 1L) {
   checkmate::assert_count(n_gpu)
   n_gpu <- as.integer(n_gpu)
-  backend <- keras_py()$backend$backend()
+  backend <- keras_module()$backend$backend()
   gpus <- switch(backend,
     tensorflow = reticulate::import("tensorflow")$config$list_physical_devices("GPU"),
     jax = tryCatch(reticulate::import("jax")$devices("gpu"), error = function(e) list()),
@@ -304,7 +320,7 @@ training_strategy <- function(n_gpu = 1L) {
       tf <- reticulate::import("tensorflow")
       strategy <- tf$distribute$MirroredStrategy(devices = sprintf("/gpu:%d", seq_len(used) - 1L))
     } else if (backend == "jax") {
-      distribution <- keras_py()$distribution
+      distribution <- keras_module()$distribution
       distribution$set_distribution(distribution$DataParallel(devices = gpus[seq_len(used)]))
     } else {
       cli::cli_alert_warning("Backend {backend}: several GPUs are not supported, training on one.")

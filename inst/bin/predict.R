@@ -45,7 +45,7 @@ main <- function(opts) {
     ), call. = FALSE)
   }
 
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_dir)
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
   on.exit(DBI::dbDisconnect(con), add = TRUE)
   words <- DBI::dbGetQuery(con, "SELECT word FROM labels ORDER BY label_int")$word
 
@@ -62,18 +62,26 @@ main <- function(opts) {
     batch_size = batch_size, scale = scale, color = color,
     imagenet_preproc = imagenet_preproc
   )
-  top3 <- predict_top3(model, it, steps = ceiling(nrow(test) / batch_size), words = words)
+  top3 <- predict_top3(model, it, words = words)
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
-  files <- write_submission(test$key_id, top3, output, zip = zipped)
+  files <- output
+  write_submission(top3, output, zip = FALSE)
+  if (zipped) {
+    files <- c(files, paste0(output, ".zip"))
+    write_submission(top3, files[2], zip = TRUE)
+  }
   cli::cli_alert_success("Predicted in {round(elapsed, 1)} s; submission: {.file {files}}")
   if (!is.null(answers_file)) {
     answers <- utils::read.csv(answers_file, colClasses = c(key_id = "character"))
-    truth <- answers$word[match(test$key_id, answers$key_id)]
+    truth <- answers$word[match(top3$key_id, answers$key_id)]
     if (anyNA(truth)) {
       stop(sprintf("'%s' has no answer for %d of the test rows", answers_file, sum(is.na(truth))),
         call. = FALSE)
     }
-    cat(sprintf("MAP@3: %.4f\n", map_at_k(truth, top3, k = 3)))
+    # Kaggle writes spaces in words as underscores; compare the two sides the same way.
+    underscored <- function(words) gsub(" ", "_", words, fixed = TRUE)
+    predicted <- lapply(top3[c("word1", "word2", "word3")], underscored)
+    cat(sprintf("MAP@3: %.4f\n", map_at_k(underscored(truth), as.data.frame(predicted), k = 3)))
   }
   invisible(files)
 }

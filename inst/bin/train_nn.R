@@ -71,7 +71,7 @@ main <- function(opts) {
     dir.create(db_dir, recursive = TRUE)
   }
 
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_dir)
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
   on.exit(DBI::dbDisconnect(con), add = TRUE)
   count_rows <- function() {
     if (!DBI::dbExistsTable(con, "doodles")) return(0)
@@ -121,8 +121,7 @@ main <- function(opts) {
   model <- with_strategy(devices$strategy, get_model(
     model_name,
     input_shape = input_shape, weights = if (imagenet_preproc) "imagenet" else NULL,
-    num_classes = num_classes, color = color, compile = TRUE,
-    optimizer = keras$optimizers$Adam(learning_rate = learning_rate)
+    num_classes = num_classes, color = color, compile = TRUE, optimizer = learning_rate
   ))
   callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
     models_dir = models_dir, logs_dir = logs_dir

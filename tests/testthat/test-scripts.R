@@ -1,0 +1,163 @@
+# The installed scripts (inst/bin/train_nn.R, inst/bin/predict.R) run as a user runs them: Rscript
+# in a subprocess, checked by exit status, messages and the files they write.
+
+rscript <- function(script, args = character(), env = character(), wd = tempdir()) {
+  path <- system.file("bin", script, package = "doodles", mustWork = TRUE)
+  processx::run(
+    file.path(R.home("bin"), "Rscript"), c(path, args),
+    error_on_status = FALSE, wd = wd, env = c("current", TZ = "UTC", env), timeout = 300
+  )
+}
+
+# A Python that cannot start: the scripts must not need it for these options.
+no_python <- c(DOODLES_VENV = "/nonexistent/venv", RETICULATE_PYTHON = "/nonexistent/python")
+
+test_that("train_nn.R --help prints the article's options and exits 0, without Python", {
+  skip_if_not_installed("processx")
+  res <- rscript("train_nn.R", "--help", env = no_python)
+  expect_identical(res$status, 0L)
+  expect_match(res$stdout, "Usage:\n  train_nn.R --help\n  train_nn.R --list-models", fixed = TRUE)
+  for (option in c("-m --model=<model>", "[default: mobilenet_v2]", "-b --batch-size=<size>",
+                   "[default: 32]", "-s --scale-factor=<ratio>", "[default: 0.5]", "-c --color",
+                   "-d --db-dir=<path>", "DBDIR", "-r --validate-ratio=<ratio>", "[default: 0.995]",
+                   "-n --n-gpu=<number>", "-l --list-models", "--epochs=<n>",
+                   "--steps-per-epoch=<n>", "--validation-steps=<n>", "--learning-rate=<rate>",
+                   "--weights=<weights>", "--seed=<n>", "--models-dir=<path>",
+                   "--logs-dir=<path>", "--data=<zip>")) {
+    expect_match(res$stdout, option, fixed = TRUE, label = option)
+  }
+  expect_identical(res$stderr, "")
+})
+
+test_that("train_nn.R --list-models lists list_models(), without Python", {
+  skip_if_not_installed("processx")
+  for (flag in c("--list-models", "-l")) {
+    res <- rscript("train_nn.R", flag, env = no_python)
+    expect_identical(res$status, 0L)
+    expect_identical(strsplit(res$stdout, "\n")[[1]], list_models())
+  }
+  expect_true(all(c("mobilenet_v2", "resnet50") %in% list_models()))
+})
+
+test_that("train_nn.R stops on a bad option with a clear message and status 1", {
+  skip_if_not_installed("processx")
+  res <- rscript("train_nn.R", c("-m", "resnet50", "--bogus"), env = no_python)
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr, paste0(
+    "train_nn.R: error: unknown option '--bogus'. ",
+    "Run 'train_nn.R --help' to see the options.\n"
+  ))
+  expect_identical(res$stdout, "")
+
+  res <- rscript("train_nn.R", c("-b", "lots"), env = no_python)
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr,
+    "train_nn.R: error: option --batch-size must be a whole number >= 1, not 'lots'\n")
+
+  res <- rscript("train_nn.R", c("-m", "no_such_net"), env = no_python)
+  expect_identical(res$status, 1L)
+  expect_match(res$stderr, "option --model must be one of 'mobilenet_v2'", fixed = TRUE)
+})
+
+test_that("train_nn.R names a missing database folder and how to create it", {
+  skip_if_not_installed("processx")
+  missing_dir <- file.path(withr::local_tempdir(), "no_db")
+  res <- rscript("train_nn.R", c("-d", missing_dir), env = no_python)
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr, sprintf(paste0(
+    "train_nn.R: error: the database folder '%s' does not exist; ",
+    "create it by loading the data: --data train_simplified.zip\n"), missing_dir))
+  expect_false(dir.exists(missing_dir))
+
+  # The folder may also come from DBDIR, as in the article's Docker image.
+  res <- rscript("train_nn.R", character(), env = c(no_python, DBDIR = missing_dir))
+  expect_match(res$stderr, sprintf("the database folder '%s' does not exist", missing_dir),
+               fixed = TRUE)
+  res <- rscript("train_nn.R", character(), env = c(no_python, DBDIR = ""))
+  expect_match(res$stderr, "no database folder: give it with -d/--db-dir or the environment variable DBDIR",
+               fixed = TRUE)
+})
+
+test_that("predict.R --help works and a missing model file is named", {
+  skip_if_not_installed("processx")
+  res <- rscript("predict.R", "--help", env = no_python)
+  expect_identical(res$status, 0L)
+  expect_match(res$stdout, "predict.R [options] <model>", fixed = TRUE)
+  res <- rscript("predict.R", "missing.keras", env = no_python)
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr, "predict.R: error: the file 'missing.keras' does not exist\n")
+})
+
+test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a scored submission", {
+  skip_if_not_installed("processx")
+  keras_ok <- keras_available()
+  skip_if_not(isTRUE(keras_ok), attr(keras_ok, "reason"))
+  work <- withr::local_tempdir()
+  db_dir <- file.path(work, "db")
+  zip_file <- system.file("extdata", "train_simplified.zip", package = "doodles")
+
+  # The database folder does not exist yet: --data creates and fills it. -n 2 on a machine
+  # without GPUs must say so and train on the CPU.
+  res <- rscript("train_nn.R", c(
+    "-m", "lenet", "-b", "16", "-s", "0.125", "-r", "0.9", "-n", "2", "-e", "1",
+    "--steps-per-epoch", "4", "--validation-steps", "2", "--seed", "7",
+    "-d", db_dir, "--data", zip_file, "--models-dir", "models", "--logs-dir", "logs"
+  ), wd = work)
+  expect_identical(res$status, 0L, info = res$stderr)
+  output <- paste(res$stdout, res$stderr)
+  expect_match(output, "2 GPUs asked for, 0 found: training on the CPU.", fixed = TRUE)
+  expect_match(output, "Training lenet on 2,700 doodles (345 classes, 32x32x1), validating on 300",
+               fixed = TRUE)
+
+  log_file <- list.files(file.path(work, "logs"), "^lenet_32_1ch_[0-9]{14}\\.csv$", full.names = TRUE)
+  expect_length(log_file, 1L)
+  log <- utils::read.csv(log_file)
+  expect_identical(nrow(log), 1L)
+  expect_identical(log$epoch, 0L)
+  expect_true(all(c("loss", "val_loss", "top_3_accuracy", "val_top_3_accuracy") %in% names(log)))
+  expect_true(is.finite(log$val_loss) && log$val_loss > 0)
+  expect_true(file.exists(sub("\\.csv$", ".png", log_file)))
+
+  models <- list.files(file.path(work, "models"))
+  checkpoint <- sprintf("lenet_32_1ch_01_%.4f.keras", log$val_loss)
+  expect_setequal(models, c(checkpoint, "lenet_32_1ch_final.keras"))
+
+  # The model files load back and predict: after one epoch, the checkpoint and the final model
+  # hold the same weights.
+  keras <- keras_module()
+  final <- keras$saving$load_model(file.path(work, "models", "lenet_32_1ch_final.keras"))
+  saved <- keras$saving$load_model(file.path(work, "models", checkpoint))
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
+  withr::defer(DBI::dbDisconnect(con))
+  expect_identical(DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n, 3000)
+  x <- doodle_batch(con, 1:5, scale = 0.125)$x
+  p_final <- final$predict(x, verbose = 0L)
+  expect_identical(dim(p_final), c(5L, 345L))
+  expect_equal(rowSums(p_final), rep(1, 5), tolerance = 1e-4)
+  expect_equal(saved$predict(x, verbose = 0L), p_final, tolerance = 1e-6)
+
+  res <- rscript("predict.R", c(
+    file.path("models", "lenet_32_1ch_final.keras"), "-d", db_dir,
+    "-t", system.file("extdata", "test_simplified.csv", package = "doodles"),
+    "-a", system.file("extdata", "test_answers.csv", package = "doodles"),
+    "-o", "submission.csv", "-z"
+  ), wd = work)
+  expect_identical(res$status, 0L, info = res$stderr)
+  submission <- utils::read.csv(file.path(work, "submission.csv"), colClasses = "character")
+  expect_identical(names(submission), c("key_id", "word"))
+  test <- utils::read.csv(system.file("extdata", "test_simplified.csv", package = "doodles"),
+                          colClasses = c(key_id = "character"))
+  expect_identical(submission$key_id, test$key_id)
+  words <- strsplit(submission$word, " ", fixed = TRUE)
+  expect_true(all(lengths(words) == 3L))
+  labels <- gsub(" ", "_", DBI::dbGetQuery(con, "SELECT word FROM labels")$word, fixed = TRUE)
+  expect_true(all(unlist(words) %in% labels))
+  expect_identical(utils::unzip(file.path(work, "submission.csv.zip"), list = TRUE)$Name,
+                   "submission.csv")
+  answers <- utils::read.csv(system.file("extdata", "test_answers.csv", package = "doodles"),
+                             colClasses = "character")
+  truth <- answers$word[match(submission$key_id, answers$key_id)]
+  hits <- mapply(function(w, t) match(t, w), words, truth)
+  expected_map <- mean(ifelse(is.na(hits), 0, 1 / hits))
+  expect_match(res$stdout, sprintf("MAP@3: %.4f", expected_map), fixed = TRUE)
+})
