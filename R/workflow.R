@@ -254,26 +254,31 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
     grep("accuracy", names(log), value = TRUE),
     grep("^val_", names(log), value = TRUE)
   )
-  old <- graphics::par(mfrow = c(1L, 1L + (length(metrics) > 0L)), mar = c(4.5, 4.5, 2.5, 1))
+  old <- graphics::par(
+    mfrow = c(1L, 1L + (length(metrics) > 0L)), mar = c(4.5, 4.5, 4.5, 1), xpd = NA
+  )
   # Restored before the PNG device closes, or par() would open a new default device.
   on.exit(graphics::par(old), add = TRUE, after = FALSE)
-  plot_pair <- function(metric, title, legend_at) {
+  colours <- c("#1b6ca8", "#d1495b")
+  plot_pair <- function(metric, title) {
     columns <- intersect(c(metric, paste0("val_", metric)), names(log))
-    values <- as.matrix(log[columns])
-    graphics::matplot(log$epoch, values,
-      type = "b", pch = 19, lty = 1, col = c("#1b6ca8", "#d1495b")[seq_along(columns)],
-      xlab = "epoch", ylab = metric, main = title
+    graphics::matplot(log$epoch, as.matrix(log[columns]),
+      type = "b", pch = 19, lty = 1, col = colours[seq_along(columns)],
+      xlab = "epoch", ylab = metric, xaxt = "n"
     )
-    graphics::legend(legend_at,
-      legend = c("training", "validation")[seq_along(columns)],
-      col = c("#1b6ca8", "#d1495b")[seq_along(columns)], pch = 19, lty = 1, bty = "n"
+    graphics::axis(1, at = unique(round(pretty(log$epoch))))
+    graphics::title(title, line = 2.8)
+    # Above the plot, where no curve can hide it.
+    graphics::legend("top",
+      legend = c("training", "validation")[seq_along(columns)], inset = c(0, -0.13),
+      col = colours[seq_along(columns)], pch = 19, lty = 1, bty = "n", horiz = TRUE
     )
   }
-  plot_pair("loss", "Loss", "topright")
+  plot_pair("loss", "Loss")
   if (length(metrics) > 0L) {
     preferred <- grep("top", metrics, value = TRUE)
     metric <- if (length(preferred) > 0L) preferred[1] else metrics[1]
-    plot_pair(metric, "Accuracy", "bottomright")
+    plot_pair(metric, if (grepl("top_?3|top_k", metric)) "Top-3 accuracy" else "Accuracy")
   }
   invisible(log)
 }
