@@ -17,7 +17,7 @@ Arguments:
 Options:
   -h --help                    Show this message.
   -t --test=<csv>              Kaggle's test CSV (key_id,countrycode,drawing) [default: test_simplified.csv].
-  -d --db-dir=<path>           The training database, for the words (default: environment variable DBDIR).
+  -d --db-dir=<path>           The training database folder, for the words (default: environment variable DBDIR).
   -o --output=<csv>            The submission file [default: submission.csv].
   -z --zip                     Also write the submission zipped, as <output>.zip.
   -a --answers=<csv>           The test set's answers (key_id,word): print MAP@3.
@@ -47,7 +47,6 @@ main <- function(opts) {
 
   con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
   on.exit(DBI::dbDisconnect(con), add = TRUE)
-  words <- DBI::dbGetQuery(con, "SELECT word FROM labels ORDER BY label_int")$word
 
   model <- keras_module()$saving$load_model(model_file)
   input_shape <- unlist(model$input_shape)
@@ -62,13 +61,12 @@ main <- function(opts) {
     batch_size = batch_size, scale = scale, color = color,
     imagenet_preproc = imagenet_preproc
   )
-  top3 <- predict_top3(model, it, words = words)
+  top3 <- predict_top3(model, it, words = con)
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
   files <- output
   write_submission(top3, output, zip = FALSE)
   if (zipped) {
-    files <- c(files, paste0(output, ".zip"))
-    write_submission(top3, files[2], zip = TRUE)
+    files <- c(files, write_submission(top3, paste0(output, ".zip"), zip = TRUE))
   }
   cli::cli_alert_success("Predicted in {round(elapsed, 1)} s; submission: {.file {files}}")
   if (!is.null(answers_file)) {
@@ -78,10 +76,7 @@ main <- function(opts) {
       stop(sprintf("'%s' has no answer for %d of the test rows", answers_file, sum(is.na(truth))),
         call. = FALSE)
     }
-    # Kaggle writes spaces in words as underscores; compare the two sides the same way.
-    underscored <- function(words) gsub(" ", "_", words, fixed = TRUE)
-    predicted <- lapply(top3[c("word1", "word2", "word3")], underscored)
-    cat(sprintf("MAP@3: %.4f\n", map_at_k(underscored(truth), as.data.frame(predicted), k = 3)))
+    cat(sprintf("MAP@3: %.4f\n", map_at_k(truth, top3, k = 3)))
   }
   invisible(files)
 }

@@ -133,7 +133,7 @@ main <- function(opts) {
     "{steps_per_epoch} step{?s} per epoch, up to {epochs} epoch{?s}"
   ))
   started <- Sys.time()
-  fit_doodles(model, train_it,
+  history <- fit_doodles(model, train_it,
     steps_per_epoch = steps_per_epoch, epochs = epochs,
     validation_data = val_it, validation_steps = validation_steps,
     callbacks = callbacks$callbacks
@@ -145,7 +145,10 @@ main <- function(opts) {
   model$save(model_file)
   curve_file <- sub("\\.csv$", ".png", callbacks$log_file)
   plot_training_log(callbacks$log_file, curve_file)
-  cli::cli_alert_success("Trained in {round(elapsed, 1)} s")
+  cli::cli_alert_success(paste(
+    "Trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s",
+    "({round(sum(history$data_seconds), 1)} s of it waiting for batches)"
+  ))
   cli::cli_bullets(c(
     "*" = "model: {.file {model_file}}",
     "*" = "checkpoints: {.file {dirname(callbacks$checkpoint_pattern)}}",
