@@ -1,0 +1,352 @@
+# Batch generators for Keras: closures that return list(x, y) on each call, as the R keras packages
+# and fit_doodles() expect. With a doodles (DuckDB) connection the ids go to Rust, which reads and
+# draws the batch (and the next one in the background); with any other DBI connection holding the
+# same tables, the drawings are fetched through SQL and rasterized with draw_doodles().
+
+#' A generator of training batches
+#'
+#' Returns a function that, on each call, returns the next batch `list(x, y)`: `x` the images
+#' (batch, height, width, channels), `y` the one-hot classes (batch, classes). The ids are shuffled
+#' and cut into full batches (the remainder waits for a later epoch); when an epoch ends they are
+#' shuffled again. The function works unchanged with [fit_doodles()], `keras::fit_generator(it,
+#' steps_per_epoch = attr(it, "steps_per_epoch"))` and `keras3::fit(model, it, ...)`.
+#'
+#' @param con A DBI connection holding the `doodles` table: a doodles connection
+#'   (`DBI::dbConnect(doodles_duckdb(), ...)`), or any other (e.g. RSQLite) with the columns `id`,
+#'   `drawing` and `label_int`.
+#' @param samples_index The `id`s to draw batches from (unique).
+#' @param num_classes Number of classes (columns of `y`); by default from the database (its
+#'   `labels` table, else `max(label_int) + 1`).
+#' @param batch_size Drawings per batch.
+#' @param scale Image side as a fraction of 256 pixels.
+#' @param color Colour strokes (3 channels) instead of gray (1 channel).
+#' @param imagenet_preproc Map pixel values from \[0, 1\] to \[-1, 1\], as ImageNet-trained Keras
+#'   applications expect.
+#' @param seed An integer making the order of the batches reproducible (without touching the
+#'   session's random number generator); `NULL` draws from the session's generator.
+#' @param features Side inputs read from the database per batch: any of `"countrycode"` (one-hot
+#'   over the country codes of the `doodles` table), `"recognized"` (0/1), `"n_strokes"` (number of
+#'   strokes), or names of numeric columns of the `doodles` table. With features, each batch is
+#'   `list(list(x, features), y)`.
+#' @param prefetch With a doodles connection, prepare the next batch in Rust worker threads while
+#'   the current one is used.
+#' @param threads Number of threads drawing a batch.
+#' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch),
+#'   `num_classes`, `image_shape` (height, width, channels) and `n_features`.
+#' @export
+#' @examples
+#' \dontrun{
+#' con <- DBI::dbConnect(doodles_duckdb(), dbdir = "doodles.duckdb")
+#' ids <- DBI::dbGetQuery(con, "SELECT id FROM doodles")$id
+#' it <- train_generator(con, ids, batch_size = 32, scale = 0.5, seed = 1)
+#' batch <- it()
+#' dim(batch[[1]]) # 32 128 128 1
+#' }
+train_generator <- function(con, samples_index, num_classes = NULL, batch_size = 32, scale = 1,
+                            color = FALSE, imagenet_preproc = FALSE, seed = NULL,
+                            features = NULL, prefetch = TRUE, threads = doodles_threads()) {
+  checkmate::assert_class(con, "DBIConnection")
+  checkmate::assert_count(batch_size, positive = TRUE)
+  checkmate::assert_integerish(samples_index, lower = 1, any.missing = FALSE,
+                               min.len = batch_size, unique = TRUE)
+  check_image_args(scale, color, imagenet_preproc, threads)
+  checkmate::assert_count(seed, null.ok = TRUE)
+  checkmate::assert_flag(prefetch)
+  if (!DBI::dbIsValid(con)) {
+    abort_doodles("The connection `con` is closed.", kind = "argument")
+  }
+  if (is.null(num_classes)) num_classes <- database_classes(con)
+  checkmate::assert_count(num_classes, positive = TRUE)
+  batch_size <- as.integer(batch_size)
+  num_classes <- as.integer(num_classes)
+  samples_index <- as.integer(samples_index)
+  feature_spec <- resolve_features(con, features)
+  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE)
+
+  steps <- length(samples_index) %/% batch_size
+  epoch <- 0L
+  step <- steps
+  order <- integer()
+  next_ids <- function() {
+    if (step == steps) {
+      epoch <<- epoch + 1L
+      order <<- shuffle_ids(samples_index, seed, epoch)
+      step <<- 0L
+    }
+    step <<- step + 1L
+    order[(step - 1L) * batch_size + seq_len(batch_size)]
+  }
+  upcoming <- NULL
+  generator <- function() {
+    ids <- if (is.null(upcoming)) next_ids() else upcoming
+    upcoming <<- if (reader$prefetches) next_ids() else NULL
+    batch <- reader$read(ids, upcoming)
+    x <- batch$x
+    if (imagenet_preproc) x <- x * 2 - 1
+    y <- one_hot(batch$label_int, num_classes)
+    if (is.null(feature_spec)) {
+      return(list(x, y))
+    }
+    list(list(x, read_features(con, "doodles", ids, feature_spec)), y)
+  }
+  side <- image_side(scale)
+  structure(generator, steps_per_epoch = steps, num_classes = num_classes,
+            image_shape = c(side, side, if (color) 3L else 1L),
+            n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
+}
+
+#' A generator of test batches
+#'
+#' Returns a function that walks the test drawings in order, `batch_size` at a time, the last batch
+#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one.
+#'
+#' @inheritParams train_generator
+#' @param data A DBI connection holding a `test` table (`id`, `key_id`, `drawing`, `countrycode`),
+#'   walked in `id` order, or a data frame with a `drawing` column (and `key_id`, `countrycode`
+#'   for features).
+#' @param features As in [train_generator()], among `"countrycode"`, `"n_strokes"` and numeric
+#'   columns of the test table; with a data frame, computed from its columns (country codes as in
+#'   the `doodles` table of `con`).
+#' @param con With a data frame and `"countrycode"` among `features`, the connection whose
+#'   `doodles` table defines the country codes.
+#' @return A function of no arguments, with attributes `steps` (number of batches), `key_id` (in
+#'   batch order, when known), `image_shape` and `n_features`.
+#' @export
+#' @examples
+#' drawings <- data.frame(key_id = 1:3, drawing = rep("[[[0, 255], [0, 255]]]", 3))
+#' it <- test_generator(drawings, batch_size = 2, scale = 0.125)
+#' dim(it()[[1]]) # 2 32 32 1
+#' dim(it()[[1]]) # 1 32 32 1
+#' it()           # NULL
+test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
+                           imagenet_preproc = FALSE, features = NULL, con = NULL,
+                           threads = doodles_threads()) {
+  checkmate::assert(checkmate::check_class(data, "DBIConnection"),
+                    checkmate::check_data_frame(data))
+  checkmate::assert_count(batch_size, positive = TRUE)
+  check_image_args(scale, color, imagenet_preproc, threads)
+  batch_size <- as.integer(batch_size)
+  if (is.data.frame(data)) {
+    checkmate::assert_names(names(data), must.include = "drawing", .var.name = "names(data)")
+    checkmate::assert_character(data$drawing, any.missing = FALSE, .var.name = "data$drawing")
+    rows <- nrow(data)
+    key_id <- data$key_id
+    feature_spec <- if (is.null(features)) NULL else {
+      checkmate::assert_class(con, "DBIConnection", .var.name = "con")
+      resolve_features(con, features, table = NULL)
+    }
+    read <- function(index) {
+      list(x = draw_doodles(data$drawing[index], scale = scale, color = color, threads = threads),
+           features = if (!is.null(feature_spec)) frame_features(data[index, , drop = FALSE],
+                                                                 feature_spec))
+    }
+  } else {
+    if (!DBI::dbExistsTable(data, "test")) {
+      abort_doodles("The database has no `test` table.", kind = "argument")
+    }
+    rows_ids <- DBI::dbGetQuery(data, "SELECT id, key_id FROM test ORDER BY id")
+    rows <- nrow(rows_ids)
+    key_id <- rows_ids$key_id
+    feature_spec <- resolve_features(data, features, table = "test")
+    reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE)
+    read <- function(index) {
+      ids <- rows_ids$id[index]
+      upcoming <- if (reader$prefetches && max(index) < rows) {
+        rows_ids$id[seq(max(index) + 1L, min(rows, max(index) + batch_size))]
+      }
+      list(x = reader$read(ids, upcoming)$x,
+           features = if (!is.null(feature_spec)) read_features(data, "test", ids, feature_spec))
+    }
+  }
+  steps <- ceiling(rows / batch_size)
+  step <- 0L
+  generator <- function() {
+    if (step >= steps) return(NULL)
+    step <<- step + 1L
+    index <- seq((step - 1L) * batch_size + 1L, min(rows, step * batch_size))
+    batch <- read(index)
+    x <- batch$x
+    if (imagenet_preproc) x <- x * 2 - 1
+    if (is.null(batch$features)) list(x) else list(list(x, batch$features))
+  }
+  side <- image_side(scale)
+  structure(generator, steps = steps, key_id = key_id,
+            image_shape = c(side, side, if (color) 3L else 1L),
+            n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
+}
+
+check_image_args <- function(scale, color, imagenet_preproc, threads,
+                             call = rlang::caller_env()) {
+  checkmate::assert_number(scale, lower = 1 / 256, upper = 5, .var.name = "scale")
+  checkmate::assert_flag(color, .var.name = "color")
+  checkmate::assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
+  checkmate::assert_count(threads, positive = TRUE, .var.name = "threads")
+}
+
+image_side <- function(scale) as.integer(round(256 * scale))
+
+database_classes <- function(con) {
+  n <- if (DBI::dbExistsTable(con, "labels")) {
+    DBI::dbGetQuery(con, "SELECT count(*) AS n FROM labels")$n
+  } else {
+    DBI::dbGetQuery(con, "SELECT max(label_int) + 1 AS n FROM doodles")$n
+  }
+  if (length(n) != 1 || is.na(n) || n < 1) {
+    abort_doodles("Cannot tell the number of classes from the database: pass `num_classes`.",
+                  kind = "argument")
+  }
+  as.integer(n)
+}
+
+# The permutation of the ids for one epoch. With a seed, it depends on (seed, epoch) only, and the
+# session's random number generator is left as it was.
+shuffle_ids <- function(ids, seed, epoch) {
+  if (is.null(seed)) return(ids[sample.int(length(ids))])
+  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
+  if (had_seed) saved <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit(if (had_seed) assign(".Random.seed", saved, envir = globalenv())
+          else rm(".Random.seed", envir = globalenv()))
+  set.seed(seed + epoch - 1L, kind = "Mersenne-Twister", normal.kind = "Inversion",
+           sample.kind = "Rejection")
+  ids[sample.int(length(ids))]
+}
+
+one_hot <- function(label_int, num_classes) {
+  if (anyNA(label_int) || any(label_int < 0L | label_int >= num_classes)) {
+    bad <- which(is.na(label_int) | label_int < 0L | label_int >= num_classes)[1]
+    abort_doodles(sprintf("label_int %s of drawing %d is outside 0..%d (num_classes = %d).",
+                          label_int[bad], bad, num_classes - 1L, num_classes),
+                  kind = "data", index = bad)
+  }
+  y <- matrix(0, length(label_int), num_classes)
+  y[cbind(seq_along(label_int), label_int + 1L)] <- 1
+  y
+}
+
+# How a generator reads batches: `read(ids, upcoming)` returns list(x, label_int) for `ids` in
+# their order; `upcoming` (the ids of the next batch, or NULL) may be prepared in the background
+# when `prefetches`.
+batch_reader <- function(con, table, scale, color, threads, prefetch, labels) {
+  # doodle_batch() reads the doodles table only; the test table goes through SQL.
+  if (table == "doodles" && is_doodles_connection(con)) {
+    return(doodles_batch_reader(con, scale, color, threads, prefetch))
+  }
+  sql_batch_reader(con, table, scale, color, threads, labels)
+}
+
+# Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
+# through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
+doodles_batch_reader <- function(con, scale, color, threads, prefetch) {
+  list(
+    prefetches = prefetch,
+    read = function(ids, upcoming) {
+      batch <- doodle_batch(con, ids, scale = scale, color = color, next_ids = upcoming,
+                            threads = threads)
+      list(x = batch$x, label_int = batch$y)
+    }
+  )
+}
+
+is_doodles_connection <- function(con) {
+  methods::is(con, "DoodlesConnection")
+}
+
+sql_batch_reader <- function(con, table, scale, color, threads, labels) {
+  columns <- if (labels) "id, drawing, label_int" else "id, drawing"
+  statements <- list()
+  list(
+    prefetches = FALSE,
+    read = function(ids, upcoming) {
+      n <- as.character(length(ids))
+      if (is.null(statements[[n]])) {
+        statements[[n]] <<- sprintf("SELECT %s FROM %s WHERE id IN (%s)", columns,
+                                    DBI::dbQuoteIdentifier(con, table),
+                                    paste(rep("?", length(ids)), collapse = ", "))
+      }
+      rows <- DBI::dbGetQuery(con, statements[[n]], params = as.list(ids))
+      rows <- rows[match(ids, rows$id), , drop = FALSE]
+      if (anyNA(rows$id)) {
+        missing <- ids[is.na(rows$id)]
+        abort_doodles(sprintf("%d ids are not in table %s (first: %d).", length(missing), table,
+                              missing[[1]]), kind = "argument", id = missing[[1]])
+      }
+      list(x = draw_doodles(rows$drawing, scale = scale, color = color, threads = threads),
+           label_int = if (labels) as.integer(rows$label_int))
+    }
+  )
+}
+
+# Side features ---------------------------------------------------------------------------------
+
+builtin_features <- c(
+  recognized = "CASE WHEN recognized THEN 1.0 ELSE 0.0 END",
+  # Each stroke [[x...], [y...]] ends with "]]" (the last one with "]]]"), so this counts strokes
+  # in SQL, without bringing the drawings into R.
+  n_strokes = "(length(drawing) - length(replace(drawing, ']]', ''))) / 2"
+)
+
+resolve_features <- function(con, features, table = "doodles") {
+  if (is.null(features)) return(NULL)
+  checkmate::assert_character(features, min.len = 1, any.missing = FALSE, unique = TRUE)
+  columns <- if (is.null(table)) NULL else DBI::dbListFields(con, table)
+  expressions <- character()
+  for (name in setdiff(features, "countrycode")) {
+    if (name %in% names(builtin_features)) {
+      source_column <- if (name == "n_strokes") "drawing" else name
+      if (!is.null(table) && !source_column %in% columns) {
+        abort_doodles(sprintf("Feature '%s' needs column '%s', which table %s lacks.", name,
+                              source_column, table), kind = "argument")
+      }
+      expressions[[name]] <- builtin_features[[name]]
+    } else if (is.null(table) || name %in% columns) {
+      expressions[[name]] <- as.character(DBI::dbQuoteIdentifier(con, name))
+    } else {
+      abort_doodles(sprintf("Feature '%s' is neither %s nor a column of table %s.", name,
+                            paste(c("countrycode", names(builtin_features)), collapse = ", "),
+                            table), kind = "argument")
+    }
+  }
+  countries <- if ("countrycode" %in% features) {
+    DBI::dbGetQuery(con, paste("SELECT DISTINCT countrycode FROM doodles",
+                               "WHERE countrycode IS NOT NULL ORDER BY countrycode"))$countrycode
+  }
+  list(names = features, expressions = expressions, countries = countries,
+       width = length(expressions) + length(countries))
+}
+
+read_features <- function(con, table, ids, spec) {
+  select <- c("id", if (!is.null(spec$countries)) "countrycode",
+              if (length(spec$expressions)) paste(spec$expressions, "AS",
+                                                  DBI::dbQuoteIdentifier(con, names(spec$expressions))))
+  sql <- sprintf("SELECT %s FROM %s WHERE id IN (%s)", paste(select, collapse = ", "),
+                 DBI::dbQuoteIdentifier(con, table), paste(rep("?", length(ids)), collapse = ", "))
+  rows <- DBI::dbGetQuery(con, sql, params = as.list(ids))
+  rows <- rows[match(ids, rows$id), , drop = FALSE]
+  feature_matrix(rows, spec)
+}
+
+frame_features <- function(rows, spec) {
+  for (name in names(spec$expressions)) {
+    rows[[name]] <- switch(name,
+      n_strokes = lengths(regmatches(rows$drawing, gregexpr("]]", rows$drawing, fixed = TRUE))),
+      recognized = as.numeric(as.logical(rows$recognized)),
+      rows[[name]]
+    )
+  }
+  feature_matrix(rows, spec)
+}
+
+feature_matrix <- function(rows, spec) {
+  numeric_part <- vapply(names(spec$expressions), function(name) as.numeric(rows[[name]]),
+                         numeric(nrow(rows)))
+  numeric_part <- matrix(numeric_part, nrow = nrow(rows))
+  country_part <- if (!is.null(spec$countries)) {
+    index <- match(rows$countrycode, spec$countries)
+    m <- matrix(0, nrow(rows), length(spec$countries))
+    m[cbind(which(!is.na(index)), index[!is.na(index)])] <- 1
+    m
+  }
+  out <- cbind(numeric_part, country_part)
+  out[is.na(out)] <- 0
+  out
+}

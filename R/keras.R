@@ -1,0 +1,72 @@
+# The bridge from R generators to Python Keras 3. Keras' own fit() turns a Python generator into a
+# tf.data pipeline whose background threads would call the R closure; R must only ever run on its
+# main thread (rstudio/keras #986, #1073; keras3 #1197). So the loop in inst/python/doodles_bridge.py
+# pulls each batch on the main thread and calls train_on_batch(), with the callbacks fit() runs.
+
+#' Train a Keras model on an R generator
+#'
+#' Trains `model` on batches from `generator` (a function of no arguments returning `list(x, y)`, such
+#' as [train_generator()]), calling it only on R's main thread, converting each batch to float32.
+#' Needs neither the keras nor the keras3 R package. While Keras trains on one batch, the next one
+#' is prepared in the background when the generator prefetches (see [train_generator()]).
+#'
+#' @param model A compiled Python Keras model (e.g. from [get_model()]).
+#' @param generator A function returning `list(x, y)`, `x` an array or a list of arrays (several
+#'   inputs); returning `NULL` ends the epoch early.
+#' @param steps_per_epoch Batches per epoch; by default the generator's `steps_per_epoch` attribute.
+#' @param epochs Index of the last epoch to train (as in Keras).
+#' @param validation_data A generator for validation batches, or `NULL`.
+#' @param validation_steps Batches per validation; by default the validation generator's
+#'   `steps_per_epoch` attribute.
+#' @param callbacks A list of Python Keras callbacks (`keras_module()$callbacks$...`); they see the
+#'   epoch logs, `val_loss` included, as in Keras' `fit()`.
+#' @param verbose 0 (silent), 1 (progress bar) or 2 (a line per epoch).
+#' @param initial_epoch Epoch at which to start (to resume training).
+#' @return A data frame with one row per epoch: `epoch` (1-based), the sample-weighted means of the
+#'   loss and metrics (and their `val_` forms), `data_seconds` (time spent waiting for the
+#'   generator) and `train_seconds` (time in Keras).
+#' @export
+#' @examples
+#' \dontrun{
+#' con <- DBI::dbConnect(doodles_duckdb(), dbdir = "doodles.duckdb")
+#' it <- train_generator(con, ids, batch_size = 32, scale = 0.25)
+#' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = attr(it, "num_classes"))
+#' history <- fit_doodles(model, it, epochs = 2)
+#' }
+fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "steps_per_epoch"),
+                        epochs = 1, validation_data = NULL,
+                        validation_steps = attr(validation_data, "steps_per_epoch"),
+                        callbacks = NULL, verbose = if (interactive()) 1 else 2,
+                        initial_epoch = 0) {
+  checkmate::assert_function(generator)
+  checkmate::assert_count(steps_per_epoch, positive = TRUE)
+  checkmate::assert_count(epochs, positive = TRUE)
+  checkmate::assert_count(initial_epoch)
+  checkmate::assert_choice(verbose, 0:2)
+  checkmate::assert_list(callbacks, null.ok = TRUE)
+  if (!is.null(validation_data)) {
+    checkmate::assert_function(validation_data)
+    checkmate::assert_count(validation_steps, positive = TRUE)
+  }
+  if (!is_keras_model(model)) {
+    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
+  }
+  result <- bridge_py()$fit_loop(
+    model, generator,
+    steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
+    callbacks = callbacks, verbose = as.integer(verbose),
+    validation_fn = validation_data,
+    validation_steps = if (is.null(validation_data)) NULL else as.integer(validation_steps),
+    initial_epoch = as.integer(initial_epoch)
+  )
+  history <- result[[1]]
+  timings <- result[[2]]
+  logs <- lapply(history$history, function(values) as.numeric(unlist(values)))
+  n <- length(timings)
+  data.frame(
+    epoch = as.integer(initial_epoch) + seq_len(n),
+    as.data.frame(lapply(logs, utils::tail, n), optional = TRUE),
+    data_seconds = vapply(timings, `[[`, 1, "data_seconds"),
+    train_seconds = vapply(timings, `[[`, 1, "train_seconds")
+  )
+}

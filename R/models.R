@@ -1,0 +1,353 @@
+# Model builders over Python Keras 3 (through reticulate, without the R keras packages): the Keras
+# applications by name, MobileNet v1 written by hand as in the article, small LeNet and MLP networks,
+# DIGITS-style user models and a merge with side inputs.
+
+# The Keras applications, by the snake-case names the R keras packages use.
+keras_applications <- c(
+  convnext_tiny = "ConvNeXtTiny", convnext_small = "ConvNeXtSmall",
+  convnext_base = "ConvNeXtBase", convnext_large = "ConvNeXtLarge",
+  convnext_xlarge = "ConvNeXtXLarge",
+  densenet121 = "DenseNet121", densenet169 = "DenseNet169", densenet201 = "DenseNet201",
+  efficientnet_b0 = "EfficientNetB0", efficientnet_b1 = "EfficientNetB1",
+  efficientnet_b2 = "EfficientNetB2", efficientnet_b3 = "EfficientNetB3",
+  efficientnet_b4 = "EfficientNetB4", efficientnet_b5 = "EfficientNetB5",
+  efficientnet_b6 = "EfficientNetB6", efficientnet_b7 = "EfficientNetB7",
+  efficientnet_v2b0 = "EfficientNetV2B0", efficientnet_v2b1 = "EfficientNetV2B1",
+  efficientnet_v2b2 = "EfficientNetV2B2", efficientnet_v2b3 = "EfficientNetV2B3",
+  efficientnet_v2s = "EfficientNetV2S", efficientnet_v2m = "EfficientNetV2M",
+  efficientnet_v2l = "EfficientNetV2L",
+  inception_resnet_v2 = "InceptionResNetV2", inception_v3 = "InceptionV3",
+  mobilenet = "MobileNet", mobilenet_v2 = "MobileNetV2",
+  mobilenet_v3_large = "MobileNetV3Large", mobilenet_v3_small = "MobileNetV3Small",
+  nasnet_large = "NASNetLarge", nasnet_mobile = "NASNetMobile",
+  resnet50 = "ResNet50", resnet101 = "ResNet101", resnet152 = "ResNet152",
+  resnet50_v2 = "ResNet50V2", resnet101_v2 = "ResNet101V2", resnet152_v2 = "ResNet152V2",
+  vgg16 = "VGG16", vgg19 = "VGG19", xception = "Xception"
+)
+
+own_models <- c("mobilenet_v1", "lenet", "mlp")
+
+#' Names of the models [get_model()] builds
+#'
+#' The package's own networks (`"mobilenet_v1"`, `"lenet"`, `"mlp"`) and the Keras applications, by
+#' the snake-case names of the R keras packages (`"mobilenet_v2"`, `"resnet50"`, ...). Needs no
+#' Python.
+#'
+#' @return A character vector.
+#' @export
+#' @examples
+#' list_models()
+list_models <- function() {
+  c(own_models, names(keras_applications))
+}
+
+#' The Python Keras module
+#'
+#' Calls [use_keras_env()] on first use and returns the `keras` module (reticulate object), for
+#' layers, callbacks and optimizers: `keras_module()$callbacks$CSVLogger("log.csv")`.
+#'
+#' @return A reticulate Python module.
+#' @export
+keras_module <- function() {
+  keras_py()
+}
+
+#' Build a Keras model for doodles
+#'
+#' A network from [list_models()] with a softmax head for `num_classes` classes, on gray (one
+#' channel) or colour input, optionally compiled with Adam, categorical cross-entropy, accuracy and
+#' top-3 accuracy (the competition's metric is MAP@3).
+#'
+#' With `weights = "imagenet"` (or the path of a weights file of the application built for RGB
+#' input without its top) and gray input, the model is built twice: for RGB with those weights and
+#' for one channel, and the weights are copied with the first convolution's kernels summed over the
+#' three colour channels, so that a gray drawing gives the activations the RGB model gives for the
+#' same drawing in three equal channels. ImageNet weights are downloaded by Keras into its cache
+#' (`~/.keras/models`); without internet access, copy the file there or pass its path.
+#'
+#' @param name A name from [list_models()].
+#' @param input_shape `c(height, width)`, the channels following `color`, or `c(height, width,
+#'   channels)`.
+#' @param num_classes Number of classes.
+#' @param weights `NULL` (random initialisation), `"imagenet"`, or the path of a weights file (Keras
+#'   applications only).
+#' @param pooling Pooling of the last feature maps of a Keras application: `"avg"`, `"max"`, or
+#'   `NULL` (flatten).
+#' @param color Whether the input has three colour channels (else one gray channel).
+#' @param compile Whether to compile the model.
+#' @param optimizer A learning rate for Adam, or a Python Keras optimizer.
+#' @param loss The loss, a Keras name or object.
+#' @param metrics A list of Keras metrics; `NULL` means accuracy and top-3 accuracy.
+#' @param side_features Number of per-drawing side features (see the `features` argument of
+#'   [train_generator()]); when positive, the model takes `list(image, features)` and concatenates
+#'   the features with the image network's pooled output before the softmax.
+#' @param ... Passed to the builder: `alpha` and `depth_multiplier` for `"mobilenet_v1"` (and the
+#'   MobileNet applications), `units` for `"mlp"`, other constructor arguments of an application.
+#' @return A Python Keras model (a reticulate object).
+#' @export
+#' @examples
+#' \dontrun{
+#' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = 340, alpha = 0.5)
+#' model$summary()
+#' }
+get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classes,
+                      weights = NULL, pooling = "avg", color = FALSE, compile = TRUE,
+                      optimizer = 0.002, loss = "categorical_crossentropy", metrics = NULL,
+                      side_features = 0L, ...) {
+  checkmate::assert_choice(name, list_models())
+  input_shape <- check_input_shape(input_shape, color)
+  checkmate::assert_count(num_classes, positive = TRUE)
+  if (!is.null(weights)) checkmate::assert_string(weights, min.chars = 1)
+  if (!is.null(pooling)) checkmate::assert_choice(pooling, c("avg", "max"))
+  checkmate::assert_flag(compile)
+  checkmate::assert_count(side_features)
+  if (!is.null(weights) && name %in% own_models) {
+    abort_doodles(sprintf("`weights` applies to Keras applications only, not to '%s'.", name),
+                  kind = "argument")
+  }
+  keras <- keras_py()
+  inputs <- keras$Input(shape = reticulate::tuple(as.list(input_shape)), name = "image")
+  features <- switch(name,
+    mobilenet_v1 = mobilenet_v1_features(inputs, ...),
+    lenet = lenet_features(inputs),
+    mlp = mlp_features(inputs, ...),
+    application_features(name, inputs, input_shape, weights, pooling, ...)
+  )
+  model_inputs <- list(inputs)
+  if (side_features > 0) {
+    side <- keras$Input(shape = reticulate::tuple(as.integer(side_features)), name = "features")
+    features <- keras$layers$Concatenate(name = "merge_features")(list(features, side))
+    model_inputs <- list(inputs, side)
+  }
+  outputs <- keras$layers$Dense(as.integer(num_classes), activation = "softmax",
+                                name = "predictions")(features)
+  model <- keras$Model(inputs = if (side_features > 0) model_inputs else inputs,
+                       outputs = outputs, name = name)
+  if (compile) compile_model(model, optimizer, loss, metrics)
+  model
+}
+
+#' Keras building blocks written in the package
+#'
+#' Uncompiled networks ending in a softmax over `num_classes`: MobileNet v1 as written in the
+#' article (depthwise separable convolutions; `alpha` scales the pointwise filters, and
+#' `depth_multiplier` the depthwise outputs, which is not the resolution multiplier), LeNet (two
+#' convolution and pooling stages, then 500 units) and a multi-layer perceptron.
+#'
+#' @inheritParams get_model
+#' @param alpha Width multiplier of the pointwise convolutions.
+#' @param depth_multiplier Depthwise channel multiplier.
+#' @param units Sizes of the hidden layers of the MLP.
+#' @return A Python Keras model.
+#' @export
+#' @rdname builders
+build_mobilenet_v1 <- function(input_shape = c(224, 224, 1), num_classes, alpha = 1,
+                               depth_multiplier = 1) {
+  get_model("mobilenet_v1", input_shape = input_shape, num_classes = num_classes,
+            color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
+            alpha = alpha, depth_multiplier = depth_multiplier)
+}
+
+#' @export
+#' @rdname builders
+build_lenet <- function(input_shape = c(28, 28, 1), num_classes) {
+  get_model("lenet", input_shape = input_shape, num_classes = num_classes,
+            color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE)
+}
+
+#' @export
+#' @rdname builders
+build_mlp <- function(input_shape = c(28, 28, 1), num_classes, units = c(128, 64)) {
+  get_model("mlp", input_shape = input_shape, num_classes = num_classes,
+            color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
+            units = units)
+}
+
+#' A model defined by a function of parameters, as in NVIDIA DIGITS
+#'
+#' `fun` receives `params = list(classes, input_shape, channels, gpus)` (`input_shape` is
+#' `c(height, width, channels)`, `gpus` 0 on CPU) and returns a list with `model` (a Keras model) and
+#' optionally `loss` (default `"categorical_crossentropy"`), `train_batch_size` and
+#' `validation_batch_size`. The model is checked against the parameters and compiled.
+#'
+#' @inheritParams get_model
+#' @param fun A function of one argument, `params`.
+#' @param gpus Number of GPUs the model will be trained on (0 for CPU).
+#' @return A list: `model` (compiled when `compile`), `loss`, `train_batch_size`,
+#'   `validation_batch_size`.
+#' @export
+#' @examples
+#' \dontrun{
+#' lenet_digits <- function(params) {
+#'   list(model = build_lenet(params$input_shape, params$classes),
+#'        train_batch_size = 64, validation_batch_size = 100)
+#' }
+#' spec <- model_from_params(lenet_digits, num_classes = 10, input_shape = c(28, 28))
+#' }
+model_from_params <- function(fun, num_classes, input_shape, color = FALSE, gpus = 0L,
+                              compile = TRUE, optimizer = 0.002, metrics = NULL) {
+  checkmate::assert_function(fun)
+  checkmate::assert_count(num_classes, positive = TRUE)
+  input_shape <- check_input_shape(input_shape, color)
+  checkmate::assert_count(gpus)
+  checkmate::assert_flag(compile)
+  params <- list(classes = as.integer(num_classes), input_shape = input_shape,
+                 channels = input_shape[[3]], gpus = as.integer(gpus))
+  spec <- fun(params)
+  if (!is.list(spec) || is.null(spec$model) || !is_keras_model(spec$model)) {
+    abort_doodles("The model function must return a list whose `model` is a Keras model.",
+                  kind = "model")
+  }
+  model <- spec$model
+  expect_shape(model$input_shape, c(NA, input_shape), "input")
+  expect_shape(model$output_shape, c(NA, num_classes), "output")
+  spec <- list(
+    model = model,
+    loss = if (is.null(spec$loss)) "categorical_crossentropy" else spec$loss,
+    train_batch_size = as.integer(if (is.null(spec$train_batch_size)) 32L else spec$train_batch_size),
+    validation_batch_size = as.integer(
+      if (is.null(spec$validation_batch_size)) 32L else spec$validation_batch_size
+    )
+  )
+  checkmate::assert_count(spec$train_batch_size, positive = TRUE, .var.name = "train_batch_size")
+  checkmate::assert_count(spec$validation_batch_size, positive = TRUE,
+                          .var.name = "validation_batch_size")
+  if (compile) compile_model(model, optimizer, spec$loss, metrics)
+  spec
+}
+
+#' Top-3 categorical accuracy, the metric closest to MAP@3
+#'
+#' @return A Python Keras metric named `top_3_accuracy`.
+#' @export
+metric_top3_accuracy <- function() {
+  keras_py()$metrics$TopKCategoricalAccuracy(k = 3L, name = "top_3_accuracy")
+}
+
+compile_model <- function(model, optimizer, loss, metrics) {
+  keras <- keras_py()
+  if (is.numeric(optimizer)) {
+    checkmate::assert_number(optimizer, lower = 0, .var.name = "optimizer")
+    optimizer <- keras$optimizers$Adam(learning_rate = optimizer)
+  }
+  if (is.null(metrics)) metrics <- list("accuracy", metric_top3_accuracy())
+  model$compile(optimizer = optimizer, loss = loss, metrics = metrics)
+  invisible(model)
+}
+
+check_input_shape <- function(input_shape, color, call = rlang::caller_env()) {
+  checkmate::assert_integerish(input_shape, lower = 1, any.missing = FALSE, min.len = 2,
+                               max.len = 3, .var.name = "input_shape")
+  checkmate::assert_flag(color, .var.name = "color")
+  channels <- if (color) 3L else 1L
+  if (length(input_shape) == 3 && input_shape[[3]] != channels) {
+    abort_doodles(sprintf("`input_shape` has %d channels but `color = %s` means %d.",
+                          as.integer(input_shape[[3]]), color, channels),
+                  kind = "argument", call = call)
+  }
+  as.integer(c(input_shape[1:2], channels))
+}
+
+is_keras_model <- function(x) {
+  inherits(x, "python.builtin.object") &&
+    reticulate::import_builtins()$isinstance(x, keras_py()$Model)
+}
+
+expect_shape <- function(shape, expected, what) {
+  shape <- vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
+  if (!identical(shape, as.integer(expected))) {
+    abort_doodles(sprintf("The model's %s shape is (%s), not (%s).", what,
+                          paste(shape, collapse = ", "), paste(expected, collapse = ", ")),
+                  kind = "model")
+  }
+}
+
+application_features <- function(name, inputs, input_shape, weights, pooling, ...) {
+  keras <- keras_py()
+  constructor <- keras$applications[[keras_applications[[name]]]]
+  args <- list(include_top = FALSE, pooling = pooling, ...)
+  # Our inputs are in [0, 1] (or [-1, 1]), not the [0, 255] these built-in rescalings expect.
+  accepted <- names(reticulate::import("inspect")$signature(constructor)$parameters)
+  if ("include_preprocessing" %in% accepted && is.null(args$include_preprocessing)) {
+    args$include_preprocessing <- FALSE
+  }
+  base <- if (!is.null(weights) && input_shape[[3]] == 1L) {
+    gray_application(constructor, args, name, input_shape, weights)
+  } else {
+    build_application(constructor, c(args, list(input_shape = reticulate::tuple(
+      as.list(input_shape)), weights = weights)), name, weights)
+  }
+  features <- base(inputs)
+  if (is.null(pooling)) features <- keras$layers$Flatten()(features)
+  features
+}
+
+gray_application <- function(constructor, args, name, input_shape, weights) {
+  rgb_shape <- reticulate::tuple(as.list(c(input_shape[1:2], 3L)))
+  gray_shape <- reticulate::tuple(as.list(input_shape))
+  rgb <- build_application(constructor, c(args, list(input_shape = rgb_shape, weights = weights)),
+                           name, weights)
+  gray <- build_application(constructor, c(args, list(input_shape = gray_shape, weights = NULL)),
+                            name, NULL)
+  bridge_py()$copy_weights_to_gray(rgb, gray)
+  gray
+}
+
+build_application <- function(constructor, args, name, weights) {
+  tryCatch(
+    do.call(constructor, args),
+    error = function(e) {
+      if (is.null(weights)) stop(e)
+      abort_doodles(
+        c(sprintf("Weights '%s' for '%s' could not be loaded.", weights, name),
+          x = first_line(conditionMessage(e)),
+          i = paste("Without internet access, copy the weights file into Keras' cache",
+                    "(~/.keras/models) or pass its path as `weights`.")),
+        kind = "weights", parent = e
+      )
+    }
+  )
+}
+
+first_line <- function(message) {
+  lines <- strsplit(message, "\n", fixed = TRUE)[[1]]
+  lines <- lines[nzchar(trimws(lines))]
+  if (length(lines) == 0) "" else lines[[1]]
+}
+
+mobilenet_v1_features <- function(inputs, alpha = 1, depth_multiplier = 1) {
+  checkmate::assert_number(alpha, lower = 0.01)
+  checkmate::assert_count(depth_multiplier, positive = TRUE)
+  layers <- keras_py()$layers
+  x <- layers$Conv2D(32L, kernel_size = c(3L, 3L), strides = c(2L, 2L), padding = "same")(inputs)
+  x <- layers$ReLU()(layers$BatchNormalization()(x))
+  blocks <- list(c(64, 1), c(128, 2), c(128, 1), c(256, 2), c(256, 1), c(512, 2), c(512, 1),
+                 c(512, 1), c(512, 1), c(512, 1), c(512, 1), c(1024, 2), c(1024, 1))
+  for (block in blocks) {
+    strides <- rep(as.integer(block[[2]]), 2)
+    x <- layers$DepthwiseConv2D(kernel_size = c(3L, 3L), strides = strides, padding = "same",
+                                depth_multiplier = as.integer(depth_multiplier))(x)
+    x <- layers$ReLU()(layers$BatchNormalization()(x))
+    filters <- max(1L, as.integer(round(block[[1]] * alpha)))
+    x <- layers$Conv2D(filters, kernel_size = c(1L, 1L), strides = c(1L, 1L))(x)
+    x <- layers$ReLU()(layers$BatchNormalization()(x))
+  }
+  layers$GlobalAveragePooling2D()(x)
+}
+
+lenet_features <- function(inputs) {
+  layers <- keras_py()$layers
+  x <- layers$Conv2D(20L, kernel_size = c(5L, 5L), activation = "relu")(inputs)
+  x <- layers$MaxPooling2D(pool_size = c(2L, 2L))(x)
+  x <- layers$Conv2D(50L, kernel_size = c(5L, 5L), activation = "relu")(x)
+  x <- layers$MaxPooling2D(pool_size = c(2L, 2L))(x)
+  layers$Dense(500L, activation = "relu")(layers$Flatten()(x))
+}
+
+mlp_features <- function(inputs, units = c(128, 64)) {
+  checkmate::assert_integerish(units, lower = 1, min.len = 1, any.missing = FALSE)
+  layers <- keras_py()$layers
+  x <- layers$Flatten()(inputs)
+  for (n in units) x <- layers$Dense(as.integer(n), activation = "relu")(x)
+  x
+}

@@ -1,0 +1,191 @@
+# Predictions in the competition's terms: the three most probable words per drawing, Kaggle's
+# submission file, and MAP@3.
+
+#' Top-3 words per drawing
+#'
+#' Runs `model` on every batch of `data` (pulled on R's main thread, like [fit_doodles()]) and
+#' returns the three most probable classes of each drawing, best first.
+#'
+#' @param model A Python Keras model.
+#' @param data A generator from [test_generator()] (or any function returning `list(x)` and then
+#'   `NULL`), or an image array (a list of arrays for a model with side inputs).
+#' @param words The class names in `label_int` order, or a DBI connection whose `labels` table
+#'   holds them.
+#' @param key_id Identifiers of the drawings; by default the generator's `key_id` attribute, else
+#'   the row numbers.
+#' @param steps Batches to predict; `NULL` until the generator returns `NULL`.
+#' @return A data frame: `key_id`, `word1`, `word2`, `word3`.
+#' @export
+#' @examples
+#' \dontrun{
+#' it <- test_generator(con, batch_size = 256, scale = 0.5)
+#' top3 <- predict_top3(model, it, words = con)
+#' write_submission(top3, "submission.csv.zip")
+#' }
+predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), steps = NULL) {
+  if (!is_keras_model(model)) {
+    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
+  }
+  if (inherits(words, "DBIConnection")) words <- class_words(words)
+  checkmate::assert_character(words, any.missing = FALSE, min.len = 1)
+  checkmate::assert_count(steps, positive = TRUE, null.ok = TRUE)
+  generator <- if (is.function(data)) {
+    data
+  } else {
+    checkmate::assert(checkmate::check_array(data, min.d = 2), checkmate::check_list(data))
+    one_batch(data)
+  }
+  probabilities <- bridge_py()$predict_loop(model, generator,
+                                            if (is.null(steps)) NULL else as.integer(steps))
+  probabilities <- as.matrix(probabilities)
+  if (ncol(probabilities) > length(words)) {
+    abort_doodles(sprintf("The model predicts %d classes but `words` names %d.",
+                          ncol(probabilities), length(words)), kind = "argument")
+  }
+  if (is.null(key_id)) key_id <- seq_len(nrow(probabilities))
+  if (length(key_id) != nrow(probabilities)) {
+    abort_doodles(sprintf("%d predictions for %d key_id values.", nrow(probabilities),
+                          length(key_id)), kind = "argument")
+  }
+  best <- top_k_columns(probabilities, 3L)
+  data.frame(key_id = key_id, word1 = words[best[, 1]], word2 = words[best[, 2]],
+             word3 = words[best[, 3]], stringsAsFactors = FALSE)
+}
+
+#' Write a Kaggle submission
+#'
+#' Writes `key_id,word` with the three words separated by spaces, each word's own spaces written as
+#' `_` (Kaggle's format for the Quick, Draw! challenge), optionally as a zip archive holding the
+#' CSV file.
+#'
+#' @param predictions A data frame from [predict_top3()] (`key_id`, `word1`, `word2`, `word3`).
+#' @param path The file to write; a zip archive when `zip` (the CSV inside is named after `path`
+#'   without `.zip`).
+#' @param zip Whether to zip the file.
+#' @return `path`, invisibly.
+#' @export
+#' @examples
+#' top3 <- data.frame(key_id = 9000003627287624, word1 = "The Eiffel Tower",
+#'                    word2 = "castle", word3 = "house")
+#' path <- tempfile(fileext = ".csv")
+#' write_submission(top3, path)
+#' readLines(path)
+write_submission <- function(predictions, path, zip = grepl("\\.zip$", path)) {
+  checkmate::assert_data_frame(predictions, min.rows = 1)
+  checkmate::assert_names(names(predictions), must.include = c("key_id", "word1", "word2", "word3"))
+  checkmate::assert_string(path, min.chars = 1)
+  checkmate::assert_flag(zip)
+  checkmate::assert_path_for_output(path, overwrite = TRUE)
+  words <- lapply(predictions[c("word1", "word2", "word3")], function(w) gsub(" ", "_", w))
+  lines <- paste0(format_key_id(predictions$key_id), ",", do.call(paste, words))
+  if (!zip) {
+    writeLines(c("key_id,word", lines), path)
+    return(invisible(path))
+  }
+  rlang::check_installed("zip", "to write a zipped submission")
+  staging <- tempfile("submission")
+  dir.create(staging)
+  on.exit(unlink(staging, recursive = TRUE), add = TRUE)
+  csv <- file.path(staging, sub("\\.zip$", "", basename(path)))
+  if (!grepl("\\.csv$", csv)) csv <- paste0(csv, ".csv")
+  writeLines(c("key_id,word", lines), csv)
+  if (file.exists(path)) unlink(path)
+  zip::zipr(path, csv)
+  invisible(path)
+}
+
+#' Mean average precision at k
+#'
+#' The competition's metric: for each drawing, 1/rank of the true word among the `k` predicted ones
+#' (0 when absent), averaged over drawings. Words are compared with spaces written as `_`.
+#'
+#' @param actual The true classes (a vector), or a data frame with `key_id` and `word`.
+#' @param predicted The predictions, best first: a matrix or data frame with at least `k` columns of
+#'   classes, a character vector of space-separated words (the submission format), or a data frame
+#'   with `key_id` and either `word` (submission format) or `word1`...`wordk`. With data frames on
+#'   both sides, rows are matched by `key_id`.
+#' @param k Number of predictions per drawing.
+#' @return A number between 0 and 1.
+#' @export
+#' @examples
+#' map_at_k(c("cat", "dog"), rbind(c("cat", "dog", "cow"), c("cow", "cat", "dog")))
+map_at_k <- function(actual, predicted, k = 3) {
+  checkmate::assert_count(k, positive = TRUE)
+  if (is.data.frame(actual) && is.data.frame(predicted)) {
+    checkmate::assert_names(names(actual), must.include = c("key_id", "word"))
+    checkmate::assert_names(names(predicted), must.include = "key_id")
+    rows <- match(as.character(actual$key_id), as.character(predicted$key_id))
+    if (anyNA(rows)) {
+      abort_doodles(sprintf("%d key_id values of `actual` have no prediction (first: %s).",
+                            sum(is.na(rows)), actual$key_id[which(is.na(rows))[1]]),
+                    kind = "argument")
+    }
+    predicted <- predicted[rows, , drop = FALSE]
+    actual <- actual$word
+  }
+  predicted <- prediction_matrix(predicted, k)
+  checkmate::assert_atomic_vector(actual, len = nrow(predicted))
+  actual <- gsub(" ", "_", as.character(actual))
+  predicted[] <- gsub(" ", "_", predicted)
+  hits <- predicted[, seq_len(k), drop = FALSE] == actual
+  hits[is.na(hits)] <- FALSE
+  first_hit <- max.col(hits, ties.method = "first")
+  mean(ifelse(rowSums(hits) > 0, 1 / first_hit, 0))
+}
+
+prediction_matrix <- function(predicted, k) {
+  if (is.data.frame(predicted)) {
+    word_columns <- paste0("word", seq_len(k))
+    if (all(word_columns %in% names(predicted))) {
+      predicted <- predicted[word_columns]
+    } else if ("word" %in% names(predicted)) {
+      predicted <- predicted$word
+    } else {
+      predicted <- predicted[setdiff(names(predicted), "key_id")]
+    }
+  }
+  if (is.character(predicted) && is.null(dim(predicted))) {
+    parts <- strsplit(predicted, " ", fixed = TRUE)
+    predicted <- t(vapply(parts, function(p) p[seq_len(k)], character(k)))
+    if (k == 1) predicted <- t(predicted)
+  }
+  predicted <- as.matrix(predicted)
+  if (ncol(predicted) < k) {
+    abort_doodles(sprintf("`predicted` has %d columns, fewer than k = %d.", ncol(predicted), k),
+                  kind = "argument")
+  }
+  matrix(as.character(predicted), nrow = nrow(predicted))
+}
+
+# Column indices of the k largest values of each row, largest first (ties: the first column).
+top_k_columns <- function(x, k) {
+  k <- min(k, ncol(x))
+  best <- matrix(0L, nrow(x), k)
+  for (j in seq_len(k)) {
+    best[, j] <- max.col(x, ties.method = "first")
+    x[cbind(seq_len(nrow(x)), best[, j])] <- -Inf
+  }
+  best
+}
+
+class_words <- function(con) {
+  if (!DBI::dbExistsTable(con, "labels")) {
+    abort_doodles("The database has no `labels` table to name the classes.", kind = "argument")
+  }
+  DBI::dbGetQuery(con, "SELECT word FROM labels ORDER BY label_int")$word
+}
+
+# Key ids are 64-bit integers, often held in doubles: never written in scientific notation.
+format_key_id <- function(key_id) {
+  if (is.double(key_id)) formatC(key_id, format = "f", digits = 0, big.mark = "")
+  else as.character(key_id)
+}
+
+one_batch <- function(x) {
+  done <- FALSE
+  function() {
+    if (done) return(NULL)
+    done <<- TRUE
+    list(x)
+  }
+}

@@ -1,0 +1,214 @@
+"""Training and prediction loops that feed Keras 3 from an R function.
+
+The R function is called only from the thread that runs these loops, which is R's main thread:
+Keras' own ``fit()`` wraps a Python generator in ``tf.data.Dataset.from_generator``, whose
+background threads would call into R (and hang or crash it). Each step here pulls one batch from
+R, converts it to float32 and calls ``train_on_batch``; callbacks run as in ``fit()``.
+"""
+
+import threading
+import time
+
+import numpy as np
+
+# Calls into R, by thread; the tests check that "other" stays 0.
+r_calls = {"main": 0, "other": 0}
+
+
+def reset_call_counts():
+    r_calls["main"] = 0
+    r_calls["other"] = 0
+
+
+def call_r(fn):
+    """Calls the R function `fn`, refusing to do so from any thread but the main one."""
+    if threading.current_thread() is not threading.main_thread():
+        r_calls["other"] += 1
+        raise RuntimeError("doodles: an R generator was called from a background thread")
+    r_calls["main"] += 1
+    return fn()
+
+
+def as_float32(value):
+    """Converts an array, or a list of arrays (several inputs), to C-ordered float32 arrays."""
+    if isinstance(value, (list, tuple)):
+        return [as_float32(v) for v in value]
+    return np.ascontiguousarray(value, dtype=np.float32)
+
+
+def next_batch(fn):
+    """Pulls one `(x, y)` batch from R; `None` when the R function signals the end."""
+    batch = call_r(fn)
+    if batch is None:
+        return None
+    if not isinstance(batch, (list, tuple)) or len(batch) != 2:
+        raise ValueError("doodles: a training generator must return list(x, y)")
+    return as_float32(batch[0]), as_float32(batch[1])
+
+
+def batch_size_of(x):
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+class RunningMean:
+    """Sample-weighted means of per-batch logs, as Keras reports them for an epoch."""
+
+    def __init__(self):
+        self.sums = {}
+        self.count = 0
+
+    def add(self, logs, n):
+        for key, value in logs.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
+        self.count += n
+        return self.result()
+
+    def result(self):
+        if self.count == 0:
+            return {}
+        return {key: total / self.count for key, total in self.sums.items()}
+
+
+def split_for_replicas(strategy, value):
+    """Splits a batch (or each input of it) into one slice per replica of a distribution strategy."""
+    if isinstance(value, list):
+        return [split_for_replicas(strategy, v) for v in value]
+    n = strategy.num_replicas_in_sync
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: np.array_split(value, n)[context.replica_id_in_sync_group])
+
+
+def run_step(model, x, y, train):
+    """One training (or test) step; the per-batch logs.
+
+    Under a distribution strategy with several replicas, train_on_batch() would give every replica
+    the whole batch, so the batch is split between them and the step function called directly.
+    """
+    strategy = model.distribute_strategy
+    if strategy.num_replicas_in_sync <= 1:
+        if train:
+            return model.train_on_batch(x, y, return_dict=True)
+        return model.test_on_batch(x, y, return_dict=True)
+    # fit() and train_on_batch() build the optimizer and metric variables from a first batch
+    # before calling the step function; there is no public way to do only that.
+    model._maybe_symbolic_build(data_batch=(x, y, None))
+    if train:
+        model.make_train_function()
+        step_function = model.train_function
+    else:
+        model.make_test_function()
+        step_function = model.test_function
+    model.reset_metrics()
+    logs = step_function(iter([(split_for_replicas(strategy, x),
+                                split_for_replicas(strategy, y))]))
+    return {key: float(value) for key, value in logs.items()}
+
+
+def evaluate_loop(model, fn, steps):
+    means = RunningMean()
+    for _ in range(steps):
+        batch = next_batch(fn)
+        if batch is None:
+            break
+        x, y = batch
+        logs = run_step(model, x, y, train=False)
+        means.add(logs, batch_size_of(x))
+    return means.result()
+
+
+def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
+             validation_fn=None, validation_steps=None, initial_epoch=0):
+    """Trains `model` for `epochs` epochs of `steps_per_epoch` batches pulled from `fn`.
+
+    Returns the History callback and the seconds spent waiting for data and training, per epoch.
+    """
+    import keras
+
+    callback_list = keras.callbacks.CallbackList(
+        callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+        epochs=epochs, steps=steps_per_epoch, model=model)
+    model.stop_training = False
+    timings = []
+    callback_list.on_train_begin()
+    epoch_logs = None
+    for epoch in range(initial_epoch, epochs):
+        callback_list.on_epoch_begin(epoch)
+        means = RunningMean()
+        data_seconds = 0.0
+        train_seconds = 0.0
+        for step in range(steps_per_epoch):
+            started = time.perf_counter()
+            batch = next_batch(fn)
+            fetched = time.perf_counter()
+            data_seconds += fetched - started
+            if batch is None:
+                break
+            x, y = batch
+            callback_list.on_train_batch_begin(step)
+            logs = run_step(model, x, y, train=True)
+            logs = means.add(logs, batch_size_of(x))
+            train_seconds += time.perf_counter() - fetched
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        epoch_logs = means.result()
+        if validation_fn is not None:
+            val_logs = evaluate_loop(model, validation_fn, validation_steps)
+            epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
+        callback_list.on_epoch_end(epoch, epoch_logs)
+        timings.append({"data_seconds": data_seconds, "train_seconds": train_seconds})
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs=epoch_logs)
+    return model.history, timings
+
+
+def predict_loop(model, fn, steps=None):
+    """Predicts batches pulled from `fn` (`list(x)` or `x`) until `steps` or until it returns None."""
+    outputs = []
+    step = 0
+    while steps is None or step < steps:
+        batch = call_r(fn)
+        if batch is None:
+            break
+        if isinstance(batch, (list, tuple)) and len(batch) == 1:
+            batch = batch[0]
+        outputs.append(np.asarray(model.predict_on_batch(as_float32(batch))))
+        step += 1
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(outputs, axis=0)
+
+
+def copy_weights_to_gray(rgb_model, gray_model):
+    """Copies the weights of a model built for RGB input into the same model built for one channel.
+
+    Kernels that read the input channels (4-D, 3 input channels against 1) are summed over them,
+    so that a gray image gives the activations the RGB model gives that image repeated in its three
+    channels; per-channel input statistics (3 values against 1, e.g. a Normalization layer) are
+    averaged. Returns the names of the layers that were adapted.
+    """
+    if len(rgb_model.layers) != len(gray_model.layers):
+        raise ValueError("doodles: the RGB and gray models differ in their layers")
+    adapted = []
+    for rgb_layer, gray_layer in zip(rgb_model.layers, gray_model.layers):
+        rgb_weights = rgb_layer.get_weights()
+        if not rgb_weights:
+            continue
+        gray_shapes = [w.shape for w in gray_layer.get_weights()]
+        new_weights = []
+        for weight, shape in zip(rgb_weights, gray_shapes):
+            if weight.shape == shape:
+                new_weights.append(weight)
+            elif weight.ndim == 4 and weight.shape[2] == 3 and shape[2] == 1:
+                new_weights.append(weight.sum(axis=2, keepdims=True))
+                adapted.append(rgb_layer.name)
+            elif weight.ndim == 1 and weight.shape[0] == 3 and shape == (1,):
+                new_weights.append(weight.mean(keepdims=True))
+                adapted.append(rgb_layer.name)
+            else:
+                raise ValueError(
+                    "doodles: cannot adapt weights of layer %s from shape %s to %s"
+                    % (rgb_layer.name, weight.shape, shape))
+        gray_layer.set_weights(new_weights)
+    return sorted(set(adapted))
