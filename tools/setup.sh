@@ -7,7 +7,7 @@ set -euo pipefail
 r_packages="r-base-dev r-cran-checkmate r-cran-cli r-cran-dbi r-cran-rlang r-cran-testthat
   r-cran-dbitest r-cran-rsqlite r-cran-docopt r-cran-reticulate r-cran-png r-cran-roxygen2
   r-cran-devtools r-cran-knitr r-cran-rmarkdown r-cran-bench r-cran-withr r-cran-processx
-  r-cran-callr r-cran-data.table python3-venv zip unzip"
+  r-cran-callr r-cran-data.table r-cran-zip python3-venv zip unzip"
 
 missing=()
 for pkg in $r_packages; do
@@ -28,3 +28,17 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 echo "setup: $(cargo --version)"
+
+# Python Keras for the Keras tests and examples, as doodles::install_keras_env() makes it. Without
+# it (e.g. no access to PyPI) the tests that need Keras are skipped, so a failure here only warns.
+venv=${DOODLES_VENV:-$HOME/.cache/doodles/venv}
+keras_probe="import keras, numpy; assert int(numpy.__version__.split('.')[0]) < 2"
+if "$venv/bin/python" -c "$keras_probe" >/dev/null 2>&1; then
+  echo "setup: Keras environment ready in $venv"
+else
+  echo "setup: installing the Keras environment into $venv (about a minute, 1.6 GB)"
+  if ! { python3 -m venv "$venv" &&
+         "$venv/bin/python" -m pip install --quiet -r "$(dirname "$0")/../inst/python/requirements.txt"; }; then
+    echo "setup: WARNING: could not install the Keras environment; Keras tests will be skipped" >&2
+  fi
+fi
