@@ -248,7 +248,7 @@ doodles_batch_reader <- function(con, scale, color, threads, prefetch) {
 }
 
 is_doodles_connection <- function(con) {
-  methods::is(con, "DoodlesConnection")
+  methods::is(con, "doodles_duckdb_connection")
 }
 
 sql_batch_reader <- function(con, table, scale, color, threads, labels) {
@@ -307,8 +307,9 @@ resolve_features <- function(con, features, table = "doodles") {
     }
   }
   countries <- if ("countrycode" %in% features) {
-    DBI::dbGetQuery(con, paste("SELECT DISTINCT countrycode FROM doodles",
-                               "WHERE countrycode IS NOT NULL ORDER BY countrycode"))$countrycode
+    codes <- DBI::dbGetQuery(con, paste("SELECT DISTINCT countrycode FROM doodles",
+                                        "WHERE countrycode IS NOT NULL"))$countrycode
+    sort(codes[nzchar(codes)], method = "radix")
   }
   list(names = features, expressions = expressions, countries = countries,
        width = length(expressions) + length(countries))

@@ -3,14 +3,17 @@
 
 #' Python packages installed by `install_keras_env()`
 #'
-#' The versions the package is tested with. `numpy<2` is required by reticulate 1.28.
+#' The versions the package is tested with (`inst/python/requirements.txt`, also read by
+#' `tools/setup.sh`). `numpy<2` is required by reticulate 1.28.
 #'
 #' @return A character vector of pip requirement specifiers.
 #' @export
 #' @examples
 #' keras_env_packages()
 keras_env_packages <- function() {
-  c("keras==3.15.1", "tensorflow-cpu==2.21.0", "numpy>=1.26,<2")
+  lines <- readLines(system.file("python", "requirements.txt", package = "doodles",
+                                 mustWork = TRUE))
+  trimws(lines[nzchar(trimws(lines)) & !startsWith(lines, "#")])
 }
 
 #' Where the Keras virtual environment lives
