@@ -84,8 +84,9 @@ def run_step(model, x, y, train):
     Under a distribution strategy with several replicas, train_on_batch() would give every replica
     the whole batch, so the batch is split between them and the step function called directly.
     """
-    strategy = model.distribute_strategy
-    if strategy.num_replicas_in_sync <= 1:
+    # Only the TensorFlow backend has distribution strategies.
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None or strategy.num_replicas_in_sync <= 1:
         if train:
             return model.train_on_batch(x, y, return_dict=True)
         return model.test_on_batch(x, y, return_dict=True)

@@ -4,9 +4,10 @@
 test_that("batches reach NumPy as C-ordered float32 with R's indices", {
   skip_if_no_keras()
   bridge <- doodles:::bridge_py()
-  np <- reticulate::import("numpy", convert = FALSE)
+  unconverted <- reticulate::import_from_path("doodles_bridge", convert = FALSE,
+                                              path = system.file("python", package = "doodles"))
   x <- array(seq_len(2 * 3 * 4 * 2), c(2, 3, 4, 2))
-  converted <- bridge$as_float32(x)
+  converted <- unconverted$as_float32(x)
   expect_equal(reticulate::py_to_r(converted$dtype$name), "float32")
   expect_true(reticulate::py_to_r(converted$flags$c_contiguous))
   element <- reticulate::py_to_r(converted[1L][2L][3L][1L])
@@ -58,18 +59,20 @@ test_that("Keras' own fit() would call a generator from other threads", {
   # background threads. Shown with a Python generator (an R one could hang the session).
   skip_if_no_keras()
   keras <- keras_module()
-  main <- reticulate::py_run_string(paste(
+  reticulate::py_run_string(paste(
     "import threading, numpy as np",
-    "threads = set()",
-    "def batches():",
+    "doodles_threads = set()",
+    "def doodles_batches():",
     "    while True:",
-    "        threads.add(threading.get_ident())",
+    "        doodles_threads.add(threading.get_ident())",
     "        yield np.zeros((4, 4, 4, 1), 'float32'), np.eye(3, dtype='float32')[[0, 1, 2, 0]]",
-    "main_thread = threading.main_thread().ident", sep = "\n"), convert = FALSE)
+    sep = "\n"))
   model <- tiny_setup()$model
-  model$fit(main$batches(), steps_per_epoch = 3L, epochs = 1L, verbose = 0L)
-  threads <- reticulate::py_to_r(reticulate::import_builtins()$sorted(main$threads))
-  expect_true(any(threads != reticulate::py_to_r(main$main_thread)))
+  model$fit(reticulate::py_eval("doodles_batches()", convert = FALSE), steps_per_epoch = 3L,
+            epochs = 1L, verbose = 0L, shuffle = FALSE)
+  threads <- unlist(reticulate::py_eval("list(doodles_threads)"))
+  main_thread <- reticulate::py_eval("threading.main_thread().ident")
+  expect_true(any(threads != main_thread))
 })
 
 test_that("callbacks see the epoch logs and can stop training", {

@@ -45,10 +45,11 @@ test_that("get_model compiles with Adam, categorical cross-entropy and top-3 acc
                                optimizer = sgd)$optimizer)[1],
                "keras.src.optimizers.sgd.SGD")
   top3 <- metric_top3_accuracy()
-  top3$update_state(rbind(c(0, 0, 0, 1), c(1, 0, 0, 0)),
-                    rbind(c(0.4, 0.3, 0.2, 0.1), c(0.1, 0.2, 0.3, 0.4)))
+  f32 <- doodles:::bridge_py()$as_float32
+  top3$update_state(f32(rbind(c(0, 0, 0, 1), c(1, 0, 0, 0))),
+                    f32(rbind(c(0.4, 0.3, 0.2, 0.1), c(0.1, 0.2, 0.3, 0.4))))
   expect_equal(top3$result()$numpy(), 0)
-  top3$update_state(rbind(c(0, 0, 1, 0)), rbind(c(0.4, 0.3, 0.2, 0.1)))
+  top3$update_state(f32(rbind(c(0, 0, 1, 0))), f32(rbind(c(0.4, 0.3, 0.2, 0.1))))
   expect_equal(top3$result()$numpy(), 1 / 3, tolerance = 1e-6)
   uncompiled <- get_model("mlp", input_shape = c(8, 8), num_classes = 5, compile = FALSE)
   expect_null(uncompiled$optimizer)
@@ -119,11 +120,11 @@ test_that("weight copying sums the kernels that read the colour channels", {
   rgb <- build(3L)
   gray <- build(1L)
   first <- array(seq_len(3 * 3 * 3 * 2), c(3, 3, 3, 2))
-  rgb$get_layer("first")$set_weights(list(first, c(0.5, -0.5)))
+  rgb$get_layer("first")$set_weights(list(first, array(c(0.5, -0.5))))
   adapted <- doodles:::bridge_py()$copy_weights_to_gray(rgb, gray)
   expect_equal(adapted, "first")
   expect_equal(gray$get_layer("first")$get_weights()[[1]][, , 1, ], apply(first, c(1, 2, 4), sum))
-  expect_equal(gray$get_layer("first")$get_weights()[[2]], c(0.5, -0.5))
+  expect_equal(gray$get_layer("first")$get_weights()[[2]], array(c(0.5, -0.5)))
   expect_equal(gray$get_layer("second")$get_weights(), rgb$get_layer("second")$get_weights())
 })
 
