@@ -1,0 +1,299 @@
+//! One drawing into a tile. Each segment is drawn as a capsule (the points within the radius of
+//! the segment) by testing the exact distance from each candidate pixel centre to the segment; the
+//! candidates of a column are bounded by the part of the segment within reach of that column, so
+//! the cost follows the inked area, not the segment's bounding box.
+//!
+//! Why not tiny-skia (or another path filler): a filled stroke path goes through an RGBA pixmap
+//! that must be cleared and read back per drawing, and the article's lines are a simple exact
+//! shape. The antialiased coverage `clamp(r + 0.5 - d, 0, 1)` is the usual one-pixel box-filter
+//! approximation of the capsule's area in the pixel; combined by maximum within the drawing, joints
+//! and crossings are not darkened twice.
+use crate::options::RenderOptions;
+use crate::parse::Points;
+
+/// Exact ties (a centre at exactly the radius, common at scale 0.5 where coordinates are
+/// quarter-pixels) count as inside whatever the rounding of the distance computation.
+const TIE: f64 = 1e-7;
+
+/// The drawing has more distinct inks than a tile's `u16` ink index can tell apart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TooManyInks(pub(crate) usize);
+
+/// Where a drawing's pixels go: pixel `p` (column-major, `y + side * x`, like the R array) is
+/// element `p * step + offset` of `coverage` (0 background to 255) and, unless it is empty (for
+/// `Encoding::Gray`), of `items` (which of the drawing's inks shows there). Interleaving several
+/// drawings this way (`step` of them, this one at `offset`) lets the batch writer read them
+/// sequentially.
+pub(crate) struct TileView<'a> {
+    pub(crate) coverage: &'a mut [u8],
+    pub(crate) items: &'a mut [u16],
+    pub(crate) step: usize,
+    pub(crate) offset: usize,
+}
+
+/// Draws `points` into `tile`, whose coverage must be 0 (and items 0) where this drawing's pixels
+/// are; pushes the drawing's inks (for `items`, which index them) onto `inks`.
+pub(crate) fn draw(
+    points: &Points,
+    options: &RenderOptions,
+    tile: &mut TileView,
+    inks: &mut Vec<[f64; 3]>,
+) -> Result<(), TooManyInks> {
+    let encoding = options.encoding;
+    let use_items = !tile.items.is_empty();
+    let scale = options.pixels_per_unit();
+    let painter = Painter::new(options.radius(), options.antialias, options.side);
+    let strokes = points.stroke_count();
+    for (stroke, (xs, ys)) in points.strokes().enumerate() {
+        let segments = xs.len().saturating_sub(1).max(1);
+        for segment in 0..xs.len().min(segments) {
+            if use_items && (segment == 0 || encoding.ink_per_segment()) {
+                if inks.len() > usize::from(u16::MAX) {
+                    return Err(TooManyInks(inks.len() + 1));
+                }
+                inks.push(encoding.ink(stroke, strokes, segment, segments));
+            }
+            let item = inks.len().saturating_sub(1) as u16;
+            let end = (segment + 1).min(xs.len() - 1);
+            let a = ((xs[segment] + 0.5) * scale, (ys[segment] + 0.5) * scale);
+            let b = ((xs[end] + 0.5) * scale, (ys[end] + 0.5) * scale);
+            painter.capsule(a, b, |pixel, level| {
+                let at = pixel * tile.step + tile.offset;
+                // The later stroke shows where it covers at least as much as what is there.
+                if level >= tile.coverage[at] {
+                    tile.coverage[at] = level;
+                    if use_items {
+                        tile.items[at] = item;
+                    }
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+struct Painter {
+    radius2: f64,
+    /// Distance from the segment beyond which nothing is painted.
+    reach: f64,
+    antialias: bool,
+    coverage_from_distance: f64,
+    side: usize,
+}
+
+impl Painter {
+    fn new(radius: f64, antialias: bool, side: usize) -> Self {
+        let reach = if antialias { radius + 0.5 } else { radius };
+        Painter { radius2: radius * radius + TIE, reach, antialias, coverage_from_distance: radius + 0.5, side }
+    }
+
+    /// Calls `paint(pixel, coverage)` for every pixel the capsule `a`-`b` touches (coverage
+    /// 1..=255, 255 without antialiasing). Parts outside the canvas are cut.
+    fn capsule(&self, a: (f64, f64), b: (f64, f64), mut paint: impl FnMut(usize, u8)) {
+        let reach = self.reach;
+        let side = self.side as f64;
+        // Far-away coordinates are clipped first so all the arithmetic below stays small and exact.
+        let Some((a, b)) = clip_segment(a, b, -reach - 1.0, side + reach + 1.0) else {
+            return;
+        };
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let length2 = dx * dx + dy * dy;
+        let inverse_length2 = if length2 > 0.0 { 1.0 / length2 } else { 0.0 };
+        let inverse_dx = 1.0 / dx;
+        let slack = 1e-6;
+        let first_column = ceil_index(a.0.min(b.0) - reach - 0.5 - slack);
+        let Some(last_column) = floor_index(a.0.max(b.0) + reach - 0.5 + slack, self.side) else {
+            return;
+        };
+        for column in first_column..=last_column {
+            let cx = column as f64 + 0.5;
+            // The part of the segment with x within reach of this column bounds the rows.
+            let (t0, t1) = if dx == 0.0 {
+                (0.0, 1.0)
+            } else {
+                let ta = (cx - reach - a.0) * inverse_dx;
+                let tb = (cx + reach - a.0) * inverse_dx;
+                (ta.min(tb).max(0.0), ta.max(tb).min(1.0))
+            };
+            if t0 > t1 {
+                continue;
+            }
+            let (ya, yb) = (a.1 + t0 * dy, a.1 + t1 * dy);
+            let first_row = ceil_index(ya.min(yb) - reach - 0.5 - slack);
+            let Some(last_row) = floor_index(ya.max(yb) + reach - 0.5 + slack, self.side) else {
+                continue;
+            };
+            let column_start = column * self.side;
+            for row in first_row..=last_row {
+                let (qx, qy) = (cx - a.0, row as f64 + 0.5 - a.1);
+                let t = ((qx * dx + qy * dy) * inverse_length2).clamp(0.0, 1.0);
+                let (ex, ey) = (qx - t * dx, qy - t * dy);
+                let distance2 = ex * ex + ey * ey;
+                if self.antialias {
+                    let coverage = (self.coverage_from_distance - distance2.sqrt()).min(1.0);
+                    let level = (coverage * 255.0).round();
+                    if level >= 1.0 {
+                        paint(column_start + row, level as u8);
+                    }
+                } else if distance2 <= self.radius2 {
+                    paint(column_start + row, 255);
+                }
+            }
+        }
+    }
+}
+
+/// The smallest index `>= value`, at least 0. (Casts rather than `f64::ceil`, which is a libm call
+/// on the baseline x86-64 target.)
+fn ceil_index(value: f64) -> usize {
+    if value <= 0.0 {
+        return 0;
+    }
+    let truncated = value as usize;
+    if (truncated as f64) < value {
+        truncated + 1
+    } else {
+        truncated
+    }
+}
+
+/// The largest index `<= value`, at most `side - 1`; `None` when `value < 0`.
+fn floor_index(value: f64, side: usize) -> Option<usize> {
+    (value >= 0.0).then(|| (value as usize).min(side - 1))
+}
+
+/// The part of segment `a`-`b` inside the square `[lo, hi]^2` (Liang-Barsky), if any.
+fn clip_segment(a: (f64, f64), b: (f64, f64), lo: f64, hi: f64) -> Option<((f64, f64), (f64, f64))> {
+    let inside = |p: (f64, f64)| p.0 >= lo && p.0 <= hi && p.1 >= lo && p.1 <= hi;
+    if inside(a) && inside(b) {
+        return Some((a, b));
+    }
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+    for (p, q) in [(-dx, a.0 - lo), (dx, hi - a.0), (-dy, a.1 - lo), (dy, hi - a.1)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    if !(t0 <= t1) {
+        return None;
+    }
+    Some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Encoding;
+    use crate::parse::parse_into;
+
+    struct Tile {
+        coverage: Vec<u8>,
+        item: Vec<u16>,
+        inks: Vec<[f64; 3]>,
+    }
+
+    fn draw(json: &str, side: usize, encoding: Encoding, antialias: bool) -> Tile {
+        let mut points = Points::default();
+        parse_into(json, &mut points).unwrap();
+        let options = RenderOptions::new(side, encoding, 3.0, antialias).unwrap();
+        let items = if encoding.needs_items() { side * side } else { 0 };
+        let mut tile = Tile { coverage: vec![0; side * side], item: vec![0; items], inks: vec![] };
+        let mut view = TileView { coverage: &mut tile.coverage, items: &mut tile.item, step: 1, offset: 0 };
+        super::draw(&points, &options, &mut view, &mut tile.inks).unwrap();
+        tile
+    }
+
+    /// Inked pixels as (column, row).
+    fn inked(tile: &Tile, side: usize) -> Vec<(usize, usize)> {
+        (0..side * side).filter(|&p| tile.coverage[p] > 0).map(|p| (p / side, p % side)).collect()
+    }
+
+    #[test]
+    fn a_horizontal_line_at_scale_1_is_three_pixels_thick() {
+        let tile = draw("[[[10, 20], [100, 100]]]", 256, Encoding::Gray, false);
+        let pixels = inked(&tile, 256);
+        // Centres within 1.5 of the segment from (10.5, 100.5) to (20.5, 100.5).
+        let mut expected = vec![];
+        for x in 9..=21 {
+            for y in 99..=101 {
+                let dx = if x < 10 { 10.0 - x as f64 } else if x > 20 { x as f64 - 20.0 } else { 0.0 };
+                let dy = y as f64 - 100.0;
+                if dx * dx + dy * dy <= 2.25 {
+                    expected.push((x, y));
+                }
+            }
+        }
+        assert_eq!(pixels, expected);
+        assert_eq!(pixels.len(), 11 * 3 + 2 * 3);
+    }
+
+    #[test]
+    fn a_one_point_stroke_is_a_dot_and_an_empty_drawing_is_blank() {
+        let tile = draw("[[[50], [60]]]", 256, Encoding::Gray, false);
+        assert_eq!(
+            inked(&tile, 256),
+            vec![(49, 59), (49, 60), (49, 61), (50, 59), (50, 60), (50, 61), (51, 59), (51, 60), (51, 61)]
+        );
+        let tile = draw("[[[50], [60]]]", 64, Encoding::Gray, false);
+        // At (12.625, 15.125) with r = sqrt(0.5): the centres (12.5, 15.5) and (12.5, 14.5).
+        assert_eq!(inked(&tile, 64), vec![(12, 14), (12, 15)]);
+        assert!(inked(&draw("[]", 128, Encoding::Gray, false), 128).is_empty());
+        assert!(inked(&draw("[[[], []]]", 128, Encoding::Gray, false), 128).is_empty());
+    }
+
+    #[test]
+    fn outside_coordinates_are_cut_at_the_edge() {
+        let tile = draw("[[[-1000, 1000], [128, 128]], [[1e300], [5]]]", 128, Encoding::Gray, false);
+        let pixels = inked(&tile, 128);
+        assert_eq!(pixels.len(), 128 * 2);
+        assert!(pixels.iter().all(|&(_, y)| y == 63 || y == 64));
+        let tile = draw("[[[-300, -10], [-300, 400]]]", 128, Encoding::Gray, true);
+        assert!(inked(&tile, 128).is_empty());
+    }
+
+    #[test]
+    fn later_strokes_cover_earlier_ones() {
+        let tile = draw("[[[0, 255], [100, 100]], [[100, 100], [0, 255]]]", 256, Encoding::Hue, false);
+        assert_eq!(tile.inks.len(), 2);
+        let crossing = 100 * 256 + 100;
+        assert_eq!(tile.item[crossing], 1);
+        assert_eq!(tile.item[100 * 256 + 10], 1);
+        assert_eq!(tile.item[10 * 256 + 100], 0);
+    }
+
+    #[test]
+    fn point_encoding_has_one_ink_per_segment() {
+        let tile = draw("[[[0, 100, 200], [10, 10, 10]], [[5], [200]]]", 256, Encoding::Point, false);
+        assert_eq!(tile.inks, vec![[1.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0]]);
+        assert_eq!(tile.item[50 * 256 + 10], 0);
+        assert_eq!(tile.item[150 * 256 + 10], 1);
+        assert_eq!(tile.item[5 * 256 + 200], 2);
+    }
+
+    #[test]
+    fn antialiased_coverage_falls_off_with_distance() {
+        // At side 128 the line lies at y = 50.25 with r = 0.75: rows 48..=51 have centres at
+        // distance 1.75, 0.75, 0.25 and 1.25, so coverage 0, 0.5, 1 and 0.
+        let tile = draw("[[[10, 200], [100, 100]]]", 128, Encoding::Gray, true);
+        let at = |x: usize, y: usize| tile.coverage[x * 128 + y];
+        assert_eq!((at(50, 48), at(50, 49), at(50, 50), at(50, 51)), (0, 128, 255, 0));
+    }
+
+    #[test]
+    fn clipping_keeps_the_inside_part() {
+        let clipped = clip_segment((-10.0, 5.0), (20.0, 5.0), 0.0, 10.0).unwrap();
+        assert_eq!(clipped, ((0.0, 5.0), (10.0, 5.0)));
+        assert!(clip_segment((-10.0, -5.0), (20.0, -5.0), 0.0, 10.0).is_none());
+        assert!(clip_segment((-10.0, 40.0), (40.0, -10.0), 0.0, 10.0).is_none());
+    }
+}

@@ -1,0 +1,287 @@
+//! Drawing JSON to strokes. A drawing is `[[[x1, x2, ...], [y1, y2, ...]], ...]`: an array of
+//! strokes, each exactly two arrays of numbers of equal length. The structure is checked while
+//! serde_json streams the text, so no intermediate `serde_json::Value` tree is built, and the flat
+//! [`Points`] buffers are reused from one drawing to the next by the batch workers.
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use std::fmt;
+
+/// One stroke: its x and y coordinates (same length), in the dataset's 256-pixel units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stroke {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+}
+
+/// Why a drawing could not be read; the message names the stroke and value (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    message: String,
+}
+
+impl ParseError {
+    fn new(message: impl Into<String>) -> Self {
+        ParseError { message: message.into() }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one drawing into its strokes.
+pub fn parse_drawing(json: &str) -> Result<Vec<Stroke>, ParseError> {
+    let mut points = Points::default();
+    parse_into(json, &mut points)?;
+    Ok(points
+        .strokes()
+        .map(|(x, y)| Stroke { x: x.to_vec(), y: y.to_vec() })
+        .collect())
+}
+
+/// All strokes of a drawing in two flat coordinate vectors; stroke `k` spans
+/// `ends[k - 1]..ends[k]` (from 0 for the first).
+#[derive(Debug, Default)]
+pub(crate) struct Points {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    ends: Vec<usize>,
+}
+
+impl Points {
+    pub(crate) fn stroke_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn strokes(&self) -> impl Iterator<Item = (&[f64], &[f64])> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(move |(start, end)| (&self.x[start..end], &self.y[start..end]))
+    }
+
+    fn clear(&mut self) {
+        self.x.clear();
+        self.y.clear();
+        self.ends.clear();
+    }
+}
+
+/// Parses `json` into `points`, replacing what they held.
+pub(crate) fn parse_into(json: &str, points: &mut Points) -> Result<(), ParseError> {
+    points.clear();
+    if json.trim().is_empty() {
+        return Err(ParseError::new("empty string, expected a JSON array of strokes"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let result = DrawingSeed(&mut *points)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    result.map_err(|err| {
+        let message = match err.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("invalid JSON: {err}")
+            }
+            _ => err.to_string(),
+        };
+        ParseError::new(message)
+    })
+}
+
+struct DrawingSeed<'a>(&'a mut Points);
+
+impl<'de> DeserializeSeed<'de> for DrawingSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DrawingSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of strokes")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let points = self.0;
+        let mut stroke = 1;
+        while seq.next_element_seed(StrokeSeed { points: &mut *points, stroke })?.is_some() {
+            stroke += 1;
+        }
+        Ok(())
+    }
+}
+
+struct StrokeSeed<'a> {
+    points: &'a mut Points,
+    stroke: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for StrokeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrokeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "stroke {} as [[x...], [y...]]", self.stroke)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let StrokeSeed { points, stroke } = self;
+        let missing = |what: &str| de::Error::custom(format!("stroke {stroke} has {what}, expected [[x...], [y...]]"));
+        let xs = seq
+            .next_element_seed(CoordinatesSeed { out: &mut points.x, stroke, axis: 'x' })?
+            .ok_or_else(|| missing("no arrays"))?;
+        let ys = seq
+            .next_element_seed(CoordinatesSeed { out: &mut points.y, stroke, axis: 'y' })?
+            .ok_or_else(|| missing("only one array"))?;
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            return Err(missing("more than two arrays"));
+        }
+        if xs != ys {
+            return Err(de::Error::custom(format!(
+                "stroke {stroke}: x has {xs} values but y has {ys}"
+            )));
+        }
+        points.ends.push(points.x.len());
+        Ok(())
+    }
+}
+
+/// Appends one coordinate array to `out` and returns how many values it had.
+struct CoordinatesSeed<'a> {
+    out: &'a mut Vec<f64>,
+    stroke: usize,
+    axis: char,
+}
+
+impl<'de> DeserializeSeed<'de> for CoordinatesSeed<'_> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CoordinatesSeed<'_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of numbers as {} of stroke {}", self.axis, self.stroke)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let CoordinatesSeed { out, stroke, axis } = self;
+        let mut count = 0;
+        while let Some(value) = seq.next_element_seed(NumberSeed { stroke, axis, position: count + 1 })? {
+            out.push(value);
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+struct NumberSeed {
+    stroke: usize,
+    axis: char,
+    position: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for NumberSeed {
+    type Value = f64;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<f64, D::Error> {
+        deserializer.deserialize_f64(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NumberSeed {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a number as {} value {} of stroke {}", self.axis, self.position, self.stroke)
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<f64, E> {
+        Ok(value)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<f64, E> {
+        Ok(value as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<f64, E> {
+        Ok(value as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(json: &str) -> String {
+        parse_drawing(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_strokes_in_order() {
+        let strokes = parse_drawing("[[[1, 2.5, 3], [4, 5, -6]], [[7], [8]], [[], []]]").unwrap();
+        assert_eq!(
+            strokes,
+            vec![
+                Stroke { x: vec![1.0, 2.5, 3.0], y: vec![4.0, 5.0, -6.0] },
+                Stroke { x: vec![7.0], y: vec![8.0] },
+                Stroke { x: vec![], y: vec![] },
+            ]
+        );
+        assert_eq!(parse_drawing(" [ ] ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn parses_a_real_drawing() {
+        let json = "[[[0, 21, 43, 83, 97, 158, 169, 172], [162, 163, 157, 134, 121, 36, 14, 0]], \
+                    [[228, 189, 182, 173, 170], [182, 127, 110, 69, 20]]]";
+        let strokes = parse_drawing(json).unwrap();
+        assert_eq!(strokes.len(), 2);
+        assert_eq!(strokes[0].x[7], 172.0);
+        assert_eq!(strokes[1].y, vec![182.0, 127.0, 110.0, 69.0, 20.0]);
+    }
+
+    #[test]
+    fn reports_each_kind_of_bad_input() {
+        assert_eq!(error_of(""), "empty string, expected a JSON array of strokes");
+        assert_eq!(error_of("  "), "empty string, expected a JSON array of strokes");
+        assert!(error_of("[[[1, 2], [3, 4]]").starts_with("invalid JSON: EOF while parsing"));
+        assert!(error_of("[[[1, 2], [3, 4]]] x").starts_with("invalid JSON: trailing characters"));
+        assert!(error_of("{\"a\": 1}").contains("expected a JSON array of strokes"));
+        assert!(error_of("[1]").contains("expected stroke 1 as [[x...], [y...]]"));
+        assert!(error_of("[[[1], [2]], [[1, 2]]]").starts_with("stroke 2 has only one array"));
+        assert!(error_of("[[]]").starts_with("stroke 1 has no arrays"));
+        assert!(error_of("[[[1], [2], [3]]]").starts_with("stroke 1 has more than two arrays"));
+        assert!(error_of("[[[1, 2], [3]]]").starts_with("stroke 1: x has 2 values but y has 1"));
+        assert!(error_of("[[[1, 2], [3, \"a\"]]]").contains("expected a number as y value 2 of stroke 1"));
+        assert!(error_of("[[[1, null], [3, 4]]]").contains("expected a number as x value 2 of stroke 1"));
+        assert!(error_of("[[[1, [2]], [3, 4]]]").contains("expected a number as x value 2 of stroke 1"));
+        assert!(error_of("[[5, [3, 4]]]").contains("expected an array of numbers as x of stroke 1"));
+    }
+
+    #[test]
+    fn a_failed_parse_leaves_no_points_behind() {
+        let mut points = Points::default();
+        assert!(parse_into("[[[1, 2], [3, 4]], [[5], []]]", &mut points).is_err());
+        parse_into("[[[9], [8]]]", &mut points).unwrap();
+        assert_eq!(points.strokes().collect::<Vec<_>>(), vec![(&[9.0][..], &[8.0][..])]);
+    }
+}

@@ -1,0 +1,142 @@
+//! The public API on real drawings: the 750 of the sample's test_simplified.csv shipped in the
+//! package (inst/extdata), checked against a brute-force geometry that does not use the renderer.
+use doodles_raster::{parse_drawing, render_batch, render_tiles, BatchError, Encoding, Prefetch, RenderOptions};
+
+fn sample_drawings() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../inst/extdata/test_simplified.csv");
+    let text = std::fs::read_to_string(path).expect("the sample ships with the package");
+    // key_id,countrycode,"drawing": the drawing is the only quoted field and holds no quotes.
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let start = line.find('"').expect("quoted drawing") + 1;
+            let end = line.rfind('"').expect("quoted drawing");
+            line[start..end].to_string()
+        })
+        .collect()
+}
+
+fn options(side: usize, encoding: Encoding, antialias: bool) -> RenderOptions {
+    RenderOptions::new(side, encoding, 3.0, antialias).unwrap()
+}
+
+fn render(drawings: &[String], options: &RenderOptions, threads: usize) -> Vec<f64> {
+    let mut out = vec![f64::NAN; drawings.len() * options.values_per_drawing()];
+    render_batch(drawings, options, &mut out, threads).unwrap();
+    out
+}
+
+/// Distance from `q` to the segment `a`-`b`, written independently of the renderer.
+fn distance(q: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let along = |t: f64| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+    let length = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+    let t = if length == 0.0 { 0.0 } else { (((q.0 - a.0) * (b.0 - a.0) + (q.1 - a.1) * (b.1 - a.1)) / length / length).clamp(0.0, 1.0) };
+    let p = along(t);
+    ((q.0 - p.0).powi(2) + (q.1 - p.1).powi(2)).sqrt()
+}
+
+#[test]
+fn every_sample_drawing_is_inked_exactly_within_the_radius() {
+    let drawings = sample_drawings();
+    assert_eq!(drawings.len(), 750);
+    for side in [256, 128, 77] {
+        let options = options(side, Encoding::Gray, false);
+        let out = render(&drawings, &options, 2);
+        let n = drawings.len();
+        let f = side as f64 / 256.0;
+        let radius = options.radius();
+        for (i, drawing) in drawings.iter().enumerate() {
+            let segments: Vec<((f64, f64), (f64, f64))> = parse_drawing(drawing)
+                .unwrap()
+                .iter()
+                .flat_map(|s| {
+                    let points: Vec<(f64, f64)> = s.x.iter().zip(&s.y).map(|(x, y)| ((x + 0.5) * f, (y + 0.5) * f)).collect();
+                    let pairs: Vec<_> = if points.len() == 1 { vec![(points[0], points[0])] } else { points.windows(2).map(|w| (w[0], w[1])).collect() };
+                    pairs
+                })
+                .collect();
+            // The distance from each pixel centre to the drawing, by each segment's bounding box
+            // widened by the radius (farther centres stay at infinity).
+            let mut nearest = vec![f64::INFINITY; side * side];
+            let reach = radius + 1.0;
+            for &(a, b) in &segments {
+                let columns = (a.0.min(b.0) - reach).max(0.0) as usize..((a.0.max(b.0) + reach).max(0.0) as usize).min(side);
+                for x in columns {
+                    let rows = (a.1.min(b.1) - reach).max(0.0) as usize..((a.1.max(b.1) + reach).max(0.0) as usize).min(side);
+                    for y in rows {
+                        let d = distance((x as f64 + 0.5, y as f64 + 0.5), a, b);
+                        nearest[y + side * x] = nearest[y + side * x].min(d);
+                    }
+                }
+            }
+            for x in 0..side {
+                for y in 0..side {
+                    let (value, d) = (out[i + n * (y + side * x)], nearest[y + side * x]);
+                    if value == 0.0 {
+                        assert!(d <= radius + 1e-6, "drawing {i} side {side}: ({x}, {y}) inked at {d}");
+                    } else {
+                        assert_eq!(value, 1.0);
+                        assert!(d > radius - 1e-6, "drawing {i} side {side}: ({x}, {y}) blank at {d}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn threads_and_prefetch_give_the_same_batch() {
+    let drawings = sample_drawings();
+    for (encoding, antialias) in [(Encoding::Gray, false), (Encoding::Hue, true), (Encoding::Stack, false)] {
+        let options = options(77, encoding, antialias);
+        let one = render(&drawings, &options, 1);
+        assert!(one.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(one, render(&drawings, &options, 2));
+        assert_eq!(one, render(&drawings, &options, 3));
+        let prefetch = Prefetch::spawn(drawings.clone(), options, 2).unwrap();
+        let rendered = prefetch.wait().unwrap();
+        assert_eq!(rendered.dim(), [750, 77, 77, encoding.channels()]);
+        let mut later = vec![f64::NAN; one.len()];
+        rendered.write_into(&mut later, 2).unwrap();
+        assert_eq!(one, later);
+    }
+}
+
+#[test]
+fn values_land_at_the_column_major_position() {
+    // Drawing 2 of 3 has one dot at x = 0, y = 255 (pixel column 0, row 127 at side 128).
+    let drawings = ["[]", "[[[0], [255]]]", "[]"];
+    let options = options(128, Encoding::Hue, false);
+    let mut out = vec![f64::NAN; 3 * options.values_per_drawing()];
+    render_batch(&drawings, &options, &mut out, 2).unwrap();
+    let at = |i: usize, y: usize, x: usize, c: usize| out[i + 3 * (y + 128 * (x + 128 * c))];
+    let red = 220.0 / 255.0;
+    assert_eq!([at(1, 127, 0, 0), at(1, 127, 0, 1), at(1, 127, 0, 2)], [red, 0.0, 0.0]);
+    assert_eq!([at(0, 127, 0, 0), at(2, 127, 0, 0), at(1, 0, 127, 0)], [1.0, 1.0, 1.0]);
+    // The dot at (0.25, 127.75) with r = 0.75 inks that one pixel only, in all three channels.
+    assert_eq!(out.iter().filter(|&&v| v != 1.0).count(), 3);
+}
+
+#[test]
+fn the_first_bad_drawing_is_reported_whatever_the_threads() {
+    let mut drawings = sample_drawings();
+    drawings[700] = "[[[1, 2], [3]]]".to_string();
+    drawings[300] = "[[[1, 2], [3, \"4\"]]]".to_string();
+    let options = options(64, Encoding::Gray, false);
+    let mut out = vec![0.0; drawings.len() * options.values_per_drawing()];
+    for threads in [1, 2, 4] {
+        match render_batch(&drawings, &options, &mut out, threads) {
+            Err(BatchError::Drawing { index, error }) => {
+                assert_eq!(index, 300);
+                assert!(error.to_string().contains("expected a number as y value 2 of stroke 1"), "{error}");
+            }
+            other => panic!("expected a drawing error, got {other:?}"),
+        }
+    }
+    let Err(BatchError::Drawing { index, .. }) = render_tiles(&drawings, &options, 2) else { panic!("expected an error") };
+    assert_eq!(index, 300);
+    assert_eq!(
+        render_batch(&drawings, &options, &mut out[1..], 2),
+        Err(BatchError::OutputLength { expected: out.len(), actual: out.len() - 1 })
+    );
+}
