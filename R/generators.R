@@ -31,6 +31,8 @@
 #' @param prefetch With a doodles connection, prepare the next batch in Rust worker threads while
 #'   the current one is used.
 #' @param threads Number of threads drawing a batch.
+#' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
+#'   `antialias`, `encoding`.
 #' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch),
 #'   `num_classes`, `image_shape` (height, width, channels) and `n_features`.
 #' @export
@@ -44,7 +46,8 @@
 #' }
 train_generator <- function(con, samples_index, num_classes = NULL, batch_size = 32, scale = 1,
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
-                            features = NULL, prefetch = TRUE, threads = doodles_threads()) {
+                            features = NULL, prefetch = TRUE, threads = doodles_threads(),
+                            ...) {
   checkmate::assert_class(con, "DBIConnection")
   checkmate::assert_count(batch_size, positive = TRUE)
   checkmate::assert_integerish(samples_index, lower = 1, any.missing = FALSE,
@@ -61,7 +64,9 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   num_classes <- as.integer(num_classes)
   samples_index <- as.integer(samples_index)
   feature_spec <- resolve_features(con, features)
-  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE)
+  draw_options <- check_draw_options(...)
+  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE,
+                         draw_options)
 
   steps <- length(samples_index) %/% batch_size
   epoch <- 0L
@@ -89,9 +94,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     }
     list(list(x, read_features(con, "doodles", ids, feature_spec)), y)
   }
-  side <- image_side(scale)
   structure(generator, steps_per_epoch = steps, num_classes = num_classes,
-            image_shape = c(side, side, if (color) 3L else 1L),
+            image_shape = image_shape(scale, color, draw_options),
             n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
 }
 
@@ -120,12 +124,13 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' it()           # NULL
 test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
                            imagenet_preproc = FALSE, features = NULL, con = NULL,
-                           threads = doodles_threads()) {
+                           threads = doodles_threads(), ...) {
   checkmate::assert(checkmate::check_class(data, "DBIConnection"),
                     checkmate::check_data_frame(data))
   checkmate::assert_count(batch_size, positive = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
   batch_size <- as.integer(batch_size)
+  draw_options <- check_draw_options(...)
   if (is.data.frame(data)) {
     checkmate::assert_names(names(data), must.include = "drawing", .var.name = "names(data)")
     checkmate::assert_character(data$drawing, any.missing = FALSE, .var.name = "data$drawing")
@@ -136,7 +141,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
       resolve_features(con, features, table = NULL)
     }
     read <- function(index) {
-      list(x = draw_doodles(data$drawing[index], scale = scale, color = color, threads = threads),
+      list(x = draw(data$drawing[index], scale, color, threads, draw_options),
            features = if (!is.null(feature_spec)) frame_features(data[index, , drop = FALSE],
                                                                  feature_spec))
     }
@@ -148,7 +153,8 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     rows <- nrow(rows_ids)
     key_id <- rows_ids$key_id
     feature_spec <- resolve_features(data, features, table = "test")
-    reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE)
+    reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE,
+                           draw_options)
     read <- function(index) {
       ids <- rows_ids$id[index]
       upcoming <- if (reader$prefetches && max(index) < rows) {
@@ -169,9 +175,8 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     if (imagenet_preproc) x <- x * 2 - 1
     if (is.null(batch$features)) list(x) else list(list(x, batch$features))
   }
-  side <- image_side(scale)
   structure(generator, steps = steps, key_id = key_id,
-            image_shape = c(side, side, if (color) 3L else 1L),
+            image_shape = image_shape(scale, color, draw_options),
             n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
 }
 
@@ -183,7 +188,25 @@ check_image_args <- function(scale, color, imagenet_preproc, threads,
   checkmate::assert_count(threads, positive = TRUE, .var.name = "threads")
 }
 
-image_side <- function(scale) as.integer(round(256 * scale))
+check_draw_options <- function(..., call = rlang::caller_env()) {
+  options <- list(...)
+  known <- c("line_width", "antialias", "encoding")
+  if (length(options) && (is.null(names(options)) || !all(names(options) %in% known))) {
+    abort_doodles(sprintf("Unknown drawing options in `...`: only %s are passed to draw_doodles().",
+                          paste(known, collapse = ", ")), kind = "argument", call = call)
+  }
+  options
+}
+
+draw <- function(drawings, scale, color, threads, draw_options) {
+  do.call(draw_doodles, c(list(drawings, scale = scale, color = color, threads = threads),
+                          draw_options))
+}
+
+# (height, width, channels) of the images, found by drawing a one-point doodle.
+image_shape <- function(scale, color, draw_options) {
+  dim(draw("[[[0], [0]]]", scale, color, 1L, draw_options))[2:4]
+}
 
 database_classes <- function(con) {
   n <- if (DBI::dbExistsTable(con, "labels")) {
@@ -226,22 +249,23 @@ one_hot <- function(label_int, num_classes) {
 # How a generator reads batches: `read(ids, upcoming)` returns list(x, label_int) for `ids` in
 # their order; `upcoming` (the ids of the next batch, or NULL) may be prepared in the background
 # when `prefetches`.
-batch_reader <- function(con, table, scale, color, threads, prefetch, labels) {
+batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options) {
   # doodle_batch() reads the doodles table only; the test table goes through SQL.
   if (table == "doodles" && is_doodles_connection(con)) {
-    return(doodles_batch_reader(con, scale, color, threads, prefetch))
+    return(doodles_batch_reader(con, scale, color, threads, prefetch, draw_options))
   }
-  sql_batch_reader(con, table, scale, color, threads, labels)
+  sql_batch_reader(con, table, scale, color, threads, labels, draw_options)
 }
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
-doodles_batch_reader <- function(con, scale, color, threads, prefetch) {
+doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
   list(
     prefetches = prefetch,
     read = function(ids, upcoming) {
-      batch <- doodle_batch(con, ids, scale = scale, color = color, next_ids = upcoming,
-                            threads = threads)
+      batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
+                                            next_ids = upcoming, threads = threads),
+                                       draw_options))
       list(x = batch$x, label_int = batch$y)
     }
   )
@@ -251,7 +275,7 @@ is_doodles_connection <- function(con) {
   methods::is(con, "doodles_duckdb_connection")
 }
 
-sql_batch_reader <- function(con, table, scale, color, threads, labels) {
+sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_options) {
   columns <- if (labels) "id, drawing, label_int" else "id, drawing"
   statements <- list()
   list(
@@ -270,7 +294,7 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels) {
         abort_doodles(sprintf("%d ids are not in table %s (first: %d).", length(missing), table,
                               missing[[1]]), kind = "argument", id = missing[[1]])
       }
-      list(x = draw_doodles(rows$drawing, scale = scale, color = color, threads = threads),
+      list(x = draw(rows$drawing, scale, color, threads, draw_options),
            label_int = if (labels) as.integer(rows$label_int))
     }
   )

@@ -31,6 +31,20 @@ test_that("colour batches have three channels", {
                                         color = TRUE, threads = 1))
 })
 
+test_that("drawing options reach draw_doodles()", {
+  rows <- one_class_per_row(8)
+  con <- sample_sqlite(rows)
+  thin <- train_generator(con, rows$id, batch_size = 8, scale = 0.25, seed = 1, threads = 1,
+                          line_width = 1, antialias = TRUE)
+  batch <- thin()
+  expect_equal(batch[[1]], draw_doodles(rows$drawing[batch_ids(batch)], scale = 0.25,
+                                        line_width = 1, antialias = TRUE, threads = 1))
+  expect_false(isTRUE(all.equal(batch[[1]], draw_doodles(rows$drawing[batch_ids(batch)],
+                                                         scale = 0.25, threads = 1))))
+  expect_error(train_generator(con, rows$id, batch_size = 8, linewidth = 1),
+               "Unknown drawing options", class = "doodles_error_argument")
+})
+
 test_that("every id comes exactly once per epoch and epochs are reshuffled", {
   rows <- one_class_per_row(48)
   con <- sample_sqlite(rows)
