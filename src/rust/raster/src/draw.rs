@@ -19,57 +19,76 @@ const TIE: f64 = 1e-7;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TooManyInks(pub(crate) usize);
 
-/// Where a drawing's pixels go: pixel `p` (column-major, `y + side * x`, like the R array) is
-/// element `p * step + offset` of `coverage` (0 background to 255) and, unless it is empty (for
-/// `Encoding::Gray`), of `items` (which of the drawing's inks shows there). Interleaving several
-/// drawings this way (`step` of them, this one at `offset`) lets the batch writer read them
-/// sequentially.
-pub(crate) struct TileView<'a> {
-    pub(crate) coverage: &'a mut [u8],
-    pub(crate) items: &'a mut [u16],
-    pub(crate) step: usize,
-    pub(crate) offset: usize,
+/// One drawing at the output side, column-major (`y + side * x`, like the R array): `coverage`
+/// (0 background to 255) and, unless empty (for `Encoding::Gray`), `items`: which of the drawing's
+/// inks shows there. Small enough to stay in cache while drawn; `touched` lists the pixels drawn
+/// so that moving them out and clearing costs what was drawn, not the whole tile.
+#[derive(Debug)]
+pub(crate) struct Tile {
+    pub(crate) coverage: Vec<u8>,
+    pub(crate) items: Vec<u16>,
+    touched: Vec<u32>,
 }
 
-/// Draws `points` into `tile`, whose coverage must be 0 (and items 0) where this drawing's pixels
-/// are; pushes the drawing's inks (for `items`, which index them) onto `inks`.
-pub(crate) fn draw(
-    points: &Points,
-    options: &RenderOptions,
-    tile: &mut TileView,
-    inks: &mut Vec<[f64; 3]>,
-) -> Result<(), TooManyInks> {
-    let encoding = options.encoding;
-    let use_items = !tile.items.is_empty();
-    let scale = options.pixels_per_unit();
-    let painter = Painter::new(options.radius(), options.antialias, options.side);
-    let strokes = points.stroke_count();
-    for (stroke, (xs, ys)) in points.strokes().enumerate() {
-        let segments = xs.len().saturating_sub(1).max(1);
-        for segment in 0..xs.len().min(segments) {
-            if use_items && (segment == 0 || encoding.ink_per_segment()) {
-                if inks.len() > usize::from(u16::MAX) {
-                    return Err(TooManyInks(inks.len() + 1));
-                }
-                inks.push(encoding.ink(stroke, strokes, segment, segments));
-            }
-            let item = inks.len().saturating_sub(1) as u16;
-            let end = (segment + 1).min(xs.len() - 1);
-            let a = ((xs[segment] + 0.5) * scale, (ys[segment] + 0.5) * scale);
-            let b = ((xs[end] + 0.5) * scale, (ys[end] + 0.5) * scale);
-            painter.capsule(a, b, |pixel, level| {
-                let at = pixel * tile.step + tile.offset;
-                // The later stroke shows where it covers at least as much as what is there.
-                if level >= tile.coverage[at] {
-                    tile.coverage[at] = level;
-                    if use_items {
-                        tile.items[at] = item;
-                    }
-                }
-            });
-        }
+impl Tile {
+    pub(crate) fn new(options: &RenderOptions) -> Tile {
+        let pixels = options.side * options.side;
+        let items = if options.encoding.needs_items() { pixels } else { 0 };
+        Tile { coverage: vec![0; pixels], items: vec![0; items], touched: Vec::new() }
     }
-    Ok(())
+
+    /// Draws `points` into this blank tile, pushing the drawing's inks (which `items` index) onto
+    /// `inks`.
+    pub(crate) fn draw(&mut self, points: &Points, options: &RenderOptions, inks: &mut Vec<[f64; 3]>) -> Result<(), TooManyInks> {
+        let encoding = options.encoding;
+        let use_items = !self.items.is_empty();
+        let scale = options.pixels_per_unit();
+        let painter = Painter::new(options.radius(), options.antialias, options.side);
+        let strokes = points.stroke_count();
+        for (stroke, (xs, ys)) in points.strokes().enumerate() {
+            let segments = xs.len().saturating_sub(1).max(1);
+            for segment in 0..xs.len().min(segments) {
+                if use_items && (segment == 0 || encoding.ink_per_segment()) {
+                    if inks.len() > usize::from(u16::MAX) {
+                        return Err(TooManyInks(inks.len() + 1));
+                    }
+                    inks.push(encoding.ink(stroke, strokes, segment, segments));
+                }
+                let item = inks.len().saturating_sub(1) as u16;
+                let end = (segment + 1).min(xs.len() - 1);
+                let a = ((xs[segment] + 0.5) * scale, (ys[segment] + 0.5) * scale);
+                let b = ((xs[end] + 0.5) * scale, (ys[end] + 0.5) * scale);
+                painter.capsule(a, b, |pixel, level| {
+                    let old = self.coverage[pixel];
+                    // The later stroke shows where it covers at least as much as what is there.
+                    if level >= old {
+                        if old == 0 {
+                            self.touched.push(pixel as u32);
+                        }
+                        self.coverage[pixel] = level;
+                        if use_items {
+                            self.items[pixel] = item;
+                        }
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the drawing to pixel `p * step + offset` of `coverage` and `items` (whose other
+    /// elements are left alone) and leaves this tile blank.
+    pub(crate) fn move_into(&mut self, coverage: &mut [u8], items: &mut [u16], step: usize, offset: usize) {
+        for &pixel in &self.touched {
+            let pixel = pixel as usize;
+            let at = pixel * step + offset;
+            coverage[at] = std::mem::take(&mut self.coverage[pixel]);
+            if !self.items.is_empty() {
+                items[at] = self.items[pixel];
+            }
+        }
+        self.touched.clear();
+    }
 }
 
 struct Painter {
@@ -107,7 +126,22 @@ impl Painter {
         };
         for column in first_column..=last_column {
             let cx = column as f64 + 0.5;
-            // The part of the segment with x within reach of this column bounds the rows.
+            let column_start = column * self.side;
+            if !self.antialias {
+                // Hard lines: the exact rows, from where this column's centre line crosses the capsule.
+                let Some((low, high)) = self.span(cx, a, b) else {
+                    continue;
+                };
+                let first_row = ceil_index(low - 0.5);
+                if let Some(last_row) = floor_index(high - 0.5, self.side) {
+                    for row in first_row..=last_row {
+                        paint(column_start + row, 255);
+                    }
+                }
+                continue;
+            }
+            // Antialiased: coverage from each candidate centre's distance. The part of the segment
+            // with x within reach of this column bounds the rows.
             let (t0, t1) = if dx == 0.0 {
                 (0.0, 1.0)
             } else {
@@ -123,23 +157,62 @@ impl Painter {
             let Some(last_row) = floor_index(ya.max(yb) + reach - 0.5 + slack, self.side) else {
                 continue;
             };
-            let column_start = column * self.side;
             for row in first_row..=last_row {
                 let (qx, qy) = (cx - a.0, row as f64 + 0.5 - a.1);
                 let t = ((qx * dx + qy * dy) * inverse_length2).clamp(0.0, 1.0);
                 let (ex, ey) = (qx - t * dx, qy - t * dy);
-                let distance2 = ex * ex + ey * ey;
-                if self.antialias {
-                    let coverage = (self.coverage_from_distance - distance2.sqrt()).min(1.0);
-                    let level = (coverage * 255.0).round();
-                    if level >= 1.0 {
-                        paint(column_start + row, level as u8);
-                    }
-                } else if distance2 <= self.radius2 {
-                    paint(column_start + row, 255);
+                let coverage = (self.coverage_from_distance - (ex * ex + ey * ey).sqrt()).min(1.0);
+                let level = (coverage * 255.0).round();
+                if level >= 1.0 {
+                    paint(column_start + row, level as u8);
                 }
             }
         }
+    }
+
+    /// The `y` range where the vertical line `x = cx` lies within the radius of segment `a`-`b`:
+    /// the union of its crossings with the two end discs and with the band along the segment (one
+    /// interval, since the capsule is convex).
+    fn span(&self, cx: f64, a: (f64, f64), b: (f64, f64)) -> Option<(f64, f64)> {
+        let radius2 = self.radius2;
+        let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+        for end in [a, b] {
+            let across = cx - end.0;
+            let height2 = radius2 - across * across;
+            if height2 >= 0.0 {
+                let height = height2.sqrt();
+                low = low.min(end.1 - height);
+                high = high.max(end.1 + height);
+            }
+        }
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let length2 = dx * dx + dy * dy;
+        let along = dx * (cx - a.0);
+        if length2 > 0.0 {
+            // Within the radius of the line: |dx (y - ay) - dy (cx - ax)| <= r |d|.
+            let band = if dx != 0.0 {
+                let centre = a.1 + dy * (cx - a.0) / dx;
+                let half = (radius2 * length2).sqrt() / dx.abs();
+                Some((centre - half, centre + half))
+            } else {
+                ((cx - a.0).abs() * (cx - a.0).abs() <= radius2).then_some((f64::NEG_INFINITY, f64::INFINITY))
+            };
+            // Projecting inside the segment: 0 <= dx (cx - ax) + dy (y - ay) <= |d|^2.
+            let inside = if dy != 0.0 {
+                let (y0, y1) = (a.1 - along / dy, a.1 + (length2 - along) / dy);
+                Some((y0.min(y1), y0.max(y1)))
+            } else {
+                (0.0..=length2).contains(&along).then_some((f64::NEG_INFINITY, f64::INFINITY))
+            };
+            if let (Some(band), Some(inside)) = (band, inside) {
+                let (band_low, band_high) = (band.0.max(inside.0), band.1.min(inside.1));
+                if band_low <= band_high {
+                    low = low.min(band_low);
+                    high = high.max(band_high);
+                }
+            }
+        }
+        (low <= high).then_some((low, high))
     }
 }
 
@@ -196,25 +269,34 @@ mod tests {
     use crate::options::Encoding;
     use crate::parse::parse_into;
 
-    struct Tile {
+    struct Drawn {
         coverage: Vec<u8>,
         item: Vec<u16>,
         inks: Vec<[f64; 3]>,
     }
 
-    fn draw(json: &str, side: usize, encoding: Encoding, antialias: bool) -> Tile {
+    fn draw(json: &str, side: usize, encoding: Encoding, antialias: bool) -> Drawn {
         let mut points = Points::default();
         parse_into(json, &mut points).unwrap();
         let options = RenderOptions::new(side, encoding, 3.0, antialias).unwrap();
-        let items = if encoding.needs_items() { side * side } else { 0 };
-        let mut tile = Tile { coverage: vec![0; side * side], item: vec![0; items], inks: vec![] };
-        let mut view = TileView { coverage: &mut tile.coverage, items: &mut tile.item, step: 1, offset: 0 };
-        super::draw(&points, &options, &mut view, &mut tile.inks).unwrap();
-        tile
+        let mut tile = Tile::new(&options);
+        let mut inks = vec![];
+        tile.draw(&points, &options, &mut inks).unwrap();
+        // Moved out (interleaved with a neighbour) and back, it must be the same and leave a
+        // blank tile.
+        let mut coverage = vec![0; 2 * side * side];
+        let mut items = vec![0; if tile.items.is_empty() { 0 } else { 2 * side * side }];
+        tile.move_into(&mut coverage, &mut items, 2, 1);
+        assert!(tile.coverage.iter().all(|&level| level == 0));
+        Drawn {
+            coverage: coverage.iter().skip(1).step_by(2).copied().collect(),
+            item: items.iter().skip(1).step_by(2).copied().collect(),
+            inks,
+        }
     }
 
     /// Inked pixels as (column, row).
-    fn inked(tile: &Tile, side: usize) -> Vec<(usize, usize)> {
+    fn inked(tile: &Drawn, side: usize) -> Vec<(usize, usize)> {
         (0..side * side).filter(|&p| tile.coverage[p] > 0).map(|p| (p / side, p % side)).collect()
     }
 
