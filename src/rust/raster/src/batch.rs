@@ -20,8 +20,9 @@ use rayon::prelude::*;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-/// Drawings interleaved in one group: 64 coverage bytes are one cache line, and a pixel of a
-/// group is 512 bytes of output.
+/// Drawings interleaved in one group, at most: 64 coverage bytes are one cache line, and a pixel
+/// of a group is 512 bytes of output. Small batches use smaller groups (at least 8, one line of
+/// output) so that every thread gets groups to draw.
 const GROUP: usize = 64;
 
 /// Pixel-channels (each a run of all `n` drawings' values) written per parallel task.
@@ -96,8 +97,10 @@ pub fn render_batch<S: AsRef<str> + Sync>(
 pub struct RenderedBatch {
     options: RenderOptions,
     len: usize,
-    /// Group `g` (drawings `g * GROUP..`) holds pixel `p` of its drawing `j` at
-    /// `g * GROUP * pixels + p * GROUP + j` (the last group is padded to `GROUP`).
+    /// Drawings per group, `G`.
+    group: usize,
+    /// Group `g` (drawings `g * G..`) holds pixel `p` of its drawing `j` at
+    /// `g * G * pixels + p * G + j` (the last group is padded to `G`).
     coverage: Vec<u8>,
     /// Which of its drawing's inks shows (0, the background, where nothing is drawn), in the same
     /// layout; empty for `Encoding::Gray`.
@@ -141,13 +144,14 @@ impl RenderedBatch {
         let alpha: [f64; 256] = std::array::from_fn(|level| level as f64 / 255.0);
         let gray: [f64; 256] = std::array::from_fn(|level| 1.0 - alpha[level]);
         let background = self.options.encoding.background();
+        let size = self.group;
         pool(threads)?.install(|| {
             out.par_chunks_mut(n * RUNS_PER_TASK).enumerate().for_each(|(task, chunk)| {
                 for (offset, run) in chunk.chunks_exact_mut(n).enumerate() {
                     let index = task * RUNS_PER_TASK + offset;
                     let (channel, pixel) = (index / pixels, index % pixels);
-                    for (group, run) in run.chunks_mut(GROUP).enumerate() {
-                        let at = group * GROUP * pixels + pixel * GROUP;
+                    for (group, run) in run.chunks_mut(size).enumerate() {
+                        let at = group * size * pixels + pixel * size;
                         let levels = &self.coverage[at..at + run.len()];
                         if self.items.is_empty() {
                             for (out, &level) in run.iter_mut().zip(levels) {
@@ -156,7 +160,7 @@ impl RenderedBatch {
                             continue;
                         }
                         let items = &self.items[at..at + run.len()];
-                        let first_inks = &self.first_ink[group * GROUP..group * GROUP + run.len()];
+                        let first_inks = &self.first_ink[group * size..group * size + run.len()];
                         // Blank pixels show ink 0, the background, so no branch is needed.
                         let inks = items.iter().zip(first_inks).map(|(&item, &first_ink)| self.inks[first_ink + usize::from(item)][channel]);
                         if !self.options.antialias {
@@ -190,8 +194,9 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
     threads: usize,
 ) -> Result<RenderedBatch, BatchError> {
     let n = drawings.len();
-    let group_size = GROUP * options.side * options.side;
-    let groups = n.div_ceil(GROUP);
+    let size = n.div_ceil(threads.max(1) * 4).next_multiple_of(8).clamp(8, GROUP);
+    let group_size = size * options.side * options.side;
+    let groups = n.div_ceil(size);
     let (mut coverage, mut items) = Spare::take();
     coverage.resize(groups * group_size, 0);
     items.resize(if options.encoding.needs_items() { groups * group_size } else { 0 }, 0);
@@ -201,8 +206,8 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
     let render_group = |(points, tile): &mut (Points, Tile), group: usize, coverage: &mut [u8], items: &mut [u16]| {
         coverage.fill(0);
         items.fill(0);
-        let first = group * GROUP;
-        drawings[first..(first + GROUP).min(n)]
+        let first = group * size;
+        drawings[first..(first + size).min(n)]
             .iter()
             .enumerate()
             .map(|(offset, drawing)| {
@@ -210,7 +215,7 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
                 let mut inks = if items.is_empty() { Vec::new() } else { vec![[background; 3]] };
                 parse_into(drawing.as_ref(), points).map_err(DrawingError::Parse)?;
                 let drawn = tile.draw(points, options, &mut inks);
-                tile.move_into(coverage, items, GROUP, offset);
+                tile.move_into(coverage, items, size, offset);
                 drawn.map_err(|TooManyInks(count)| DrawingError::TooManyInks(count))?;
                 Ok(inks)
             })
@@ -233,7 +238,7 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
                 .collect()
         }
     });
-    let mut batch = RenderedBatch { options: *options, len: n, coverage, items, inks: Vec::new(), first_ink: Vec::with_capacity(n) };
+    let mut batch = RenderedBatch { options: *options, len: n, group: size, coverage, items, inks: Vec::new(), first_ink: Vec::with_capacity(n) };
     for (index, drawing_inks) in inks.into_iter().flatten().enumerate() {
         let drawing_inks = drawing_inks.map_err(|error| BatchError::Drawing { index, error })?;
         batch.first_ink.push(batch.inks.len());
