@@ -1,0 +1,112 @@
+# Rasterizing benchmark: draw_doodles() on the real sample shipped with the package (3,000 +
+# 750 drawings, in full batches of 1024), scale 0.5 (128 x 128), gray, 2 threads, counting the R
+# array returned; next to the two anchors of ../shared/bench/anchors run on the same drawings in
+# the same run (the article's C++ design, and Python + OpenCV as in the Kaggle kernels). Then the
+# cost at scale 1, of colour, of antialiasing, with 1 thread, and of keeping freed memory
+# (option doodles.keep_freed_memory, measured in child processes since it cannot be undone).
+#
+# Usage: Rscript inst/bench/bench-raster.R [anchors dir] [work dir]
+# The anchors need OpenCV (see inst/bench/setup-anchors.sh); each one missing is skipped with a
+# message. Goal (issue 2): at least 3x the article's design in the same run.
+suppressPackageStartupMessages(library(doodles))
+args <- commandArgs(trailingOnly = TRUE)
+anchors <- if (length(args) >= 1) args[1] else Sys.getenv("DOODLES_ANCHORS", "../shared/bench/anchors")
+work <- if (length(args) >= 2) args[2] else Sys.getenv("DOODLES_BENCH_DIR", file.path(Sys.getenv("HOME"), ".cache/doodles/bench"))
+dir.create(work, showWarnings = FALSE, recursive = TRUE)
+batch_size <- 1024
+threads <- 2
+repeats <- 7
+
+read_sample <- function() {
+  dir <- tempfile("sample-")
+  on.exit(unlink(dir, recursive = TRUE))
+  files <- sort(utils::unzip(system.file("extdata", "train_simplified.zip", package = "doodles"), exdir = dir))
+  read <- function(file) utils::read.csv(file, colClasses = "character")$drawing
+  c(unlist(lapply(files, read), use.names = FALSE),
+    read(system.file("extdata", "test_simplified.csv", package = "doodles")))
+}
+drawings <- read_sample()
+jsonl <- file.path(work, "drawings.jsonl")
+writeLines(drawings, jsonl)
+batches <- split(drawings, ceiling(seq_along(drawings) / batch_size))
+batches <- batches[lengths(batches) == batch_size]
+
+# Median over `repeats` runs of the time per batch of one pass over all full batches, in ms.
+ms_per_batch <- function(render, batches, repeats) {
+  render(batches[[1]]) # warm-up: thread pool, first pages
+  times <- vapply(seq_len(repeats), function(r) {
+    start <- proc.time()[["elapsed"]]
+    for (b in batches) x <- render(b)
+    proc.time()[["elapsed"]] - start
+  }, double(1))
+  1000 * stats::median(times) / length(batches)
+}
+
+report <- function(what, ms, n = batch_size) {
+  cat(sprintf("%-58s %8.1f ms/batch%d %9.0f drawings/s\n", what, ms, n, 1000 * n / ms))
+}
+
+cat(sprintf("%d drawings of the shipped sample, %d full batches of %d, %d threads\n\n",
+            length(drawings), length(batches), batch_size, threads))
+
+ours <- ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), batches, repeats)
+report("doodles draw_doodles, scale 0.5, gray", ours)
+
+# The anchors, on the same file of drawings.
+anchor_cpp <- NA_real_
+cpp <- file.path(work, "opencv_cpp")
+if (!file.exists(cpp) && nzchar(Sys.which("pkg-config")) && system2("pkg-config", c("--exists", "opencv4")) == 0) {
+  flags <- system2("pkg-config", c("--cflags", "--libs", "opencv4"), stdout = TRUE)
+  system2("g++", c("-O2", "-o", cpp, file.path(anchors, "opencv_cpp.cpp"), flags))
+}
+if (file.exists(cpp)) {
+  out <- system2(cpp, c(jsonl, batch_size, threads), stdout = TRUE, env = "OPENCV_FOR_THREADS_NUM=1")
+  anchor_cpp <- as.numeric(sub(".*ms/batch[0-9]+ ([0-9.]+).*", "\\1", out))
+  report("anchor opencv_cpp (the article's design), 2 threads", anchor_cpp)
+} else {
+  cat("anchor opencv_cpp skipped: needs OpenCV; run inst/bench/setup-anchors.sh\n")
+}
+python <- file.path(work, "venv/bin/python")
+if (!file.exists(python)) python <- Sys.which("python3")
+has_cv2 <- nzchar(python) && system2(python, c("-c", shQuote("import cv2, numpy")), stdout = FALSE, stderr = FALSE) == 0
+if (has_cv2) {
+  out <- system2(python, c(file.path(anchors, "opencv_py.py"), jsonl, batch_size), stdout = TRUE)
+  report("anchor opencv_py (Python + OpenCV), 1 process", as.numeric(sub(".*ms/batch[0-9]+ ([0-9.]+).*", "\\1", out)))
+} else {
+  cat("anchor opencv_py skipped: needs Python with cv2 and numpy; run inst/bench/setup-anchors.sh\n")
+}
+if (!is.na(anchor_cpp)) {
+  cat(sprintf("\ndoodles vs the article's design: %.1fx faster\n", anchor_cpp / ours))
+}
+
+cat("\nOther settings (doodles, same batches):\n")
+report("gray, scale 0.5, 1 thread", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = 1), batches, repeats))
+report("hue (colour, 3 channels), scale 0.5", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, color = TRUE, threads = threads), batches, repeats))
+report("gray, scale 0.5, antialiased", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, antialias = TRUE, threads = threads), batches, repeats))
+report("stack (3 channels), scale 0.5", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, encoding = "stack", threads = threads), batches, repeats))
+at_1 <- ms_per_batch(function(b) draw_doodles(b, scale = 1, threads = threads), batches, 3)
+report("gray, scale 1 (256 x 256)", at_1)
+cat(sprintf("  per drawing at scale 1: %.1f us (2 threads, 537 MB of doubles per batch)\n", 1000 * at_1 / batch_size))
+small <- split(drawings, ceiling(seq_along(drawings) / 32))[1:100]
+report("gray, scale 0.5, batches of 32 (a Keras batch)", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), small, repeats), 32)
+fill <- ms_per_batch(function(b) numeric(batch_size * 128 * 128), batches, repeats)
+cat(sprintf("  for scale: R allocating and zero-filling one such array takes %.1f ms\n", fill))
+
+# Keeping freed memory (glibc mallopt), in child processes: time and memory with and without.
+if (requireNamespace("callr", quietly = TRUE)) {
+  cat("\nKeeping freed memory (option doodles.keep_freed_memory, child processes):\n")
+  child <- function(batches, repeats, threads, ms_per_batch) {
+    library(doodles)
+    ms <- ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), batches, repeats)
+    invisible(gc())
+    status <- readLines("/proc/self/status")
+    kb <- function(field) as.numeric(gsub("[^0-9]", "", grep(paste0("^", field, ":"), status, value = TRUE)))
+    c(ms = ms, peak_mb = kb("VmHWM") / 1024, rss_mb = kb("VmRSS") / 1024)
+  }
+  for (keep in c("false", "true")) {
+    result <- callr::r(child, list(batches, repeats, threads, ms_per_batch),
+                       env = c(callr::rcmd_safe_env(), DOODLES_KEEP_FREED_MEMORY = keep))
+    cat(sprintf("  keep_freed_memory = %-5s %8.1f ms/batch%d   peak RSS %5.0f MB, RSS after gc() %5.0f MB\n",
+                keep, result[["ms"]], batch_size, result[["peak_mb"]], result[["rss_mb"]]))
+  }
+}
