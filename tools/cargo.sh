@@ -2,7 +2,9 @@
 # Runs cargo on the package's Rust workspace (src/rust) the same way for every caller: src/Makevars,
 # `make test` and CI. The C/C++ compiler variables are cleared because the bundled DuckDB's build
 # script reruns (about 30 minutes on 2 cores) whenever they differ from the previous build, and
-# R CMD INSTALL and a shell would otherwise pass different ones. Usage: tools/cargo.sh build --release
+# R CMD INSTALL and a shell would otherwise pass different ones. In that shared target directory,
+# build the whole workspace (never one crate with -p): features of build-time dependencies change
+# with the set of crates built, and that too reruns DuckDB's build. Usage: tools/cargo.sh build --release
 here=$(cd "$(dirname "$0")" && pwd)
 export PATH="$PATH:$HOME/.cargo/bin"
 if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
@@ -17,6 +19,9 @@ MSG
   exit 1
 fi
 r_home=${R_HOME:-$(R RHOME)}
+# R CMD INSTALL exports R_INCLUDE_DIR and extendr's build script reruns when it changes: set it
+# the same way for every caller.
+r_include=${R_INCLUDE_DIR:-$(R_HOME="$r_home" "$r_home/bin/Rscript" -e 'cat(R.home("include"))')}
 subcommand=$1; shift
 exec env -u CC -u CXX -u CFLAGS -u CXXFLAGS -u CPPFLAGS -u LDFLAGS -u AR -u RUSTFLAGS \
-  R_HOME="$r_home" cargo "$subcommand" --manifest-path="$here/../src/rust/Cargo.toml" "$@"
+  R_HOME="$r_home" R_INCLUDE_DIR="$r_include" cargo "$subcommand" --manifest-path="$here/../src/rust/Cargo.toml" "$@"
