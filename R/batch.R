@@ -1,0 +1,56 @@
+# Random batches from the store: ids in, images and labels out, in one Rust call.
+
+#' A batch of images and labels by id
+#'
+#' Renders the drawings with ids `ids` (table `doodles`, read through the stroke index; see
+#' [index_doodles()]) into a 4-D array, as [draw_doodles()] would, in one call: no drawing passes
+#' through R. With `next_ids`, the batch after this one starts rendering in the background; the
+#' next call with exactly those ids (and the same options) returns it without waiting for the
+#' drawing. A training loop calls `doodle_batch(con, ids_k, ..., next_ids = ids_k_plus_1)`.
+#'
+#' @inheritParams load_doodles
+#' @param ids Ids of `doodles` (whole numbers in 1..N).
+#' @param scale Image side `round(256 * scale)` pixels.
+#' @param color `TRUE` for 3 channels (a hue per stroke), `FALSE` for gray.
+#' @param line_width Line width in the drawings' 256-pixel units.
+#' @param antialias Antialiased lines.
+#' @param encoding Channel encoding (see [draw_doodles()]); by default set by `color`.
+#' @param next_ids Ids of the next batch to render in the background, or `NULL`.
+#' @param threads Rendering threads.
+#' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in [0, 1],
+#'   `y` the integer `label_int` of each id (see `labels`).
+#' @examples
+#' con <- DBI::dbConnect(doodles_duckdb())
+#' load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
+#' batch <- doodle_batch(con, c(5, 1, 42), scale = 0.25)
+#' dim(batch$x)
+#' batch$y
+#' DBI::dbDisconnect(con)
+#' @export
+doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
+                         encoding = if (color) "hue" else "gray", next_ids = NULL,
+                         threads = doodles_threads()) {
+  check_store_connection(con)
+  checkmate::assert_integerish(ids, any.missing = FALSE)
+  checkmate::assert_number(scale, lower = 0, finite = TRUE)
+  checkmate::assert_flag(color)
+  checkmate::assert_number(line_width, lower = 0, finite = TRUE)
+  checkmate::assert_flag(antialias)
+  checkmate::assert_string(encoding)
+  checkmate::assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
+  threads <- checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
+  rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads))
+}
+
+#' Drawings by id
+#'
+#' @inheritParams doodle_batch
+#' @return A data frame with `id`, `drawing` (stroke JSON) and `label_int`, one row per id in
+#'   the order of `ids`.
+#' @export
+read_doodles <- function(con, ids) {
+  check_store_connection(con)
+  checkmate::assert_integerish(ids, any.missing = FALSE)
+  rows <- rust_result(store_read(con@ptr, ids))
+  data.frame(id = as.integer(rows$id), drawing = rows$drawing, label_int = rows$label_int, stringsAsFactors = FALSE)
+}

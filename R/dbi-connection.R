@@ -1,0 +1,213 @@
+# DBI connection methods. The connection holds an external pointer to a Rust connection; closing
+# it (dbDisconnect or garbage collection) releases the database file when it was the last one.
+
+# roxygen2 builds the docs by sourcing the R files outside any package (load_code = "source"),
+# where methods::setClass() with `contains` looks for a package of that name and fails, unless
+# the option below names the environment being loaded. This file sorts before the other dbi-*.R
+# files, so their setClass() calls use this wrapper too.
+setClass <- function(Class, ...) {
+  env <- topenv(parent.frame())
+  old <- options(topLevelEnvironment = env)
+  on.exit(options(old))
+  methods::setClass(Class, ..., where = env)
+}
+
+#' DBI connection to the doodles store
+#'
+#' Made by `DBI::dbConnect(doodles_duckdb(), dbdir = ...)`; supports the DBI generics (queries,
+#' prepared statements with `dbBind()`, tables, transactions). See [doodles_duckdb()].
+#'
+#' @param conn,dbObj A `doodles_duckdb_connection`.
+#' @param statement SQL text.
+#' @param name A table name (character, or `DBI::Id()`).
+#' @param value A data frame.
+#' @param params Parameters to bind (a list), or `NULL`.
+#' @param overwrite,append,temporary,row.names,field.types As in [DBI::dbWriteTable()].
+#' @param object A connection to show.
+#' @param ... Not used.
+#' @keywords internal
+#' @export
+setClass("doodles_duckdb_connection",
+  contains = "DBIConnection",
+  slots = c(ptr = "externalptr", dbdir = "character", key = "character", read_only = "logical", driver = "DBIDriver")
+)
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("show", "doodles_duckdb_connection", function(object) {
+  state <- if (dbIsValid(object)) "" else " (disconnected)"
+  cat(sprintf("<doodles_duckdb_connection> %s%s\n", object@dbdir, state))
+  invisible(object)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbIsValid", "doodles_duckdb_connection", function(dbObj, ...) {
+  isTRUE(rust_result(store_is_valid(dbObj@ptr)))
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbDisconnect", "doodles_duckdb_connection", function(conn, ...) {
+  if (!rust_result(store_disconnect(conn@ptr))) {
+    warning("Connection already closed.", call. = FALSE)
+  }
+  invisible(TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbGetInfo", "doodles_duckdb_connection", function(dbObj, ...) {
+  check_valid(dbObj)
+  list(
+    dbname = dbObj@dbdir, db.version = rust_result(store_duckdb_version(dbObj@ptr)),
+    username = "", host = "", port = "", read_only = dbObj@read_only
+  )
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbDataType", "doodles_duckdb_connection", function(dbObj, obj, ...) {
+  duckdb_type(obj)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbSendQuery", c("doodles_duckdb_connection", "character"), function(conn, statement, params = NULL, ...) {
+  send_statement(conn, statement, params, query = TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbSendStatement", c("doodles_duckdb_connection", "character"), function(conn, statement, params = NULL, ...) {
+  send_statement(conn, statement, params, query = FALSE)
+})
+
+send_statement <- function(conn, statement, params, query) {
+  check_valid(conn)
+  checkmate::assert_string(statement)
+  state <- new.env(parent = emptyenv())
+  state$ptr <- NULL
+  state$valid <- TRUE
+  state$query <- query
+  res <- new("doodles_duckdb_result", conn = conn, statement = statement, state = state)
+  placeholders <- rust_result(store_placeholders(conn@ptr, statement))
+  if (!is.null(params)) {
+    dbBind(res, params)
+  } else if (placeholders == 0) {
+    state$ptr <- rust_result(store_query(conn@ptr, statement, NULL, NULL))
+  }
+  res
+}
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbListTables", "doodles_duckdb_connection", function(conn, ...) {
+  check_valid(conn)
+  dbGetQuery(conn, paste(
+    "SELECT DISTINCT table_name FROM information_schema.tables",
+    "WHERE (table_catalog = current_database() AND table_schema = current_schema())",
+    "OR table_catalog = 'temp' ORDER BY 1"
+  ))[[1]]
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbExistsTable", c("doodles_duckdb_connection", "character"), function(conn, name, ...) {
+  check_valid(conn)
+  checkmate::assert_string(name)
+  name <- dbUnquoteIdentifier(conn, dbQuoteIdentifier(conn, name))[[1]]@name
+  table_exists(conn, name[["table"]], if ("schema" %in% names(name)) name[["schema"]] else NULL)
+})
+
+table_exists <- function(conn, table, schema = NULL) {
+  sql <- paste(
+    "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+    if (is.null(schema)) {
+      "AND ((table_catalog = current_database() AND table_schema = current_schema()) OR table_catalog = 'temp')"
+    } else {
+      "AND table_schema = ?"
+    }
+  )
+  dbGetQuery(conn, sql, params = c(list(table), if (!is.null(schema)) list(schema)))[[1]] > 0
+}
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbRemoveTable", c("doodles_duckdb_connection", "character"), function(conn, name, ..., temporary = FALSE, fail_if_missing = TRUE) {
+  check_valid(conn)
+  sql <- paste0("DROP TABLE ", if (!fail_if_missing) "IF EXISTS ", dbQuoteIdentifier(conn, name))
+  dbExecute(conn, sql)
+  invisible(TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbWriteTable", c("doodles_duckdb_connection", "character", "data.frame"), function(conn, name, value, ..., row.names = FALSE, overwrite = FALSE, append = FALSE, field.types = NULL, temporary = FALSE) {
+  check_valid(conn)
+  checkmate::assert_flag(overwrite)
+  checkmate::assert_flag(append)
+  checkmate::assert_flag(temporary)
+  if (overwrite && append) abort_doodles("overwrite and append cannot both be TRUE", kind = "argument")
+  if (!is.null(field.types) && append) abort_doodles("field.types cannot be used with append = TRUE", kind = "argument")
+  value <- sqlRownamesToColumn(value, row.names)
+  exists <- dbExistsTable(conn, name)
+  if (exists && !overwrite && !append) {
+    abort_doodles(sprintf("table %s exists already; use overwrite = TRUE or append = TRUE", name), kind = "argument")
+  }
+  dbBegin(conn)
+  on.exit(if (!is.null(conn)) dbRollback(conn))
+  if (exists && overwrite) dbRemoveTable(conn, name)
+  if (!exists || overwrite) {
+    types <- duckdb_type(value)
+    if (!is.null(field.types)) types[names(field.types)] <- field.types
+    dbCreateTable(conn, name, types, temporary = temporary)
+  }
+  if (nrow(value) > 0) append_rows(conn, name, value)
+  dbCommit(conn)
+  conn <- NULL
+  invisible(TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbAppendTable", "doodles_duckdb_connection", function(conn, name, value, ..., row.names = NULL) {
+  check_valid(conn)
+  if (!is.null(row.names)) abort_doodles("row.names must be NULL for dbAppendTable()", kind = "argument")
+  if (nrow(value) > 0) append_rows(conn, name, value)
+  invisible(nrow(value))
+})
+
+# Appends a data frame through DuckDB's Appender (columns matched by name).
+append_rows <- function(conn, name, value) {
+  table <- if (methods::is(name, "Id")) name@name[["table"]] else dbUnquoteIdentifier(conn, dbQuoteIdentifier(conn, name))[[1]]@name[["table"]]
+  kinds <- vapply(value, parameter_kind, character(1))
+  values <- lapply(value, parameter_value)
+  rust_result(store_append(conn@ptr, table, names(value), values, unname(kinds)))
+  invisible(nrow(value))
+}
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbBegin", "doodles_duckdb_connection", function(conn, ...) {
+  dbExecute(conn, "BEGIN TRANSACTION")
+  invisible(TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbCommit", "doodles_duckdb_connection", function(conn, ...) {
+  dbExecute(conn, "COMMIT")
+  invisible(TRUE)
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
+setMethod("dbRollback", "doodles_duckdb_connection", function(conn, ...) {
+  dbExecute(conn, "ROLLBACK")
+  invisible(TRUE)
+})
+
+check_valid <- function(conn, call = rlang::caller_env()) {
+  if (!dbIsValid(conn)) abort_doodles("the connection has been closed (dbDisconnect)", kind = "argument", call = call)
+}

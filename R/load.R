@@ -1,0 +1,116 @@
+# Loading the Kaggle files into the store, one file (and one transaction) at a time, so that a
+# load can be stopped at any moment and started again.
+
+#' Load Quick, Draw! drawings into the store
+#'
+#' `load_doodles()` loads the training drawings: Kaggle's `train_simplified.zip` (read in place,
+#' never unpacked), a folder of its per-class CSV files, or the dataset's simplified `.ndjson`
+#' files (a folder or one file), into the table `doodles(countrycode, drawing, key_id,
+#' recognized, timestamp, word, label_int, id)`. `load_test()` loads `test_simplified.csv` into
+#' `test(key_id, countrycode, drawing, id)`.
+#'
+#' Each file is loaded in one transaction together with its entry in `upload_log` (file name,
+#' rows, rejected rows, size, CRC-32), so an interrupted load (even `kill -9`) started again
+#' skips the files already loaded and ends with every row exactly once. A file whose name was
+#' loaded before with other contents is an error (class `doodles_error_changed_file`), not
+#' skipped.
+#'
+#' Every row is checked: number of fields, stroke JSON the rasterizer accepts, key_id,
+#' recognized, timestamp (`YYYY-MM-DD HH:MM:SS[.ffffff][ UTC]`), UTF-8. With `on_error = "stop"`
+#' the first bad row stops the load with an error of class `doodles_error_input` naming the file
+#' and line (that file is not loaded at all); with `on_error = "skip"` bad rows go to the table
+#' `rejects(target, file_name, line, reason, raw)` and the rest of the file is loaded. A
+#' truncated or corrupt zip is an error of class `doodles_error_zip`.
+#'
+#' After the files, `load_doodles()` (re)builds `labels(label_int, word)`: `label_int` is the
+#' 0-based rank of `word` in byte order (the order of `sort(words, method = "radix")`: capitals
+#' before lower case) and is set in `doodles`. Ids are dense, 1..N, given in load order as rows
+#' arrive and never changed by later loads (they are renumbered, keeping their order, only if
+#' rows were deleted). Running it again on the same files changes nothing.
+#'
+#' @param con A connection from `DBI::dbConnect(doodles_duckdb(), ...)`.
+#' @param path A zip file, a folder, or a `.csv` / `.ndjson` file.
+#' @param on_error `"stop"` or `"skip"` (see Details).
+#' @param progress Show a progress bar (files, rows, rows/s).
+#' @param threads Threads that check rows in parallel.
+#' @return A data frame, invisibly: one row per file with `file`, `status` (`"loaded"` or
+#'   `"skipped"`), `rows` and `rejected`.
+#' @examples
+#' con <- DBI::dbConnect(doodles_duckdb())
+#' load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
+#' DBI::dbGetQuery(con, "SELECT count(*) AS n, count(DISTINCT word) AS words FROM doodles")
+#' load_test(con, system.file("extdata", "test_simplified.csv", package = "doodles"))
+#' DBI::dbDisconnect(con)
+#' @export
+load_doodles <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
+                         threads = doodles_threads()) {
+  outcome <- load_files(con, path, "train", on_error, progress, threads)
+  rust_result(store_finalize(con@ptr, FALSE))
+  invisible(outcome)
+}
+
+#' @rdname load_doodles
+#' @export
+load_test <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
+                      threads = doodles_threads()) {
+  invisible(load_files(con, path, "test", on_error, progress, threads))
+}
+
+#' Build or check the stroke index
+#'
+#' Random batches ([doodle_batch()], [read_doodles()]) read drawings from the stroke index, a
+#' compact memory-mapped copy of `doodles(id, label_int, drawing)` kept next to the database file
+#' (`<dbdir>.strokes`), so that their cost does not grow with the table. It is derived data:
+#' whenever it is first used in a session, and after any statement that may have written to the
+#' database, it is checked against the table (row count, largest id, XOR of DuckDB's
+#' `hash(id, label_int, drawing)` over all rows, and 32 rows compared byte for byte) and rebuilt
+#' if it does not match. `index_doodles()` does this now (e.g. after a load, before timing
+#' batches), assigning labels and ids first if needed.
+#'
+#' @inheritParams load_doodles
+#' @return A list, invisibly: `rows`, `path` (`NULL` for an in-memory database), `hash`.
+#' @export
+index_doodles <- function(con) {
+  check_store_connection(con)
+  rust_result(store_finalize(con@ptr, TRUE))
+  invisible(rust_result(store_index_info(con@ptr)))
+}
+
+check_store_connection <- function(con, call = rlang::caller_env()) {
+  if (!methods::is(con, "doodles_duckdb_connection")) {
+    abort_doodles("con must be a connection from DBI::dbConnect(doodles_duckdb(), ...)", kind = "argument", call = call)
+  }
+  check_valid(con, call = call)
+}
+
+load_files <- function(con, path, target, on_error, progress, threads, call = rlang::caller_env()) {
+  check_store_connection(con, call = call)
+  checkmate::assert_string(path)
+  on_error <- match.arg(on_error, c("stop", "skip"))
+  checkmate::assert_flag(progress)
+  threads <- checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
+  if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)
+  path <- normalizePath(path)
+  sources <- rust_result(store_list_sources(path), call = call)
+  n <- length(sources$name)
+  outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))
+  rows_done <- 0
+  started <- Sys.time()
+  rate <- function() rows_done / max(as.double(Sys.time() - started, units = "secs"), 1e-3)
+  if (progress && n > 0) {
+    bar <- cli::cli_progress_bar(
+      "Loading", total = n, clear = FALSE,
+      format = "{cli::pb_bar} {cli::pb_current}/{cli::pb_total} files | {format(rows_done, big.mark = ',')} rows | {format(round(rate()), big.mark = ',')} rows/s | {cli::pb_eta}"
+    )
+  }
+  for (i in seq_len(n)) {
+    done <- rust_result(store_load_file(con@ptr, path, i, target, on_error == "skip", threads), call = call)
+    outcome$status[i] <- done$status
+    outcome$rows[i] <- done$rows
+    outcome$rejected[i] <- done$rejected
+    if (done$status == "loaded") rows_done <- rows_done + done$rows
+    if (progress) cli::cli_progress_update(id = bar)
+  }
+  if (progress && n > 0) cli::cli_progress_done(id = bar)
+  outcome
+}

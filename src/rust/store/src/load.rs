@@ -1,0 +1,425 @@
+//! Loading: each source file is parsed and checked on a reader thread (rows checked in parallel)
+//! while the calling thread appends the rows with DuckDB's Appender. A file's rows, its rejects
+//! and its `upload_log` entry are written in one transaction, so a load killed at any moment and
+//! started again ends with every row exactly once.
+use crate::db::Connection;
+use crate::error::{Result, StoreError};
+use crate::parse::{self, TestRow, TrainRow};
+use crate::source::{self, Format, SourceFile};
+use csv::ByteRecord;
+use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
+use duckdb::{params, Appender, ToSql};
+use rayon::prelude::*;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS doodles (countrycode VARCHAR, drawing VARCHAR NOT NULL, key_id BIGINT,
+  recognized BOOLEAN, timestamp TIMESTAMP, word VARCHAR NOT NULL, label_int INTEGER, id INTEGER);
+CREATE TABLE IF NOT EXISTS test (key_id BIGINT, countrycode VARCHAR, drawing VARCHAR NOT NULL, id INTEGER);
+CREATE TABLE IF NOT EXISTS upload_log (target VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+  source VARCHAR, rows BIGINT NOT NULL, rejected BIGINT NOT NULL, bytes BIGINT NOT NULL,
+  crc32 BIGINT NOT NULL, first_id INTEGER, loaded_at TIMESTAMP, PRIMARY KEY (target, file_name));
+CREATE TABLE IF NOT EXISTS rejects (target VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+  line BIGINT, reason VARCHAR NOT NULL, raw VARCHAR);
+";
+
+/// Rows handed from the reader thread to the appender at a time.
+const CHUNK_ROWS: usize = 8192;
+
+/// The table a file goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Train,
+    Test,
+}
+
+impl Target {
+    pub fn table(self) -> &'static str {
+        match self {
+            Target::Train => "doodles",
+            Target::Test => "test",
+        }
+    }
+}
+
+pub fn ensure_schema(conn: &Connection) -> Result<()> {
+    conn.db.note_write();
+    conn.conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOutcome {
+    pub name: String,
+    /// "loaded" or "skipped" (already in `upload_log` with the same size and checksum).
+    pub status: &'static str,
+    pub rows: u64,
+    pub rejected: u64,
+}
+
+/// A checked row, or why it was rejected and its text.
+struct Item<R> {
+    line: u64,
+    outcome: std::result::Result<R, (String, String)>,
+}
+
+enum Message<R> {
+    Rows(Vec<Item<R>>),
+    Failed(StoreError),
+}
+
+trait Appendable: Send + 'static {
+    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()>;
+}
+
+impl Appendable for TrainRow {
+    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()> {
+        let timestamp = ToSqlOutput::Borrowed(ValueRef::Timestamp(TimeUnit::Microsecond, self.timestamp));
+        appender.append_row(params![
+            self.countrycode,
+            self.drawing,
+            self.key_id,
+            self.recognized,
+            timestamp,
+            self.word,
+            None::<i32>,
+            id
+        ])
+    }
+}
+
+impl Appendable for TestRow {
+    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()> {
+        appender.append_row(params![self.key_id, self.countrycode, self.drawing, id])
+    }
+}
+
+/// Loads one file unless `upload_log` has it already; `skip_bad_rows` sends bad rows to
+/// `rejects` instead of failing. `threads` check rows in parallel.
+pub fn load_file(
+    conn: &Connection,
+    source: &SourceFile,
+    target: Target,
+    skip_bad_rows: bool,
+    threads: usize,
+) -> Result<FileOutcome> {
+    if let Some(outcome) = already_loaded(conn, source, target)? {
+        return Ok(outcome);
+    }
+    conn.db.note_write();
+    conn.conn.execute_batch("BEGIN TRANSACTION")?;
+    let loaded = match (target, source.format) {
+        (Target::Train, Format::Csv) => load_rows(conn, source, target, skip_bad_rows, threads, train_csv_reader),
+        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip_bad_rows, threads, train_ndjson_reader),
+        (Target::Test, Format::Csv) => load_rows(conn, source, target, skip_bad_rows, threads, test_csv_reader),
+        (Target::Test, Format::Ndjson) => Err(StoreError::input(
+            "argument",
+            &source.display,
+            None,
+            "the test set is a CSV file (key_id,countrycode,drawing)",
+        )),
+    };
+    let committed = loaded.and_then(|outcome| {
+        conn.conn.execute_batch("COMMIT")?;
+        Ok(outcome)
+    });
+    if committed.is_err() {
+        let _ = conn.conn.execute_batch("ROLLBACK");
+    }
+    committed
+}
+
+fn already_loaded(conn: &Connection, source: &SourceFile, target: Target) -> Result<Option<FileOutcome>> {
+    let mut stmt = conn
+        .conn
+        .prepare("SELECT rows, rejected, bytes, crc32 FROM upload_log WHERE target = ? AND file_name = ?")?;
+    let mut rows = stmt.query(params![target.table(), source.name])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let (count, rejected, bytes, crc): (i64, i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    let (now_bytes, now_crc) = source::checksum(source)?;
+    if now_bytes as i64 != bytes || i64::from(now_crc) != crc {
+        return Err(StoreError::input(
+            "changed_file",
+            &source.display,
+            None,
+            format!(
+                "a file named '{}' was loaded before with different contents ({bytes} bytes, CRC-32 {crc:08x}; \
+                 now {now_bytes} bytes, CRC-32 {now_crc:08x}); it is not loaded twice. Rename it, or delete \
+                 its rows and its upload_log entry to replace it",
+                source.name
+            ),
+        ));
+    }
+    Ok(Some(FileOutcome { name: source.name.clone(), status: "skipped", rows: count as u64, rejected: rejected as u64 }))
+}
+
+type ReaderFn<R> = fn(&mut dyn Read, &SourceFile, &rayon::ThreadPool, &SyncSender<Message<R>>) -> Result<()>;
+
+fn load_rows<R: Appendable>(
+    conn: &Connection,
+    source: &SourceFile,
+    target: Target,
+    skip_bad_rows: bool,
+    threads: usize,
+    read: ReaderFn<R>,
+) -> Result<FileOutcome> {
+    let table = target.table();
+    let first_id: i64 = conn.conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| StoreError::new("internal", format!("cannot start worker threads: {e}")))?;
+    let (sender, receiver) = sync_channel::<Message<R>>(2);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let read_all = source::with_reader(source, |input| read(input, source, &pool, &sender));
+            if let Err(err) = &read_all {
+                // The appender stops at this message; a closed channel means it stopped already.
+                let _ = sender.send(Message::Failed(err.clone()));
+            }
+            read_all.map(|(_, bytes, crc)| (bytes, crc))
+        });
+        let appended = append_all(conn, source, table, skip_bad_rows, first_id, receiver);
+        let read_result = reader
+            .join()
+            .map_err(|_| StoreError::input("internal", &source.display, None, "the reader thread panicked"))?;
+        let (rows, rejects) = appended?;
+        let (bytes, crc) = read_result?;
+        record_rejects(conn, source, target, &rejects)?;
+        conn.conn.execute(
+            "INSERT INTO upload_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            params![
+                table,
+                source.name,
+                source.display,
+                rows as i64,
+                rejects.len() as i64,
+                bytes as i64,
+                i64::from(crc),
+                (rows > 0).then_some(first_id)
+            ],
+        )?;
+        Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64 })
+    })
+}
+
+type Reject = (u64, String, String);
+
+fn append_all<R: Appendable>(
+    conn: &Connection,
+    source: &SourceFile,
+    table: &str,
+    skip_bad_rows: bool,
+    first_id: i64,
+    receiver: Receiver<Message<R>>,
+) -> Result<(u64, Vec<Reject>)> {
+    let mut appender = conn.conn.appender(table)?;
+    let mut next_id = first_id;
+    let mut rejects = Vec::new();
+    // After a bad row the rest of the file is still read (not loaded): if the file turns out to
+    // be damaged (a zip entry failing its CRC), that is the error to report.
+    let mut bad_row: Option<StoreError> = None;
+    for message in receiver {
+        let items = match message {
+            Message::Rows(items) => items,
+            Message::Failed(err) => return Err(err),
+        };
+        if bad_row.is_some() {
+            continue;
+        }
+        for item in items {
+            match item.outcome {
+                Ok(row) => {
+                    let id = i32::try_from(next_id).map_err(|_| {
+                        StoreError::input("input", &source.display, Some(item.line), "more than 2^31 rows")
+                    })?;
+                    row.append(&mut appender, id)?;
+                    next_id += 1;
+                }
+                Err((reason, raw)) if skip_bad_rows => rejects.push((item.line, reason, raw)),
+                Err((reason, _)) => {
+                    bad_row = Some(StoreError::input("input", &source.display, Some(item.line), reason));
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(err) = bad_row {
+        return Err(err);
+    }
+    appender.flush()?;
+    Ok(((next_id - first_id) as u64, rejects))
+}
+
+fn record_rejects(conn: &Connection, source: &SourceFile, target: Target, rejects: &[Reject]) -> Result<()> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let mut appender = conn.conn.appender("rejects")?;
+    for (line, reason, raw) in rejects {
+        let values: [&dyn ToSql; 5] = [&target.table(), &source.name, &(*line as i64), reason, raw];
+        appender.append_row(values)?;
+    }
+    appender.flush()?;
+    Ok(())
+}
+
+fn read_error(source: &SourceFile, line: Option<u64>, err: impl std::fmt::Display) -> StoreError {
+    StoreError::input("zip", &source.display, line, format!("cannot read the file (truncated or corrupt?): {err}"))
+}
+
+/// Reads CSV records in chunks, checks each chunk's rows in parallel, and sends them on.
+fn csv_reader<R: Send + 'static>(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    pool: &rayon::ThreadPool,
+    sender: &SyncSender<Message<R>>,
+    header: &[&str],
+    check: fn(&ByteRecord) -> std::result::Result<R, String>,
+) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(input);
+    let mut record = ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(true) => parse::check_header(&record, header)
+            .map_err(|e| StoreError::input("input", &source.display, Some(1), e))?,
+        Ok(false) => return Err(StoreError::input("input", &source.display, Some(1), "empty file: no header")),
+        Err(e) => return Err(read_error(source, Some(1), e)),
+    }
+    loop {
+        let mut records = Vec::with_capacity(CHUNK_ROWS);
+        while records.len() < CHUNK_ROWS {
+            let mut record = ByteRecord::new();
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => records.push(record),
+                Ok(false) => break,
+                Err(e) => return Err(read_error(source, None, e)),
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<Item<R>> = pool.install(|| {
+            records
+                .par_iter()
+                .map(|record| Item {
+                    line: record.position().map_or(0, |p| p.line()),
+                    outcome: check(record).map_err(|reason| (reason, raw_csv(record))),
+                })
+                .collect()
+        });
+        if sender.send(Message::Rows(items)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+fn raw_csv(record: &ByteRecord) -> String {
+    record.iter().map(String::from_utf8_lossy).collect::<Vec<_>>().join(",")
+}
+
+fn train_csv_reader(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    pool: &rayon::ThreadPool,
+    sender: &SyncSender<Message<TrainRow>>,
+) -> Result<()> {
+    csv_reader(input, source, pool, sender, &parse::TRAIN_HEADER, parse::train_csv)
+}
+
+fn test_csv_reader(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    pool: &rayon::ThreadPool,
+    sender: &SyncSender<Message<TestRow>>,
+) -> Result<()> {
+    csv_reader(input, source, pool, sender, &parse::TEST_HEADER, parse::test_csv)
+}
+
+fn train_ndjson_reader(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    pool: &rayon::ThreadPool,
+    sender: &SyncSender<Message<TrainRow>>,
+) -> Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let mut line_number = 0u64;
+    loop {
+        let mut lines = Vec::with_capacity(CHUNK_ROWS);
+        while lines.len() < CHUNK_ROWS {
+            let mut line = Vec::new();
+            let n = reader.read_until(b'\n', &mut line).map_err(|e| read_error(source, Some(line_number + 1), e))?;
+            if n == 0 {
+                break;
+            }
+            line_number += 1;
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            if !line.is_empty() {
+                lines.push((line_number, line));
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<Item<TrainRow>> = pool.install(|| {
+            lines
+                .par_iter()
+                .map(|(number, line)| Item {
+                    line: *number,
+                    outcome: parse::train_ndjson(line).map_err(|reason| (reason, String::from_utf8_lossy(line).into_owned())),
+                })
+                .collect()
+        });
+        if sender.send(Message::Rows(items)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// After loading: `labels` (label_int = 0-based rank of word in byte order, the order of R's
+/// `sort(method = "radix")`) and `doodles.label_int` to match; ids are renumbered 1..N (keeping
+/// their order) only if they are not dense already. Idempotent.
+pub fn finalize(conn: &Connection) -> Result<()> {
+    ensure_schema(conn)?;
+    conn.conn.execute_batch("BEGIN TRANSACTION")?;
+    let done = (|| -> Result<()> {
+        conn.conn.execute_batch(
+            "CREATE OR REPLACE TABLE labels AS
+               SELECT (row_number() OVER (ORDER BY word) - 1)::INTEGER AS label_int, word
+               FROM (SELECT DISTINCT word FROM doodles) ORDER BY label_int;
+             UPDATE doodles SET label_int = labels.label_int FROM labels
+               WHERE doodles.word = labels.word AND doodles.label_int IS DISTINCT FROM labels.label_int;",
+        )?;
+        let (rows, with_id, max_id): (i64, i64, i64) = conn.conn.query_row(
+            "SELECT count(*), count(id), coalesce(max(id), 0) FROM doodles",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if rows != with_id || rows != max_id {
+            conn.conn.execute_batch(
+                "UPDATE doodles SET id = numbered.new_id FROM (
+                   SELECT rowid AS row_key, row_number() OVER (ORDER BY id NULLS LAST, rowid)::INTEGER AS new_id
+                   FROM doodles) AS numbered
+                 WHERE doodles.rowid = numbered.row_key",
+            )?;
+        }
+        Ok(())
+    })();
+    match done {
+        Ok(()) => {
+            conn.conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(err) => {
+            let _ = conn.conn.execute_batch("ROLLBACK");
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Synthetic doodles in the exact Kaggle layout, for scale tests and benchmarks: a zip of one CSV
+//! per class, the test CSV, and its answers. Each class is a simple shape (circle, triangle,
+//! star, ...) drawn with random size, rotation, position and point jitter, so a model can learn
+//! them; classes beyond the base shapes add short tick marks around the shape (variant `v` has a
+//! tick at 72 * b degrees for each bit b of `v`), which keeps drawings as small as real ones.
+use crate::error::{Result, StoreError};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use zip::write::SimpleFileOptions;
+
+const SHAPES: [&str; 14] = [
+    "circle", "triangle", "square", "star", "plus", "cross", "zigzag", "spiral", "stripes", "bars", "house",
+    "arrow", "hourglass", "wave",
+];
+const COUNTRIES: [&str; 10] = ["US", "GB", "DE", "FR", "BR", "RU", "CA", "JP", "IN", "AU"];
+
+/// SplitMix64: small, fast, and the same numbers everywhere for a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [low, high).
+    fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The word of class `k` (0-based).
+pub fn class_word(k: usize) -> String {
+    let variant = k / SHAPES.len();
+    let shape = SHAPES[k % SHAPES.len()];
+    if variant == 0 { shape.to_string() } else { format!("{shape} {}", variant + 1) }
+}
+
+/// Class `k`: its base shape plus the tick marks of its variant.
+fn class_shape(k: usize) -> Vec<Stroke> {
+    let mut strokes = base_shape(k % SHAPES.len());
+    let variant = k / SHAPES.len();
+    for bit in 0..usize::BITS as usize {
+        if variant >> bit & 1 == 1 {
+            let a = std::f64::consts::TAU * bit as f64 / 5.0 + 0.3;
+            let (sin, cos) = a.sin_cos();
+            strokes.push(vec![(1.15 * cos, 1.15 * sin), (1.45 * cos, 1.45 * sin)]);
+        }
+    }
+    strokes
+}
+
+type Stroke = Vec<(f64, f64)>;
+
+fn regular(corners: usize, radius: f64, phase: f64) -> Stroke {
+    (0..=corners)
+        .map(|i| {
+            let a = phase + std::f64::consts::TAU * i as f64 / corners as f64;
+            (radius * a.cos(), radius * a.sin())
+        })
+        .collect()
+}
+
+/// The base shape `k` in unit coordinates (about -1..1).
+fn base_shape(k: usize) -> Vec<Stroke> {
+    use std::f64::consts::{FRAC_PI_2, PI};
+    match k {
+        0 => vec![regular(20, 1.0, 0.0)],
+        1 => vec![regular(3, 1.0, -FRAC_PI_2)],
+        2 => vec![regular(4, 1.0, PI / 4.0)],
+        3 => vec![(0..=10)
+            .map(|i| {
+                let r = if i % 2 == 0 { 1.0 } else { 0.4 };
+                let a = -FRAC_PI_2 + PI * i as f64 / 5.0;
+                (r * a.cos(), r * a.sin())
+            })
+            .collect()],
+        4 => vec![vec![(-1.0, 0.0), (1.0, 0.0)], vec![(0.0, -1.0), (0.0, 1.0)]],
+        5 => vec![vec![(-1.0, -1.0), (1.0, 1.0)], vec![(-1.0, 1.0), (1.0, -1.0)]],
+        6 => vec![(0..7).map(|i| (-1.0 + i as f64 / 3.0, if i % 2 == 0 { -0.6 } else { 0.6 })).collect()],
+        7 => vec![(0..30)
+            .map(|i| {
+                let t = i as f64 / 29.0;
+                let a = t * 3.0 * std::f64::consts::TAU;
+                (t * a.cos(), t * a.sin())
+            })
+            .collect()],
+        8 => (0..3).map(|i| vec![(-1.0, -0.8 + 0.8 * i as f64), (1.0, -0.8 + 0.8 * i as f64)]).collect(),
+        9 => (0..3).map(|i| vec![(-0.8 + 0.8 * i as f64, -1.0), (-0.8 + 0.8 * i as f64, 1.0)]).collect(),
+        10 => vec![
+            vec![(-0.7, 0.0), (-0.7, 1.0), (0.7, 1.0), (0.7, 0.0), (-0.7, 0.0)],
+            vec![(-0.9, 0.0), (0.0, -1.0), (0.9, 0.0)],
+        ],
+        11 => vec![vec![(-1.0, 0.0), (1.0, 0.0)], vec![(0.4, -0.6), (1.0, 0.0), (0.4, 0.6)]],
+        12 => vec![vec![(-0.8, -1.0), (0.8, -1.0), (-0.8, 1.0), (0.8, 1.0), (-0.8, -1.0)]],
+        _ => vec![(0..30)
+            .map(|i| {
+                let t = i as f64 / 29.0;
+                (-1.0 + 2.0 * t, 0.5 * (t * 2.0 * std::f64::consts::TAU).sin())
+            })
+            .collect()],
+    }
+}
+
+/// One drawing of class `k` as Kaggle's stroke JSON (`[[[x, ...], [y, ...]], ...]`, 0..255).
+fn drawing(k: usize, rng: &mut Rng) -> String {
+    let strokes = class_shape(k);
+    let size = rng.uniform(55.0, 85.0);
+    let angle = rng.uniform(-0.3, 0.3);
+    let (cx, cy) = (rng.uniform(110.0, 146.0), rng.uniform(110.0, 146.0));
+    let (sin, cos) = angle.sin_cos();
+    let mut out = String::with_capacity(256);
+    out.push('[');
+    for (i, stroke) in strokes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        // Midpoints make the point count (and the JSON size, ~400 bytes) like real drawings'.
+        let dense = stroke.windows(2).flat_map(|w| [w[0], ((w[0].0 + w[1].0) / 2.0, (w[0].1 + w[1].1) / 2.0)]);
+        let points: Vec<(i64, i64)> = dense
+            .chain(stroke.last().copied())
+            .map(|(x, y)| {
+                let (x, y) = (x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04));
+                let (rx, ry) = (x * cos - y * sin, x * sin + y * cos);
+                let px = (cx + size * rx).round().clamp(0.0, 255.0) as i64;
+                let py = (cy + size * ry).round().clamp(0.0, 255.0) as i64;
+                (px, py)
+            })
+            .collect();
+        let join = |values: Vec<i64>| values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        out.push_str("[[");
+        out.push_str(&join(points.iter().map(|p| p.0).collect()));
+        out.push_str("], [");
+        out.push_str(&join(points.iter().map(|p| p.1).collect()));
+        out.push_str("]]");
+    }
+    out.push(']');
+    out
+}
+
+fn timestamp(rng: &mut Rng) -> String {
+    // 2017-01-01 plus up to 89 days.
+    let day = rng.below(89);
+    let (month, day_of_month) = match day {
+        0..=30 => (1, day + 1),
+        31..=58 => (2, day - 30),
+        _ => (3, day - 58),
+    };
+    let seconds = rng.below(86_400);
+    format!(
+        "2017-{month:02}-{day_of_month:02} {:02}:{:02}:{:02}.{:06}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        rng.below(1_000_000)
+    )
+}
+
+/// The files written.
+pub struct SyntheticFiles {
+    pub train: PathBuf,
+    pub test: PathBuf,
+    pub answers: PathBuf,
+}
+
+/// Writes `n_train` training drawings spread evenly over `classes` classes (one CSV per class in
+/// `train_simplified.zip`), and `n_test` test drawings with their answers, into `dir`.
+pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, seed: u64) -> Result<SyntheticFiles> {
+    if classes == 0 {
+        return Err(StoreError::new("argument", "classes must be at least 1"));
+    }
+    let io = |what: &Path, e: &dyn std::fmt::Display| StoreError::new("io", format!("cannot write {}: {e}", what.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+    let files = SyntheticFiles {
+        train: dir.join("train_simplified.zip"),
+        test: dir.join("test_simplified.csv"),
+        answers: dir.join("test_answers.csv"),
+    };
+    let mut rng = Rng(seed ^ 0x5EED_D00D_1E5);
+    let zip_file = File::create(&files.train).map_err(|e| io(&files.train, &e))?;
+    let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, zip_file));
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    let mut key_id = 5_000_000_000_000_000u64 + seed % 1_000_000 * 1_000_000_000;
+    for k in 0..classes {
+        let word = class_word(k);
+        let rows = n_train / classes as u64 + u64::from((k as u64) < n_train % classes as u64);
+        zip.start_file(format!("{word}.csv"), options).map_err(|e| io(&files.train, &e))?;
+        let mut chunk = String::with_capacity(1 << 20);
+        chunk.push_str("countrycode,drawing,key_id,recognized,timestamp,word\n");
+        for _ in 0..rows {
+            key_id += 1 + rng.below(1000);
+            let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
+            let recognized = if rng.below(10) == 0 { "False" } else { "True" };
+            let line = format!("{country},\"{}\",{key_id},{recognized},{},{word}\n", drawing(k, &mut rng), timestamp(&mut rng));
+            chunk.push_str(&line);
+            if chunk.len() > (1 << 20) - 4096 {
+                zip.write_all(chunk.as_bytes()).map_err(|e| io(&files.train, &e))?;
+                chunk.clear();
+            }
+        }
+        zip.write_all(chunk.as_bytes()).map_err(|e| io(&files.train, &e))?;
+    }
+    zip.finish().map_err(|e| io(&files.train, &e))?.flush().map_err(|e| io(&files.train, &e))?;
+
+    let test_file = File::create(&files.test).map_err(|e| io(&files.test, &e))?;
+    let answers_file = File::create(&files.answers).map_err(|e| io(&files.answers, &e))?;
+    let mut test = BufWriter::new(test_file);
+    let mut answers = BufWriter::new(answers_file);
+    let mut written = writeln!(test, "key_id,countrycode,drawing").and_then(|()| writeln!(answers, "key_id,word"));
+    for i in 0..n_test {
+        let k = (i % classes as u64) as usize;
+        key_id += 1 + rng.below(1000);
+        let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
+        written = written
+            .and_then(|()| writeln!(test, "{key_id},{country},\"{}\"", drawing(k, &mut rng)))
+            .and_then(|()| writeln!(answers, "{key_id},{}", class_word(k).replace(' ', "_")));
+    }
+    written
+        .and_then(|()| test.flush())
+        .and_then(|()| answers.flush())
+        .map_err(|e| io(&files.test, &e))?;
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawings_are_valid_strokes_in_range() {
+        let mut rng = Rng(1);
+        for k in 0..400 {
+            let text = drawing(k, &mut rng);
+            let strokes = doodles_raster::parse_drawing(&text).unwrap();
+            let ticks = (k / SHAPES.len()).count_ones() as usize;
+            assert_eq!(strokes.len(), base_shape(k % SHAPES.len()).len() + ticks);
+            assert!(text.len() < 1000, "class {k}: {} bytes", text.len());
+        }
+        assert_eq!(class_word(0), "circle");
+        assert_eq!(class_word(SHAPES.len() + 1), "triangle 2");
+    }
+
+    #[test]
+    fn timestamps_parse() {
+        let mut rng = Rng(2);
+        for _ in 0..200 {
+            crate::parse::timestamp(&timestamp(&mut rng)).unwrap();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+# A load killed with SIGKILL at any moment, then started again, ends with every row exactly once.
+
+loader <- function(db, zip) {
+  con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db)
+  cat("loading\n")
+  doodles::load_doodles(con, zip, progress = FALSE, threads = 1)
+  cat("done\n")
+}
+
+# Only whole files: the rows present are exactly those of the files in upload_log.
+expect_whole_files <- function(db) {
+  con <- local_store(db)
+  log <- DBI::dbGetQuery(con, "SELECT coalesce(sum(rows), 0) AS rows, count(*) AS files FROM upload_log")
+  counts <- DBI::dbGetQuery(con, "SELECT count(*) AS n, count(DISTINCT key_id) AS keys FROM doodles")
+  expect_identical(counts$n, counts$keys)
+  expect_equal(counts$n, log$rows)
+  DBI::dbDisconnect(con)
+  log$files
+}
+
+test_that("kill -9 during a load, then resume: every row exactly once", {
+  skip_if_not_installed("callr")
+  dir <- withr::local_tempdir()
+  files <- make_synthetic_doodles(dir, n = 160000, classes = 16, n_test = 0, seed = 7)
+  db <- file.path(dir, "store.duckdb")
+  wal <- paste0(db, ".wal")
+
+  # First kill: right after the first file is committed (the write-ahead log appears), so the
+  # next file is being loaded. Second kill: at a random moment of the resumed load.
+  for (round in 1:2) {
+    child <- callr::r_bg(loader, args = list(db, files$train), stdout = "|", stderr = "|")
+    child$poll_io(30000)
+    expect_match(child$read_output_lines()[1], "loading")
+    if (round == 1) {
+      deadline <- Sys.time() + 60
+      while (child$is_alive() && !(file.exists(wal) && file.size(wal) > 0) && Sys.time() < deadline) Sys.sleep(0.005)
+    } else {
+      Sys.sleep(stats::runif(1, 0.1, 0.6))
+    }
+    child$kill()
+    child$wait()
+    files_done <- expect_whole_files(db)
+    if (round == 1) expect_true(files_done >= 1 && files_done < 16)
+  }
+
+  con <- local_store(db)
+  outcome <- load_doodles(con, files$train, progress = FALSE)
+  expect_identical(sum(outcome$status == "skipped") + sum(outcome$status == "loaded"), 16L)
+  got <- DBI::dbGetQuery(con, "SELECT drawing, key_id, id FROM doodles")
+  expect_identical(nrow(got), 160000L)
+  expect_identical(length(unique(got$key_id)), 160000L)
+  expect_identical(sort(got$id), 1:160000)
+  source <- do.call(rbind, read_zip_csvs(files$train))
+  expect_identical(md5_of_lines(got$drawing), md5_of_lines(source$drawing))
+})

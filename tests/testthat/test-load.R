@@ -1,0 +1,75 @@
+# Loading the real sample: every row once, exactly as in the source files.
+
+test_that("the sample zip loads with the source's rows, drawings and labels", {
+  con <- local_store()
+  outcome <- load_doodles(con, sample_zip(), progress = FALSE)
+  source <- read_zip_csvs(sample_zip())
+  expect_identical(outcome$file, names(source))
+  expect_identical(outcome$status, rep("loaded", length(source)))
+  expect_identical(outcome$rows, unname(vapply(source, nrow, double(1)) + 0))
+
+  all_rows <- do.call(rbind, source)
+  db <- DBI::dbGetQuery(con, "SELECT * FROM doodles")
+  expect_identical(nrow(db), 3000L)
+  expect_identical(nrow(db), nrow(all_rows))
+  # A checksum of all drawings, and of whole rows, against the source files.
+  expect_identical(md5_of_lines(db$drawing), md5_of_lines(all_rows$drawing))
+  source_rows <- paste(all_rows$countrycode, all_rows$drawing, all_rows$key_id, all_rows$recognized == "True",
+                       all_rows$timestamp, all_rows$word, sep = "|")
+  db_rows <- paste(db$countrycode, db$drawing, format(db$key_id, scientific = FALSE, trim = TRUE), db$recognized,
+                   format(db$timestamp, "%Y-%m-%d %H:%M:%OS6"), db$word, sep = "|")
+  expect_identical(sort(db_rows, method = "radix"), sort(source_rows, method = "radix"))
+
+  # Dense ids in load order, labels by byte order of word.
+  expect_identical(sort(db$id), 1:3000)
+  words <- sort(unique(all_rows$word), method = "radix")
+  labels <- DBI::dbGetQuery(con, "SELECT * FROM labels ORDER BY label_int")
+  expect_identical(labels$word, words)
+  expect_identical(labels$label_int, seq_along(words) - 1L)
+  expect_identical(db$label_int, match(db$word, words) - 1L)
+  log <- DBI::dbGetQuery(con, "SELECT file_name, rows, rejected FROM upload_log ORDER BY file_name")
+  expect_identical(log$file_name, names(source))
+  expect_identical(log$rows, outcome$rows)
+})
+
+test_that("loading again is a no-op; the same files from a folder are recognised", {
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  before <- DBI::dbGetQuery(con, "SELECT id, key_id, label_int FROM doodles ORDER BY id")
+  again <- load_doodles(con, sample_zip(), progress = FALSE)
+  expect_identical(unique(again$status), "skipped")
+  dir <- withr::local_tempdir()
+  utils::unzip(sample_zip(), exdir = dir)
+  from_folder <- load_doodles(con, dir, progress = FALSE)
+  expect_identical(unique(from_folder$status), "skipped")
+  expect_identical(DBI::dbGetQuery(con, "SELECT id, key_id, label_int FROM doodles ORDER BY id"), before)
+})
+
+test_that("the test CSV loads with ids", {
+  con <- local_store()
+  outcome <- load_test(con, sample_test_csv(), progress = FALSE)
+  source <- utils::read.csv(sample_test_csv(), colClasses = "character")
+  expect_identical(outcome$rows, nrow(source) + 0)
+  test <- DBI::dbGetQuery(con, "SELECT * FROM test ORDER BY id")
+  expect_identical(names(test), c("key_id", "countrycode", "drawing", "id"))
+  expect_identical(test$drawing, source$drawing)
+  expect_identical(format(test$key_id, scientific = FALSE, trim = TRUE), source$key_id)
+  expect_identical(test$id, seq_len(nrow(source)))
+})
+
+test_that("ndjson files load like the CSVs", {
+  dir <- withr::local_tempdir()
+  lines <- c(
+    '{"word":"cat","countrycode":"US","timestamp":"2017-03-09 00:28:55.19715 UTC","recognized":true,"key_id":"6372658063654912","drawing":[[[1, 2, 3],[4, 5, 6]]]}',
+    '{"word":"cat","countrycode":"","timestamp":"2017-03-10 01:00:00 UTC","recognized":false,"key_id":"5","drawing":[[[10],[20]],[[0,255],[255,0]]]}'
+  )
+  writeLines(lines, file.path(dir, "full_simplified_cat.ndjson"))
+  con <- local_store()
+  load_doodles(con, dir, progress = FALSE)
+  got <- DBI::dbGetQuery(con, "SELECT * FROM doodles ORDER BY id")
+  expect_identical(got$drawing, c("[[[1,2,3],[4,5,6]]]", "[[[10],[20]],[[0,255],[255,0]]]"))
+  expect_identical(got$countrycode, c("US", NA))
+  expect_identical(got$recognized, c(TRUE, FALSE))
+  expect_identical(got$key_id, c(6372658063654912, 5))
+  expect_identical(format(got$timestamp, "%Y-%m-%d %H:%M:%OS6"), c("2017-03-09 00:28:55.197150", "2017-03-10 01:00:00.000000"))
+})
