@@ -138,11 +138,11 @@ test_that("bad arguments are refused with clear messages", {
   expect_error(train_generator(con, rows$id, batch_size = 0), "batch_size")
   expect_error(train_generator(con, c(1, 1, 2), batch_size = 2), "duplicated")
   expect_error(train_generator(con, 1:4, batch_size = 8), "samples_index")
-  expect_error(train_generator(con, rows$id, scale = 10), "scale")
-  expect_error(train_generator(con, rows$id, color = NA), "color")
-  expect_error(train_generator(con, rows$id, seed = -1), "seed")
-  expect_error(train_generator(con, rows$id, features = "shoe_size"),
-               class = "doodles_error_argument")
+  expect_error(train_generator(con, rows$id, batch_size = 4, scale = 10), "scale")
+  expect_error(train_generator(con, rows$id, batch_size = 4, color = NA), "color")
+  expect_error(train_generator(con, rows$id, batch_size = 4, seed = -1), "seed")
+  expect_error(train_generator(con, rows$id, batch_size = 4, features = "shoe_size"),
+               "shoe_size", class = "doodles_error_argument")
   missing_ids <- train_generator(con, c(1:7, 1000L), batch_size = 8, threads = 1)
   expect_error(missing_ids(), "not in table doodles", class = "doodles_error_argument")
   too_few_classes <- train_generator(con, rows$id, num_classes = 4, batch_size = 16, threads = 1)
