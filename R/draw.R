@@ -13,11 +13,11 @@ doodle_encodings <- c("gray", "hue", "order", "point", "stack")
 #' @section Geometry:
 #' The 256 x 256 canvas of the dataset is mapped onto `side = round(256 * scale)` pixels: a point
 #' `(x, y)` lands at `((x + 0.5) * f, (y + 0.5) * f)` with `f = side / 256`, and pixel `(i, j)`
-#' covers `[i, i + 1) x [j, j + 1)`. A stroke is the set of points within `r` of its segments,
-#' `r = max(line_width * f / 2, sqrt(0.5))` (so the pixel of every vertex is inked, thin lines stay
-#' connected and a one-point stroke is a dot). Without `antialias`, a pixel is inked when its
-#' centre lies within `r` (the article's hard 3-pixel lines); with it, its coverage is
-#' `clamp(r + 0.5 - d, 0, 1)` for a centre at distance `d`, combined by maximum. Coordinates outside
+#' covers `[i, i + 1) x [j, j + 1)`. A stroke is the set of points within the radius
+#' `max(line_width * f / 2, sqrt(0.5))` of its segments (so the pixel of every vertex is inked, thin
+#' lines stay connected and a one-point stroke is a dot). Without `antialias`, a pixel is inked when
+#' its centre lies within the radius (the article's hard 3-pixel lines); with it, its coverage is
+#' `clamp(radius + 0.5 - d, 0, 1)` for a centre at distance `d`, combined by maximum. Coordinates outside
 #' the canvas are drawn and cut at its edge. Values are exact multiples of 1/255 of the coverage.
 #'
 #' Drawing straight at the target size rather than at 256 then resizing bilinearly (the
