@@ -93,6 +93,9 @@ impl Tile {
 
 struct Painter {
     radius2: f64,
+    /// Antialiased, centres within this (squared) are fully covered: `(radius - 0.5)^2`, or
+    /// negative (none) when the radius is under 0.5.
+    full_radius2: f64,
     /// Distance from the segment beyond which nothing is painted.
     reach: f64,
     antialias: bool,
@@ -103,7 +106,9 @@ struct Painter {
 impl Painter {
     fn new(radius: f64, antialias: bool, side: usize) -> Self {
         let reach = if antialias { radius + 0.5 } else { radius };
-        Painter { radius2: radius * radius + TIE, reach, antialias, coverage_from_distance: radius + 0.5, side }
+        let full = radius - 0.5;
+        let full_radius2 = if full > 0.0 { full * full - TIE } else { -1.0 };
+        Painter { radius2: radius * radius + TIE, full_radius2, reach, antialias, coverage_from_distance: radius + 0.5, side }
     }
 
     /// Calls `paint(pixel, coverage)` for every pixel the capsule `a`-`b` touches (coverage
@@ -118,7 +123,6 @@ impl Painter {
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
         let length2 = dx * dx + dy * dy;
         let inverse_length2 = if length2 > 0.0 { 1.0 / length2 } else { 0.0 };
-        let inverse_dx = 1.0 / dx;
         let slack = 1e-6;
         let first_column = ceil_index(a.0.min(b.0) - reach - 0.5 - slack);
         let Some(last_column) = floor_index(a.0.max(b.0) + reach - 0.5 + slack, self.side) else {
@@ -127,37 +131,29 @@ impl Painter {
         for column in first_column..=last_column {
             let cx = column as f64 + 0.5;
             let column_start = column * self.side;
+            // The exact rows of centres within `radius2`, from where this column's centre line
+            // crosses the capsule.
+            let rows_within = |radius2: f64| {
+                let (low, high) = self.span(cx, a, b, radius2)?;
+                Some(ceil_index(low - 0.5)..=floor_index(high - 0.5, self.side)?)
+            };
             if !self.antialias {
-                // Hard lines: the exact rows, from where this column's centre line crosses the capsule.
-                let Some((low, high)) = self.span(cx, a, b) else {
-                    continue;
-                };
-                let first_row = ceil_index(low - 0.5);
-                if let Some(last_row) = floor_index(high - 0.5, self.side) {
-                    for row in first_row..=last_row {
-                        paint(column_start + row, 255);
-                    }
+                for row in rows_within(self.radius2).into_iter().flatten() {
+                    paint(column_start + row, 255);
                 }
                 continue;
             }
-            // Antialiased: coverage from each candidate centre's distance. The part of the segment
-            // with x within reach of this column bounds the rows.
-            let (t0, t1) = if dx == 0.0 {
-                (0.0, 1.0)
-            } else {
-                let ta = (cx - reach - a.0) * inverse_dx;
-                let tb = (cx + reach - a.0) * inverse_dx;
-                (ta.min(tb).max(0.0), ta.max(tb).min(1.0))
-            };
-            if t0 > t1 {
-                continue;
-            }
-            let (ya, yb) = (a.1 + t0 * dy, a.1 + t1 * dy);
-            let first_row = ceil_index(ya.min(yb) - reach - 0.5 - slack);
-            let Some(last_row) = floor_index(ya.max(yb) + reach - 0.5 + slack, self.side) else {
+            // Antialiased: centres within radius - 0.5 are fully covered; the rim, up to
+            // radius + 0.5, gets coverage from its distance.
+            let Some(rim) = rows_within(self.reach * self.reach) else {
                 continue;
             };
-            for row in first_row..=last_row {
+            let full = rows_within(self.full_radius2).unwrap_or(1..=0);
+            for row in rim {
+                if full.contains(&row) {
+                    paint(column_start + row, 255);
+                    continue;
+                }
                 let (qx, qy) = (cx - a.0, row as f64 + 0.5 - a.1);
                 let t = ((qx * dx + qy * dy) * inverse_length2).clamp(0.0, 1.0);
                 let (ex, ey) = (qx - t * dx, qy - t * dy);
@@ -170,11 +166,13 @@ impl Painter {
         }
     }
 
-    /// The `y` range where the vertical line `x = cx` lies within the radius of segment `a`-`b`:
+    /// The `y` range where the vertical line `x = cx` lies within `sqrt(radius2)` of segment `a`-`b`:
     /// the union of its crossings with the two end discs and with the band along the segment (one
     /// interval, since the capsule is convex).
-    fn span(&self, cx: f64, a: (f64, f64), b: (f64, f64)) -> Option<(f64, f64)> {
-        let radius2 = self.radius2;
+    fn span(&self, cx: f64, a: (f64, f64), b: (f64, f64), radius2: f64) -> Option<(f64, f64)> {
+        if radius2 < 0.0 {
+            return None;
+        }
         let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
         for end in [a, b] {
             let across = cx - end.0;
