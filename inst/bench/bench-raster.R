@@ -3,7 +3,8 @@
 # array returned; next to the two anchors of ../shared/bench/anchors run on the same drawings in
 # the same run (the article's C++ design, and Python + OpenCV as in the Kaggle kernels). Then the
 # cost at scale 1, of colour, of antialiasing, with 1 thread, and of keeping freed memory
-# (option doodles.keep_freed_memory, measured in child processes since it cannot be undone).
+# (option doodles.keep_freed_memory, measured in child processes since it cannot be undone), and
+# from a source checkout, the phases in Rust alone.
 #
 # Usage: Rscript inst/bench/bench-raster.R [anchors dir] [work dir]
 # The anchors need OpenCV (see inst/bench/setup-anchors.sh); each one missing is skipped with a
@@ -89,8 +90,15 @@ report("gray, scale 1 (256 x 256)", at_1)
 cat(sprintf("  per drawing at scale 1: %.1f us (2 threads, 537 MB of doubles per batch)\n", 1000 * at_1 / batch_size))
 small <- split(drawings, ceiling(seq_along(drawings) / 32))[1:100]
 report("gray, scale 0.5, batches of 32 (a Keras batch)", ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), small, repeats), 32)
-fill <- ms_per_batch(function(b) numeric(batch_size * 128 * 128), batches, repeats)
-cat(sprintf("  for scale: R allocating and zero-filling one such array takes %.1f ms\n", fill))
+
+# Where the time goes, in Rust alone (from a source checkout with cargo): the example
+# src/rust/raster/examples/phases.rs on the same drawings.
+if (file.exists("tools/cargo.sh") && nzchar(Sys.which("cargo"))) {
+  cat("\nWhere the time goes (Rust alone, src/rust/raster/examples/phases.rs):\n")
+  out <- suppressWarnings(system2("sh", c("tools/cargo.sh", "run", "--release", "-q", "-p", "doodles-raster",
+                                          "--example", "phases", "--", jsonl, threads), stdout = TRUE, stderr = TRUE))
+  cat(paste0("  ", out), sep = "\n")
+}
 
 # Keeping freed memory (glibc mallopt), in child processes: time and memory with and without.
 if (requireNamespace("callr", quietly = TRUE)) {
