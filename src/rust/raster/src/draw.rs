@@ -148,9 +148,9 @@ impl Painter {
             let Some(rim) = rows_within(self.reach * self.reach) else {
                 continue;
             };
-            let full = rows_within(self.full_radius2).unwrap_or(1..=0);
+            let full = rows_within(self.full_radius2);
             for row in rim {
-                if full.contains(&row) {
+                if full.as_ref().is_some_and(|full| full.contains(&row)) {
                     paint(column_start + row, 255);
                     continue;
                 }
@@ -255,7 +255,7 @@ fn clip_segment(a: (f64, f64), b: (f64, f64), lo: f64, hi: f64) -> Option<((f64,
             }
         }
     }
-    if !(t0 <= t1) {
+    if t0 > t1 || t0.is_nan() || t1.is_nan() {
         return None;
     }
     Some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
