@@ -6,6 +6,9 @@
 #' @section Options:
 #' - `doodles.threads`: the number of worker threads (default: environment variable
 #'   `DOODLES_THREADS`, else all cores).
+#' - `doodles.keep_freed_memory`: `TRUE` (or environment variable `DOODLES_KEEP_FREED_MEMORY=true`)
+#'   when the package loads makes glibc keep freed blocks for reuse: faster batches, but the
+#'   process keeps its peak memory (see [draw_doodles()], section Memory).
 #'
 #' @keywords internal
 #' @useDynLib doodles, .registration = TRUE
