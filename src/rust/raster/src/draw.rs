@@ -1,7 +1,8 @@
 //! One drawing into a tile. Each segment is drawn as a capsule (the points within the radius of
-//! the segment) by testing the exact distance from each candidate pixel centre to the segment; the
-//! candidates of a column are bounded by the part of the segment within reach of that column, so
-//! the cost follows the inked area, not the segment's bounding box.
+//! the segment), column by column: where the column's centre line crosses the capsule is computed
+//! exactly (discs at both ends, band along the segment), so hard lines ink exactly the pixels
+//! whose centre is within the radius with no per-pixel test, and the cost follows the inked area.
+//! Antialiased lines compute a distance only for the rim pixels.
 //!
 //! Why not tiny-skia (or another path filler): a filled stroke path goes through an RGBA pixmap
 //! that must be cleared and read back per drawing, and the article's lines are a simple exact
