@@ -45,7 +45,8 @@ main <- function(opts) {
     ), call. = FALSE)
   }
 
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
+  # Read-only: several predictions (and other readers) can share the database.
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = TRUE)
   on.exit(DBI::dbDisconnect(con), add = TRUE)
 
   model <- keras_module()$saving$load_model(model_file)

@@ -38,7 +38,10 @@ main <- function(opts) {
     cat(list_models(), sep = "\n")
     return(invisible())
   }
-  model_name <- cli_option(opts, "model", choices = list_models())
+  model_name <- cli_option(opts, "model")
+  if (!model_name %in% list_models()) {
+    stop(sprintf("unknown model '%s' (-m/--model): --list-models lists them", model_name), call. = FALSE)
+  }
   batch_size <- cli_option(opts, "batch-size", "count", lower = 1)
   scale <- cli_option(opts, "scale-factor", "number", lower = 1 / 32, upper = 4)
   color <- cli_option(opts, "color", "flag")
@@ -147,7 +150,7 @@ main <- function(opts) {
   plot_training_log(callbacks$log_file, curve_file)
   cli::cli_alert_success(paste(
     "Trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s",
-    "({round(sum(history$data_seconds), 1)} s of it waiting for batches)"
+    "({sprintf('%.2f', sum(history$data_seconds))} s of it waiting for batches)"
   ))
   cli::cli_bullets(c(
     "*" = "model: {.file {model_file}}",
