@@ -114,7 +114,7 @@ map_at_k <- function(actual, predicted, k = 3) {
   if (is.data.frame(actual) && is.data.frame(predicted)) {
     checkmate::assert_names(names(actual), must.include = c("key_id", "word"))
     checkmate::assert_names(names(predicted), must.include = "key_id")
-    rows <- match(as.character(actual$key_id), as.character(predicted$key_id))
+    rows <- match(format_key_id(actual$key_id), format_key_id(predicted$key_id))
     if (anyNA(rows)) {
       abort_doodles(sprintf("%d key_id values of `actual` have no prediction (first: %s).",
                             sum(is.na(rows)), actual$key_id[which(is.na(rows))[1]]),

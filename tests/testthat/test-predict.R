@@ -19,6 +19,11 @@ test_that("map_at_k reads the submission format and matches rows by key_id", {
   expect_equal(map_at_k(actual, top3), (1 + 1 / 2 + 1 / 3) / 3)
   expect_equal(map_at_k(c("The Eiffel Tower", "cat"), c("The_Eiffel_Tower a b", "a b c")), 1 / 2)
   expect_error(map_at_k(actual, top3[1:2, ]), "no prediction", class = "doodles_error_argument")
+  # Key ids held in doubles match their character form.
+  numeric_ids <- transform(top3, key_id = as.numeric(key_id) + 4889008825958400)
+  actual_ids <- transform(actual, key_id = c("4889008825958411", "4889008825958412",
+                                             "4889008825958413"))
+  expect_equal(map_at_k(actual_ids, numeric_ids), (1 + 1 / 2 + 1 / 3) / 3)
   expect_error(map_at_k("a", rbind(c("a", "b"))), "fewer than k", class = "doodles_error_argument")
   expect_error(map_at_k(c("a", "b"), rbind(c("a", "b", "c"))), "length")
 })
