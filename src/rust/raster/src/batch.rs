@@ -14,6 +14,7 @@
 //! [`Prefetch`] runs the first pass on other threads ahead of time and keeps only the coverage
 //! (1/8 of the output's size for one channel); [`RenderedBatch::write_into`] runs the second.
 use crate::draw::{Tile, TooManyInks};
+use crate::memory;
 use crate::options::RenderOptions;
 use crate::parse::{parse_into, ParseError, Points};
 use rayon::prelude::*;
@@ -28,8 +29,9 @@ const GROUP: usize = 64;
 /// Pixel-channels (each a run of all `n` drawings' values) written per parallel task.
 const RUNS_PER_TASK: usize = 64;
 
-/// Spare coverage buffers up to this size are kept for the next batch (see [`Spare`]).
-const SPARE_BYTES: usize = 64 << 20;
+/// Spare coverage buffers up to this size are kept for the next batch (see [`Spare`]): enough for
+/// 1024 drawings at 256 x 256 in gray, or at 128 x 128 with colour.
+const SPARE_BYTES: usize = 80 << 20;
 
 /// Why one drawing could not be rendered.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,8 +200,8 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
     let group_size = size * options.side * options.side;
     let groups = n.div_ceil(size);
     let (mut coverage, mut items) = Spare::take();
-    coverage.resize(groups * group_size, 0);
-    items.resize(if options.encoding.needs_items() { groups * group_size } else { 0 }, 0);
+    grow(&mut coverage, groups * group_size);
+    grow(&mut items, if options.encoding.needs_items() { groups * group_size } else { 0 });
     let background = options.encoding.background();
     // Each drawing is drawn into the worker's own small tile, then moved to its place in the
     // group (interleaved pixel by pixel), which is cheaper than drawing in place with a stride.
@@ -245,6 +247,15 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
         batch.inks.extend(drawing_inks);
     }
     Ok(batch)
+}
+
+/// Resizes `buffer` to `len`; new memory is asked for as huge pages before it is first touched.
+fn grow<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) {
+    if len > buffer.capacity() {
+        buffer.reserve_exact(len - buffer.len());
+        memory::advise_huge_pages(buffer.spare_capacity_mut());
+    }
+    buffer.resize(len, T::default());
 }
 
 /// A batch being rendered on a background thread, e.g. the next training batch while R and

@@ -11,7 +11,7 @@
 /// Advises the kernel to back the whole 2 MiB pages inside `out` with transparent huge pages
 /// (Linux with THP in `madvise` or `always` mode; elsewhere nothing happens). Best effort: the
 /// advice only changes how pages are faulted in, never the content.
-pub fn advise_huge_pages(out: &mut [f64]) {
+pub fn advise_huge_pages<T>(out: &mut [T]) {
     #[cfg(target_os = "linux")]
     {
         const HUGE_PAGE: usize = 2 << 20;
