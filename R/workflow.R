@@ -183,7 +183,9 @@ db_file_in <- function(db_dir) {
 #' @param verbose Whether the callbacks say when they stop or change the learning rate.
 #' @return A list: `callbacks` (a list of Python Keras callbacks for [fit_doodles()]),
 #'   `log_file` (the CSV log's path), `checkpoint_pattern` (the checkpoints' path, with Keras'
-#'   `{epoch}` and `{val_loss}` fields).
+#'   `{epoch}` and `{val_loss}` fields), `checkpoint_file` (a function of the epoch, from 1, and the
+#'   validation loss giving that epoch's checkpoint), `final_file` (where to save the final model:
+#'   `<model>_<size>_<channels>ch_final.keras`) and `curve_file` (the PNG next to the log).
 #' @export
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
@@ -222,7 +224,13 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
       callbacks$CSVLogger(filename = log_file)
     ),
     log_file = log_file,
-    checkpoint_pattern = checkpoint_pattern
+    checkpoint_pattern = checkpoint_pattern,
+    # Keras formats the pattern with Python's format(); C's printf rounds the same way.
+    checkpoint_file = function(epoch, val_loss) {
+      file.path(models_dir, sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss))
+    },
+    final_file = file.path(models_dir, paste0(stem, "_final.keras")),
+    curve_file = sub("\\.csv$", ".png", log_file)
   )
 }
 

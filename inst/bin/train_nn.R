@@ -143,22 +143,21 @@ main <- function(opts) {
   )
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
 
-  stem <- sprintf("%s_%d_%dch", model_name, input_shape[1], input_shape[3])
-  model_file <- file.path(models_dir, paste0(stem, "_final.keras"))
-  model$save(model_file)
-  curve_file <- sub("\\.csv$", ".png", callbacks$log_file)
-  plot_training_log(callbacks$log_file, curve_file)
+  model$save(callbacks$final_file)
+  log <- plot_training_log(callbacks$log_file, callbacks$curve_file)
+  best <- log[which.min(log$val_loss), ]
+  best_file <- callbacks$checkpoint_file(best$epoch, best$val_loss)
   cli::cli_alert_success(paste(
     "Trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s",
     "({sprintf('%.2f', sum(history$data_seconds))} s of it waiting for batches)"
   ))
   cli::cli_bullets(c(
-    "*" = "model: {.file {model_file}}",
-    "*" = "checkpoints: {.file {dirname(callbacks$checkpoint_pattern)}}",
+    "*" = "final model: {.file {callbacks$final_file}}",
+    "*" = "best checkpoint (lowest validation loss): {.file {best_file}}",
     "*" = "log: {.file {callbacks$log_file}}",
-    "*" = "training curve: {.file {curve_file}}"
+    "*" = "training curve: {.file {callbacks$curve_file}}"
   ))
-  invisible(model_file)
+  invisible(callbacks$final_file)
 }
 
 quit(save = "no", status = run_cli(doc, main))
