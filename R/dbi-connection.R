@@ -29,7 +29,8 @@ setClass <- function(Class, ...) {
 #' @export
 setClass("doodles_duckdb_connection",
   contains = "DBIConnection",
-  slots = c(ptr = "externalptr", dbdir = "character", key = "character", read_only = "logical", driver = "DBIDriver")
+  slots = c(ptr = "externalptr", dbdir = "character", key = "character", read_only = "logical",
+            driver = "DBIDriver", state = "environment")
 )
 
 #' @rdname doodles_duckdb_connection-class
@@ -49,7 +50,8 @@ setMethod("dbIsValid", "doodles_duckdb_connection", function(dbObj, ...) {
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbDisconnect", "doodles_duckdb_connection", function(conn, ...) {
-  if (!rust_result(store_disconnect(conn@ptr))) {
+  closed <- tryCatch(rust_result(store_disconnect(conn@ptr)), doodles_error_argument = function(e) FALSE)
+  if (!closed) {
     warning("Connection already closed.", call. = FALSE)
   }
   invisible(TRUE)
@@ -86,17 +88,27 @@ setMethod("dbSendStatement", c("doodles_duckdb_connection", "character"), functi
 send_statement <- function(conn, statement, params, query) {
   check_valid(conn)
   checkmate::assert_string(statement)
+  statement <- enc2utf8(statement)
   state <- new.env(parent = emptyenv())
   state$ptr <- NULL
   state$valid <- TRUE
   state$query <- query
   res <- new("doodles_duckdb_result", conn = conn, statement = statement, state = state)
+  # One open result per connection, as DBI specifies: a new one clears the previous one.
+  previous <- conn@state$result
+  if (!is.null(previous) && previous$valid) {
+    warning("There is a result object still in use; it has been cleared.", call. = FALSE)
+    if (!is.null(previous$ptr)) rust_result(store_clear_result(previous$ptr))
+    previous$valid <- FALSE
+    previous$ptr <- NULL
+  }
   placeholders <- rust_result(store_placeholders(conn@ptr, statement))
   if (!is.null(params)) {
     dbBind(res, params)
   } else if (placeholders == 0) {
     state$ptr <- rust_result(store_query(conn@ptr, statement, NULL, NULL))
   }
+  conn@state$result <- state
   res
 }
 
@@ -136,7 +148,10 @@ table_exists <- function(conn, table, schema = NULL) {
 #' @export
 setMethod("dbRemoveTable", c("doodles_duckdb_connection", "character"), function(conn, name, ..., temporary = FALSE, fail_if_missing = TRUE) {
   check_valid(conn)
-  sql <- paste0("DROP TABLE ", if (!fail_if_missing) "IF EXISTS ", dbQuoteIdentifier(conn, name))
+  checkmate::assert_flag(temporary)
+  checkmate::assert_flag(fail_if_missing)
+  # Temporary tables live in DuckDB's catalog "temp".
+  sql <- paste0("DROP TABLE ", if (!fail_if_missing) "IF EXISTS ", if (temporary) "temp.main.", dbQuoteIdentifier(conn, name))
   dbExecute(conn, sql)
   invisible(TRUE)
 })
@@ -150,13 +165,18 @@ setMethod("dbWriteTable", c("doodles_duckdb_connection", "character", "data.fram
   checkmate::assert_flag(temporary)
   if (overwrite && append) abort_doodles("overwrite and append cannot both be TRUE", kind = "argument")
   if (!is.null(field.types) && append) abort_doodles("field.types cannot be used with append = TRUE", kind = "argument")
+  checkmate::assert_character(field.types, names = "unique", null.ok = TRUE)
   value <- sqlRownamesToColumn(value, row.names)
   exists <- dbExistsTable(conn, name)
   if (exists && !overwrite && !append) {
     abort_doodles(sprintf("table %s exists already; use overwrite = TRUE or append = TRUE", name), kind = "argument")
   }
-  dbBegin(conn)
-  on.exit(if (!is.null(conn)) dbRollback(conn))
+  # All or nothing, inside the caller's transaction if there is one.
+  own_transaction <- !in_transaction(conn)
+  if (own_transaction) {
+    dbBegin(conn)
+    on.exit(if (own_transaction) dbRollback(conn))
+  }
   if (exists && overwrite) dbRemoveTable(conn, name)
   if (!exists || overwrite) {
     types <- duckdb_type(value)
@@ -164,8 +184,10 @@ setMethod("dbWriteTable", c("doodles_duckdb_connection", "character", "data.fram
     dbCreateTable(conn, name, types, temporary = temporary)
   }
   if (nrow(value) > 0) append_rows(conn, name, value)
-  dbCommit(conn)
-  conn <- NULL
+  if (own_transaction) {
+    dbCommit(conn)
+    own_transaction <- FALSE
+  }
   invisible(TRUE)
 })
 
@@ -174,6 +196,7 @@ setMethod("dbWriteTable", c("doodles_duckdb_connection", "character", "data.fram
 setMethod("dbAppendTable", "doodles_duckdb_connection", function(conn, name, value, ..., row.names = NULL) {
   check_valid(conn)
   if (!is.null(row.names)) abort_doodles("row.names must be NULL for dbAppendTable()", kind = "argument")
+  if (any(vapply(value, is.factor, logical(1)))) warning("Factors converted to character.", call. = FALSE)
   if (nrow(value) > 0) append_rows(conn, name, value)
   invisible(nrow(value))
 })
@@ -190,13 +213,20 @@ append_rows <- function(conn, name, value) {
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbBegin", "doodles_duckdb_connection", function(conn, ...) {
+  # Checked here: a failed BEGIN inside a transaction would leave DuckDB's transaction aborted.
+  check_valid(conn)
+  if (in_transaction(conn)) abort_doodles("a transaction is already open", kind = "argument")
   dbExecute(conn, "BEGIN TRANSACTION")
+  conn@state$transaction <- TRUE
   invisible(TRUE)
 })
 
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbCommit", "doodles_duckdb_connection", function(conn, ...) {
+  check_valid(conn)
+  if (!in_transaction(conn)) abort_doodles("no transaction is open", kind = "argument")
+  conn@state$transaction <- FALSE
   dbExecute(conn, "COMMIT")
   invisible(TRUE)
 })
@@ -204,9 +234,15 @@ setMethod("dbCommit", "doodles_duckdb_connection", function(conn, ...) {
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbRollback", "doodles_duckdb_connection", function(conn, ...) {
+  check_valid(conn)
+  if (!in_transaction(conn)) abort_doodles("no transaction is open", kind = "argument")
+  conn@state$transaction <- FALSE
   dbExecute(conn, "ROLLBACK")
   invisible(TRUE)
 })
+
+# Whether dbBegin() opened a transaction not yet committed or rolled back.
+in_transaction <- function(conn) isTRUE(conn@state$transaction)
 
 check_valid <- function(conn, call = rlang::caller_env()) {
   if (!dbIsValid(conn)) abort_doodles("the connection has been closed (dbDisconnect)", kind = "argument", call = call)

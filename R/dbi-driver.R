@@ -52,7 +52,7 @@ setMethod("dbConnect", "doodles_duckdb_driver", function(drv, dbdir = ":memory:"
   opened <- rust_result(store_connect(dbdir, drv@memory_key, read_only))
   new("doodles_duckdb_connection",
     ptr = opened$pointer, dbdir = dbdir, key = opened$info$key,
-    read_only = read_only, driver = drv
+    read_only = read_only, driver = drv, state = new.env(parent = emptyenv())
   )
 })
 
@@ -121,7 +121,8 @@ parameter_value <- function(x) {
   if (inherits(x, "POSIXt")) return(as.double(as.POSIXct(x)))
   if (inherits(x, "Date")) return(as.double(x))
   if (inherits(x, "difftime")) return(as.double(x, units = "secs"))
-  if (is.factor(x)) return(as.character(x))
+  # Rust reads strings as UTF-8: re-encode latin1 and native strings first.
+  if (is.factor(x) || is.character(x)) return(enc2utf8(as.character(x)))
   if (is.list(x)) return(lapply(unclass(x), function(v) if (is.null(v)) NULL else as.raw(v)))
   if (is.integer(x) && !is.null(attr(x, "class"))) return(as.integer(unclass(x)))
   x

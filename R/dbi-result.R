@@ -53,6 +53,7 @@ setMethod("dbFetch", "doodles_duckdb_result", function(res, n = -1, ...) {
   }
   if (!res@state$query) {
     warning("dbFetch() on a statement: use dbSendQuery() for queries that return rows.", call. = FALSE)
+    return(data.frame())
   }
   columns <- rust_result(store_fetch(res@state$ptr, if (is.finite(n)) n else -1))
   rows <- if (length(columns) > 0) length(columns[[1]]) else 0L
@@ -79,7 +80,8 @@ setMethod("dbGetRowCount", "doodles_duckdb_result", function(res, ...) {
 #' @export
 setMethod("dbGetRowsAffected", "doodles_duckdb_result", function(res, ...) {
   if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
-  if (is.null(res@state$ptr) || res@state$query) return(0)
+  if (res@state$query) return(0)
+  if (is.null(res@state$ptr)) return(NA_integer_)
   result_info(res)$rows_affected
 })
 
@@ -97,7 +99,7 @@ setMethod("dbColumnInfo", "doodles_duckdb_result", function(res, ...) {
   info <- result_info(res)
   types <- c(logical = "logical", integer = "integer", double = "double", character = "character",
              timestamp = "POSIXct", date = "Date", time = "difftime", blob = "list")
-  data.frame(name = info$names, type = unname(types[info$kinds]), stringsAsFactors = FALSE)
+  data.frame(name = make.unique(info$names, sep = ".."), type = unname(types[info$kinds]), stringsAsFactors = FALSE)
 })
 
 #' @rdname doodles_duckdb_result-class
@@ -115,8 +117,8 @@ setMethod("dbGetInfo", "doodles_duckdb_result", function(dbObj, ...) {
 #' @export
 setMethod("dbBind", "doodles_duckdb_result", function(res, params, ...) {
   if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
-  if (!is.list(params)) abort_doodles("params must be a list", kind = "argument")
-  params <- unname(as.list(params))
+  if (!is.list(params)) params <- as.list(params)
+  params <- unname(params)
   lengths <- vapply(params, length, integer(1))
   if (length(unique(lengths)) > 1) {
     abort_doodles("all parameters must have the same length", kind = "argument")

@@ -46,13 +46,14 @@ store_result_info <- function(res) .Call(wrap__store_result_info, res)
 #' @noRd
 store_clear_result <- function(res) .Call(wrap__store_clear_result, res)
 
-#' The loadable files at `path` (zip, folder or file).
+#' The loadable files at `path` (zip, folder or file): their names and sizes, and a handle for
+#' store_load_file.
 #' @noRd
 store_list_sources <- function(path) .Call(wrap__store_list_sources, path)
 
-#' Loads file `number` (1-based, in the order of store_list_sources) of `path`.
+#' Loads file `number` (1-based) of a store_list_sources handle; store_ensure_schema first.
 #' @noRd
-store_load_file <- function(con, path, number, target, skip_bad_rows, threads) .Call(wrap__store_load_file, con, path, number, target, skip_bad_rows, threads)
+store_load_file <- function(con, sources, number, target, skip_bad_rows, threads) .Call(wrap__store_load_file, con, sources, number, target, skip_bad_rows, threads)
 
 #' @noRd
 store_ensure_schema <- function(con) .Call(wrap__store_ensure_schema, con)

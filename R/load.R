@@ -92,6 +92,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)
   path <- normalizePath(path)
   sources <- rust_result(store_list_sources(path), call = call)
+  rust_result(store_ensure_schema(con@ptr), call = call)
   n <- length(sources$name)
   outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))
   rows_done <- 0
@@ -104,7 +105,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
     )
   }
   for (i in seq_len(n)) {
-    done <- rust_result(store_load_file(con@ptr, path, i, target, on_error == "skip", threads), call = call)
+    done <- rust_result(store_load_file(con@ptr, sources$handle, i, target, on_error == "skip", threads), call = call)
     outcome$status[i] <- done$status
     outcome$rows[i] <- done$rows
     outcome$rejected[i] <- done$rejected

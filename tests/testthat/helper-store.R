@@ -31,3 +31,6 @@ train_header <- "countrycode,drawing,key_id,recognized,timestamp,word"
 good_row <- function(key = 1, word = "cat") {
   sprintf('US,"[[[0, 10, 20], [0, 10, 5]]]",%s,True,2017-03-01 10:00:00.123456,%s', key, word)
 }
+
+# Timestamps as whole microseconds since the epoch (exact, unlike formatting fractional seconds).
+micros <- function(x) sprintf("%.0f", round(as.double(x) * 1e6))

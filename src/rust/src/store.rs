@@ -17,6 +17,12 @@ use std::str::FromStr;
 type ConnectionCell = RefCell<Option<Connection>>;
 type ResultCell = RefCell<Option<QueryResult>>;
 
+/// The files of one load_doodles() call and what loading them has learnt so far.
+struct SourceSet {
+    sources: Vec<source::SourceFile>,
+    session: RefCell<load::LoadSession>,
+}
+
 impl From<StoreError> for RError {
     fn from(err: StoreError) -> Self {
         let mut r = RError::new(err.kind, err.message);
@@ -249,7 +255,8 @@ fn store_clear_result(res: Robj) -> Robj {
     })
 }
 
-/// The loadable files at `path` (zip, folder or file).
+/// The loadable files at `path` (zip, folder or file): their names and sizes, and a handle for
+/// store_load_file.
 /// @noRd
 #[extendr]
 fn store_list_sources(path: &str) -> Robj {
@@ -257,7 +264,8 @@ fn store_list_sources(path: &str) -> Robj {
         let sources = source::list_sources(Path::new(path))?;
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let bytes: Vec<f64> = sources.iter().map(|s| s.bytes as f64).collect();
-        Ok(list!(name = names, bytes = bytes).into())
+        let handle: Robj = ExternalPtr::new(SourceSet { sources, session: RefCell::new(load::LoadSession::default()) }).into();
+        Ok(list!(name = names, bytes = bytes, handle = handle).into())
     })
 }
 
@@ -269,21 +277,23 @@ fn target_arg(target: &str) -> Result<Target, RError> {
     }
 }
 
-/// Loads file `number` (1-based, in the order of store_list_sources) of `path`.
+/// Loads file `number` (1-based) of a store_list_sources handle; store_ensure_schema first.
 /// @noRd
 #[extendr]
-fn store_load_file(con: Robj, path: &str, number: i32, target: &str, skip_bad_rows: bool, threads: i32) -> Robj {
+fn store_load_file(con: Robj, sources: Robj, number: i32, target: &str, skip_bad_rows: bool, threads: i32) -> Robj {
     guard(|| {
         let target = target_arg(target)?;
         let threads = threads_arg(threads)?;
+        let set = <&ExternalPtr<SourceSet>>::try_from(&sources)
+            .map_err(|_| argument("not a list of source files"))?
+            .try_addr()
+            .map_err(|_| argument("the list of source files is gone"))?;
+        let source = usize::try_from(number - 1)
+            .ok()
+            .and_then(|i| set.sources.get(i))
+            .ok_or_else(|| argument(format!("there is no file number {number}")))?;
         with_connection(&con, |conn| {
-            let sources = source::list_sources(Path::new(path))?;
-            let source = usize::try_from(number - 1)
-                .ok()
-                .and_then(|i| sources.get(i))
-                .ok_or_else(|| argument(format!("{path} has no file number {number}")))?;
-            load::ensure_schema(conn)?;
-            let outcome = load::load_file(conn, source, target, skip_bad_rows, threads)?;
+            let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut set.session.borrow_mut())?;
             Ok(list!(
                 name = outcome.name,
                 status = outcome.status,

@@ -57,6 +57,9 @@ pub struct FileOutcome {
     pub status: &'static str,
     pub rows: u64,
     pub rejected: u64,
+    /// Size and CRC-32 of the file's contents.
+    pub bytes: u64,
+    pub crc32: u32,
 }
 
 /// A checked row, or why it was rejected and its text.
@@ -96,6 +99,16 @@ impl Appendable for TestRow {
     }
 }
 
+/// What a sequence of [`load_file`] calls on one connection learns once instead of per file
+/// (each DuckDB statement costs about a millisecond, which adds up over hundreds of small files).
+#[derive(Default)]
+pub struct LoadSession {
+    /// `upload_log` of the target: file name to (rows, rejected, bytes, crc32).
+    logged: Option<(Target, std::collections::HashMap<String, (i64, i64, i64, i64)>)>,
+    /// The next file's first id, when the previous file was loaded in this session.
+    next_id: Option<(Target, i64)>,
+}
+
 /// Loads one file unless `upload_log` has it already; `skip_bad_rows` sends bad rows to
 /// `rejects` instead of failing. `threads` check rows in parallel.
 pub fn load_file(
@@ -104,16 +117,22 @@ pub fn load_file(
     target: Target,
     skip_bad_rows: bool,
     threads: usize,
+    session: &mut LoadSession,
 ) -> Result<FileOutcome> {
-    if let Some(outcome) = already_loaded(conn, source, target)? {
+    if let Some(outcome) = already_loaded(conn, source, target, session)? {
         return Ok(outcome);
     }
     conn.db.note_write();
+    let first_id = match session.next_id.take() {
+        Some((known, id)) if known == target => id,
+        _ => next_id(conn, target)?,
+    };
     conn.conn.execute_batch("BEGIN TRANSACTION")?;
+    let (skip, id) = (skip_bad_rows, first_id);
     let loaded = match (target, source.format) {
-        (Target::Train, Format::Csv) => load_rows(conn, source, target, skip_bad_rows, threads, train_csv_reader),
-        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip_bad_rows, threads, train_ndjson_reader),
-        (Target::Test, Format::Csv) => load_rows(conn, source, target, skip_bad_rows, threads, test_csv_reader),
+        (Target::Train, Format::Csv) => load_rows(conn, source, target, skip, threads, id, train_csv_reader),
+        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip, threads, id, train_ndjson_reader),
+        (Target::Test, Format::Csv) => load_rows(conn, source, target, skip, threads, id, test_csv_reader),
         (Target::Test, Format::Ndjson) => Err(StoreError::input(
             "argument",
             &source.display,
@@ -125,19 +144,40 @@ pub fn load_file(
         conn.conn.execute_batch("COMMIT")?;
         Ok(outcome)
     });
-    if committed.is_err() {
-        let _ = conn.conn.execute_batch("ROLLBACK");
+    match &committed {
+        Ok(outcome) => {
+            session.next_id = Some((target, first_id + outcome.rows as i64));
+            if let Some((_, logged)) = session.logged.as_mut() {
+                let entry = (outcome.rows as i64, outcome.rejected as i64, outcome.bytes as i64, i64::from(outcome.crc32));
+                logged.insert(outcome.name.clone(), entry);
+            }
+        }
+        Err(_) => {
+            let _ = conn.conn.execute_batch("ROLLBACK");
+        }
     }
     committed
 }
 
-fn already_loaded(conn: &Connection, source: &SourceFile, target: Target) -> Result<Option<FileOutcome>> {
-    let mut stmt = conn
-        .conn
-        .prepare("SELECT rows, rejected, bytes, crc32 FROM upload_log WHERE target = ? AND file_name = ?")?;
-    let mut rows = stmt.query(params![target.table(), source.name])?;
-    let Some(row) = rows.next()? else { return Ok(None) };
-    let (count, rejected, bytes, crc): (i64, i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+fn already_loaded(
+    conn: &Connection,
+    source: &SourceFile,
+    target: Target,
+    session: &mut LoadSession,
+) -> Result<Option<FileOutcome>> {
+    if !matches!(&session.logged, Some((known, _)) if *known == target) {
+        let mut stmt = conn
+            .conn
+            .prepare("SELECT file_name, rows, rejected, bytes, crc32 FROM upload_log WHERE target = ?")?;
+        let mut rows = stmt.query([target.table()])?;
+        let mut logged = std::collections::HashMap::new();
+        while let Some(row) = rows.next()? {
+            logged.insert(row.get::<_, String>(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
+        }
+        session.logged = Some((target, logged));
+    }
+    let entry = session.logged.as_ref().and_then(|(_, logged)| logged.get(&source.name)).copied();
+    let Some((count, rejected, bytes, crc)) = entry else { return Ok(None) };
     let (now_bytes, now_crc) = source::checksum(source)?;
     if now_bytes as i64 != bytes || i64::from(now_crc) != crc {
         return Err(StoreError::input(
@@ -152,7 +192,14 @@ fn already_loaded(conn: &Connection, source: &SourceFile, target: Target) -> Res
             ),
         ));
     }
-    Ok(Some(FileOutcome { name: source.name.clone(), status: "skipped", rows: count as u64, rejected: rejected as u64 }))
+    Ok(Some(FileOutcome {
+        name: source.name.clone(),
+        status: "skipped",
+        rows: count as u64,
+        rejected: rejected as u64,
+        bytes: now_bytes,
+        crc32: now_crc,
+    }))
 }
 
 type ReaderFn<R> = fn(&mut dyn Read, &SourceFile, &rayon::ThreadPool, &SyncSender<Message<R>>) -> Result<()>;
@@ -163,10 +210,10 @@ fn load_rows<R: Appendable>(
     target: Target,
     skip_bad_rows: bool,
     threads: usize,
+    first_id: i64,
     read: ReaderFn<R>,
 ) -> Result<FileOutcome> {
     let table = target.table();
-    let first_id: i64 = conn.conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
@@ -201,8 +248,25 @@ fn load_rows<R: Appendable>(
                 (rows > 0).then_some(first_id)
             ],
         )?;
-        Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64 })
+        Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
     })
+}
+
+/// The first id for the next file: after the last file in `upload_log`, which needs no scan of
+/// the table, unless rows were added some other way (then after the largest id).
+fn next_id(conn: &Connection, target: Target) -> Result<i64> {
+    let table = target.table();
+    let logged: i64 = conn.conn.query_row(
+        "SELECT coalesce(max(first_id + rows), 1) FROM upload_log WHERE target = ? AND first_id IS NOT NULL",
+        [table],
+        |r| r.get(0),
+    )?;
+    let beyond: i64 =
+        conn.conn.query_row(&format!("SELECT count(*) FROM {table} WHERE id >= ?"), [logged], |r| r.get(0))?;
+    if beyond == 0 {
+        return Ok(logged);
+    }
+    Ok(conn.conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?)
 }
 
 type Reject = (u64, String, String);

@@ -54,7 +54,8 @@ fn io_error(path: &Path, err: impl std::fmt::Display) -> StoreError {
 
 pub fn open_zip(zip: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
     let file = File::open(zip).map_err(|e| io_error(zip, e))?;
-    zip::ZipArchive::new(BufReader::with_capacity(1 << 20, file)).map_err(|e| {
+    // A small buffer: opening an archive seeks once per entry, and each seek refills the buffer.
+    zip::ZipArchive::new(BufReader::with_capacity(64 << 10, file)).map_err(|e| {
         StoreError::input("zip", &zip.display().to_string(), None, format!("not a readable zip file (truncated or corrupt?): {e}"))
     })
 }

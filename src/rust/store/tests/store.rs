@@ -14,13 +14,15 @@ fn synthetic_files_load_index_and_read_back() {
     load::ensure_schema(&conn).unwrap();
     let sources = list_sources(&files.train).unwrap();
     assert_eq!(sources.len(), 5);
+    let mut session = load::LoadSession::default();
     for source in &sources {
-        let outcome = load::load_file(&conn, source, Target::Train, false, 2).unwrap();
+        let outcome = load::load_file(&conn, source, Target::Train, false, 2, &mut session).unwrap();
         assert_eq!((outcome.status, outcome.rows), ("loaded", 400));
     }
     // Again: every file is recognised by name, size and CRC-32 and skipped.
     for source in &sources {
-        assert_eq!(load::load_file(&conn, source, Target::Train, false, 2).unwrap().status, "skipped");
+        let mut fresh = load::LoadSession::default();
+        assert_eq!(load::load_file(&conn, source, Target::Train, false, 2, &mut fresh).unwrap().status, "skipped");
     }
     load::finalize(&conn).unwrap();
     load::finalize(&conn).unwrap();
