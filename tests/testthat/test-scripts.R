@@ -166,3 +166,21 @@ test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a s
   expected_map <- mean(ifelse(is.na(hits), 0, 1 / hits))
   expect_match(res$stdout, sprintf("MAP@3: %.4f", expected_map), fixed = TRUE)
 })
+
+test_that("bin/train_nn.R and bin/predict.R of a checkout run the inst/bin scripts", {
+  skip_if_not_installed("processx")
+  # Only when the tests run from a source checkout (tests/testthat inside it).
+  root <- normalizePath(file.path(getwd(), "..", ".."), mustWork = FALSE)
+  skip_if_not(file.exists(file.path(root, "bin", "train_nn.R")), "not run from a source checkout")
+  for (script in c("train_nn.R", "predict.R")) {
+    res <- processx::run(file.path(R.home("bin"), "Rscript"), c(file.path("bin", script), "--help"),
+                         error_on_status = FALSE, wd = root, env = c("current", no_python))
+    expect_identical(res$status, 0L)
+    installed <- rscript(script, "--help", env = no_python)
+    expect_identical(res$stdout, installed$stdout)
+  }
+  res <- processx::run(file.path(R.home("bin"), "Rscript"), c("bin/train_nn.R", "--bogus"),
+                       error_on_status = FALSE, wd = root, env = c("current", no_python))
+  expect_identical(res$status, 1L)
+  expect_match(res$stderr, "unknown option '--bogus'", fixed = TRUE)
+})
