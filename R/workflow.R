@@ -310,7 +310,8 @@ training_strategy <- function(n_gpu = 1L) {
   backend <- keras_module()$backend$backend()
   gpus <- switch(backend,
     tensorflow = reticulate::import("tensorflow")$config$list_physical_devices("GPU"),
-    jax = tryCatch(reticulate::import("jax")$devices("gpu"), error = function(e) list()),
+    # Device names ("gpu:0", ...) as DataParallel takes them; an error when JAX has no GPU.
+    jax = tryCatch(keras_module()$distribution$list_devices("gpu"), error = function(e) list()),
     torch = {
       torch <- reticulate::import("torch")
       as.list(seq_len(torch$cuda$device_count()))
