@@ -76,17 +76,21 @@ main <- function(opts) {
 
   con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
   on.exit(DBI::dbDisconnect(con), add = TRUE)
-  count_rows <- function() {
-    if (!DBI::dbExistsTable(con, "doodles")) return(0)
+  n_rows <- if (DBI::dbExistsTable(con, "doodles")) {
     DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
+  } else {
+    0
   }
-  if (count_rows() == 0) {
+  if (n_rows == 0) {
     if (is.null(data_zip)) {
       stop(sprintf("the database in '%s' holds no doodles: load them with --data train_simplified.zip", db_dir),
         call. = FALSE)
     }
     cli::cli_alert_info("Loading {.file {data_zip}} into {.file {db_dir}}")
-    load_doodles(con, data_zip)
+    # Loading the full data takes minutes: the progress is shown even without a terminal.
+    load_doodles(con, data_zip, progress = TRUE)
+  } else if (!is.null(data_zip)) {
+    cli::cli_alert_info("The database already holds {format(n_rows, big.mark = ',')} doodles: --data not loaded")
   }
   num_classes <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM labels")$n
 
