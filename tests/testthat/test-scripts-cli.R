@@ -126,3 +126,17 @@ test_that("plot_training_log refuses a file that is not a training log", {
   writeLines("a,b\n1,2", bad)
   expect_error(plot_training_log(bad), "is not a training log", class = "doodles_error_input")
 })
+
+test_that("training_callbacks and training_strategy check their arguments before starting Python", {
+  expect_error(training_callbacks("", 32, 1), "model_name")
+  expect_error(training_callbacks("lenet", 32, 2), "channels")
+  expect_error(training_callbacks("lenet", 0, 1), "size")
+  expect_error(training_callbacks("lenet", 32, 1, patience_stop = 0), "patience_stop")
+  expect_error(training_strategy(-1), "n_gpu")
+  expect_error(training_strategy(1.5), "n_gpu")
+})
+
+test_that("db_file_in names the database file in a folder", {
+  expect_identical(db_file_in("/data/db"), "/data/db/doodles.duckdb")
+  expect_error(db_file_in(""), "db_dir")
+})
