@@ -28,6 +28,10 @@
 #' arrive and never changed by later loads (they are renumbered, keeping their order, only if
 #' rows were deleted). Running it again on the same files changes nothing.
 #'
+#' While loading into a database file, DuckDB's `memory_limit` is lowered to
+#' `getOption("doodles.load_memory", "256MB")` (DuckDB then evicts loaded data to disk instead of
+#' keeping it all in memory) and restored afterwards.
+#'
 #' @param con A connection from `DBI::dbConnect(doodles_duckdb(), ...)`.
 #' @param path A zip file, a folder, or a `.csv` / `.ndjson` file.
 #' @param on_error `"stop"` or `"skip"` (see Details).
@@ -93,6 +97,13 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   path <- normalizePath(path)
   sources <- rust_result(store_list_sources(path), call = call)
   rust_result(store_ensure_schema(con@ptr), call = call)
+  # DuckDB's buffer pool would otherwise keep everything loaded in memory (its default limit is
+  # 80% of RAM); a file database can evict to disk, so the load runs within a small limit.
+  if (con@dbdir != ":memory:") {
+    limit <- dbGetQuery(con, "SELECT current_setting('memory_limit') AS limit")$limit
+    dbExecute(con, paste0("SET memory_limit = '", getOption("doodles.load_memory", "256MB"), "'"))
+    on.exit(dbExecute(con, paste0("SET memory_limit = '", limit, "'")), add = TRUE)
+  }
   n <- length(sources$name)
   outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))
   rows_done <- 0

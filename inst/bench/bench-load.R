@@ -27,11 +27,14 @@ result <- callr::r(function(db, zip, threads) {
   files <- system.time(doodles::load_doodles(con, zip, progress = FALSE, threads = threads))
   loaded <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
   DBI::dbDisconnect(con)
-  list(seconds = files[["elapsed"]], rows = loaded, baseline_mb = baseline, peak_mb = memory("VmHWM"))
+  list(seconds = files[["elapsed"]], cpu = files[["user.self"]] + files[["sys.self"]], rows = loaded,
+       baseline_mb = baseline, peak_mb = memory("VmHWM"), load = readLines("/proc/loadavg"))
 }, args = list(db, zip, threads))
 
 cat(sprintf("loaded %s rows in %.1f s: %s rows/s (threads = %d)\n", format(result$rows, big.mark = ","),
             result$seconds, format(round(result$rows / result$seconds), big.mark = ","), threads))
+cat(sprintf("CPU time of the loading process (all its threads): %.1f s, %s rows per CPU second; load average during the run: %s\n",
+            result$cpu, format(round(result$rows / result$cpu), big.mark = ","), result$load))
 cat(sprintf("peak resident memory of the loading R process: %.0f MB (%.0f MB after connecting)\n",
             result$peak_mb, result$baseline_mb))
 cat(sprintf("database file: %.0f MB\n", file.size(db) / 2^20))
