@@ -30,7 +30,9 @@
 #'
 #' While loading into a database file, DuckDB's `memory_limit` is lowered to
 #' `getOption("doodles.load_memory", "256MB")` (DuckDB then evicts loaded data to disk instead of
-#' keeping it all in memory) and restored afterwards.
+#' keeping it all in memory), and its `checkpoint_threshold` is raised to
+#' `getOption("doodles.load_checkpoint", "128MB")` (fewer checkpoints, a faster load); both are
+#' restored afterwards.
 #'
 #' @param con A connection from `DBI::dbConnect(doodles_duckdb(), ...)`.
 #' @param path A zip file, a folder, or a `.csv` / `.ndjson` file.
@@ -99,10 +101,18 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   rust_result(store_ensure_schema(con@ptr), call = call)
   # DuckDB's buffer pool would otherwise keep everything loaded in memory (its default limit is
   # 80% of RAM); a file database can evict to disk, so the load runs within a small limit.
+  # DuckDB checkpoints whenever its WAL passes checkpoint_threshold (16MB by default), and each
+  # checkpoint recompresses the table's last, growing row group: with one commit per file that
+  # took a third of the load time. A larger threshold checkpoints less often; 128MB kept the
+  # peak memory of a 2M-row load under 500 MB.
   if (con@dbdir != ":memory:") {
-    limit <- dbGetQuery(con, "SELECT current_setting('memory_limit') AS limit")$limit
+    settings <- dbGetQuery(con, "SELECT current_setting('memory_limit') AS memory, current_setting('checkpoint_threshold') AS checkpoint")
     dbExecute(con, paste0("SET memory_limit = '", getOption("doodles.load_memory", "256MB"), "'"))
-    on.exit(dbExecute(con, paste0("SET memory_limit = '", limit, "'")), add = TRUE)
+    dbExecute(con, paste0("SET checkpoint_threshold = '", getOption("doodles.load_checkpoint", "128MB"), "'"))
+    on.exit({
+      dbExecute(con, paste0("SET memory_limit = '", settings$memory, "'"))
+      dbExecute(con, paste0("SET checkpoint_threshold = '", settings$checkpoint, "'"))
+    }, add = TRUE)
   }
   n <- length(sources$name)
   outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))

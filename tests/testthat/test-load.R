@@ -74,3 +74,20 @@ test_that("ndjson files load like the CSVs", {
   expect_identical(got$key_id, c(6372658063654912, 5))
   expect_identical(micros(got$timestamp), c("1489019335197150", "1489107600000000"))
 })
+
+test_that("a load into a file restores DuckDB's memory and checkpoint settings, whatever checkpoints happen", {
+  db <- withr::local_tempfile(fileext = ".duckdb")
+  con <- local_store(db)
+  setting <- function(name) DBI::dbGetQuery(con, sprintf("SELECT current_setting('%s') AS v", name))$v
+  DBI::dbExecute(con, "SET memory_limit = '1GiB'")
+  DBI::dbExecute(con, "SET checkpoint_threshold = '4MiB'")
+  before <- c(setting("memory_limit"), setting("checkpoint_threshold"))
+  # (Values in whole MiB: DuckDB shows settings rounded, and they are restored from what it shows.)
+  # A threshold below one file's size checkpoints after every file: the rows are the same.
+  withr::local_options(doodles.load_checkpoint = "1KB")
+  load_doodles(con, sample_zip(), progress = FALSE)
+  expect_identical(c(setting("memory_limit"), setting("checkpoint_threshold")), before)
+  drawings <- DBI::dbGetQuery(con, "SELECT drawing FROM doodles")$drawing
+  expect_identical(md5_of_lines(drawings), md5_of_lines(do.call(rbind, read_zip_csvs(sample_zip()))$drawing))
+  expect_identical(sort(DBI::dbGetQuery(con, "SELECT id FROM doodles")$id), 1:3000)
+})
