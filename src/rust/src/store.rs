@@ -292,8 +292,10 @@ fn store_load_file(con: Robj, sources: Robj, number: i32, target: &str, skip_bad
             .ok()
             .and_then(|i| set.sources.get(i))
             .ok_or_else(|| argument(format!("there is no file number {number}")))?;
+        let mut session = set.session.borrow_mut();
+        session.read_ahead(usize::try_from(number).ok().and_then(|i| set.sources.get(i)).cloned());
         with_connection(&con, |conn| {
-            let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut set.session.borrow_mut())?;
+            let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut session)?;
             Ok(list!(
                 name = outcome.name,
                 status = outcome.status,

@@ -73,8 +73,10 @@ enum Message<R> {
     Failed(StoreError),
 }
 
-trait Appendable: Send + 'static {
+trait Appendable: Sized + Send + 'static {
     fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()>;
+    /// How rows of this kind are read from a file in `format`, if they can be.
+    fn reader(format: Format) -> Option<ReaderFn<Self>>;
 }
 
 impl Appendable for TrainRow {
@@ -91,11 +93,22 @@ impl Appendable for TrainRow {
             id
         ])
     }
+
+    fn reader(format: Format) -> Option<ReaderFn<Self>> {
+        Some(match format {
+            Format::Csv => train_csv_reader,
+            Format::Ndjson => train_ndjson_reader,
+        })
+    }
 }
 
 impl Appendable for TestRow {
     fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()> {
         appender.append_row(params![self.key_id, self.countrycode, self.drawing, id])
+    }
+
+    fn reader(format: Format) -> Option<ReaderFn<Self>> {
+        (format == Format::Csv).then_some(test_csv_reader as ReaderFn<Self>)
     }
 }
 
@@ -107,7 +120,29 @@ pub struct LoadSession {
     logged: Option<(Target, std::collections::HashMap<String, (i64, i64, i64, i64)>)>,
     /// The next file's first id, when the previous file was loaded in this session.
     next_id: Option<(Target, i64)>,
+    /// The file the next `load_file` call will load (see [`LoadSession::read_ahead`]).
+    next_source: Option<SourceFile>,
+    /// That file's reader, started while the previous file was being committed.
+    started: Option<ReadAhead>,
 }
+
+impl LoadSession {
+    /// Names the file the next [`load_file`] call will load: it is read and checked while the
+    /// current file's rows are flushed and committed, so parsing overlaps DuckDB's work.
+    pub fn read_ahead(&mut self, next: Option<SourceFile>) {
+        self.next_source = next;
+    }
+}
+
+/// A reader started ahead of its file's `load_file` call; `reader` holds a [`Started`].
+struct ReadAhead {
+    display: String,
+    target: Target,
+    reader: Box<dyn std::any::Any + Send>,
+}
+
+/// A reader thread's channel of checked rows, and its result: the file's size and CRC-32.
+type Started<R> = (Receiver<Message<R>>, std::thread::JoinHandle<Result<(u64, u32)>>);
 
 /// Loads one file unless `upload_log` has it already; `skip_bad_rows` sends bad rows to
 /// `rejects` instead of failing. `threads` check rows in parallel.
@@ -130,9 +165,9 @@ pub fn load_file(
     conn.conn.execute_batch("BEGIN TRANSACTION")?;
     let (skip, id) = (skip_bad_rows, first_id);
     let loaded = match (target, source.format) {
-        (Target::Train, Format::Csv) => load_rows(conn, source, target, skip, threads, id, train_csv_reader),
-        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip, threads, id, train_ndjson_reader),
-        (Target::Test, Format::Csv) => load_rows(conn, source, target, skip, threads, id, test_csv_reader),
+        (Target::Train, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, train_csv_reader),
+        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip, threads, id, session, train_ndjson_reader),
+        (Target::Test, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, test_csv_reader),
         (Target::Test, Format::Ndjson) => Err(StoreError::input(
             "argument",
             &source.display,
@@ -211,45 +246,70 @@ fn load_rows<R: Appendable>(
     skip_bad_rows: bool,
     threads: usize,
     first_id: i64,
+    session: &mut LoadSession,
     read: ReaderFn<R>,
 ) -> Result<FileOutcome> {
     let table = target.table();
+    let ahead = session.started.take().filter(|ahead| ahead.display == source.display && ahead.target == target);
+    let (receiver, reader) = match ahead.map(|ahead| ahead.reader.downcast::<Started<R>>()) {
+        Some(Ok(started)) => *started,
+        _ => start_reader(source.clone(), threads, read)?,
+    };
+    // The next file is read while this one is appended and committed.
+    start_next_reader::<R>(session, target, threads)?;
+    let appended = append_all(conn, source, table, skip_bad_rows, first_id, receiver);
+    let read_result = reader
+        .join()
+        .map_err(|_| StoreError::input("internal", &source.display, None, "the reader thread panicked"))?;
+    let (rows, rejects) = appended?;
+    let (bytes, crc) = read_result?;
+    record_rejects(conn, source, target, &rejects)?;
+    conn.conn.execute(
+        "INSERT INTO upload_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        params![
+            table,
+            source.name,
+            source.display,
+            rows as i64,
+            rejects.len() as i64,
+            bytes as i64,
+            i64::from(crc),
+            (rows > 0).then_some(first_id)
+        ],
+    )?;
+    Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
+}
+
+/// Starts reading the session's next file unless `upload_log` has it already (it is then
+/// skipped or refused without being read). Dropping an unused reader's channel stops it.
+fn start_next_reader<R: Appendable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
+    let Some(next) = session.next_source.take() else { return Ok(()) };
+    let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
+    let Some(read) = R::reader(next.format).filter(|_| !logged) else { return Ok(()) };
+    let display = next.display.clone();
+    let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, threads, read)?);
+    session.started = Some(ReadAhead { display, target, reader });
+    Ok(())
+}
+
+/// Reads and checks `source` on a new thread (rows checked by `threads` workers).
+fn start_reader<R: Send + 'static>(source: SourceFile, threads: usize, read: ReaderFn<R>) -> Result<Started<R>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
         .map_err(|e| StoreError::new("internal", format!("cannot start worker threads: {e}")))?;
     let (sender, receiver) = sync_channel::<Message<R>>(2);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let read_all = source::with_reader(source, |input| read(input, source, &pool, &sender));
+    let reader = std::thread::Builder::new()
+        .spawn(move || {
+            let read_all = source::with_reader(&source, |input| read(input, &source, &pool, &sender));
             if let Err(err) = &read_all {
                 // The appender stops at this message; a closed channel means it stopped already.
                 let _ = sender.send(Message::Failed(err.clone()));
             }
             read_all.map(|(_, bytes, crc)| (bytes, crc))
-        });
-        let appended = append_all(conn, source, table, skip_bad_rows, first_id, receiver);
-        let read_result = reader
-            .join()
-            .map_err(|_| StoreError::input("internal", &source.display, None, "the reader thread panicked"))?;
-        let (rows, rejects) = appended?;
-        let (bytes, crc) = read_result?;
-        record_rejects(conn, source, target, &rejects)?;
-        conn.conn.execute(
-            "INSERT INTO upload_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            params![
-                table,
-                source.name,
-                source.display,
-                rows as i64,
-                rejects.len() as i64,
-                bytes as i64,
-                i64::from(crc),
-                (rows > 0).then_some(first_id)
-            ],
-        )?;
-        Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
-    })
+        })
+        .map_err(|e| StoreError::new("internal", format!("cannot start a reader thread: {e}")))?;
+    Ok((receiver, reader))
 }
 
 /// The first id for the next file: after the last file in `upload_log`, which needs no scan of
