@@ -2,17 +2,15 @@
 //! results are external pointers; dropping them (dbDisconnect, dbClearResult or R's garbage
 //! collector) closes them.
 use crate::errors::{guard, RError};
-use doodles_raster::{Encoding, RenderOptions};
+use crate::raster::{new_batch_array, render_options, thread_count};
 use doodles_store::convert::{Column, ColumnKind};
 use doodles_store::db::{open_database, Connection};
 use doodles_store::load::{self, Target};
 use doodles_store::query::{self, QueryResult};
 use doodles_store::{batch, source, synthetic, StoreError};
 use extendr_api::prelude::*;
-use extendr_api::rtype_to_sxp;
 use std::cell::RefCell;
 use std::path::Path;
-use std::str::FromStr;
 
 type ConnectionCell = RefCell<Option<Connection>>;
 type ResultCell = RefCell<Option<QueryResult>>;
@@ -56,10 +54,6 @@ fn with_result<T>(res: &Robj, body: impl FnOnce(&mut QueryResult) -> Result<T, R
     body(result)
 }
 
-fn threads_arg(threads: i32) -> Result<usize, RError> {
-    usize::try_from(threads).ok().filter(|t| *t >= 1).ok_or_else(|| argument("threads must be at least 1"))
-}
-
 /// @noRd
 #[extendr]
 fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
@@ -75,13 +69,16 @@ fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
 /// @noRd
 #[extendr]
 fn store_disconnect(con: Robj) -> Robj {
-    guard(|| {
-        let pointer = <&ExternalPtr<ConnectionCell>>::try_from(&con).map_err(|_| argument("not a doodles connection"))?;
-        let was_open = match pointer.try_addr() {
-            Ok(cell) => cell.borrow_mut().take().is_some(),
-            Err(_) => false,
-        };
-        Ok(was_open.into())
+    guard(|| Ok(close_pointer::<Connection>(&con, "not a doodles connection")?.into()))
+}
+
+/// Drops what an external pointer of ours holds (a connection or a result), once; whether it was
+/// still open.
+fn close_pointer<T: 'static>(pointer: &Robj, not_ours: &str) -> Result<bool, RError> {
+    let pointer = <&ExternalPtr<RefCell<Option<T>>>>::try_from(pointer).map_err(|_| argument(not_ours))?;
+    Ok(match pointer.try_addr() {
+        Ok(cell) => cell.borrow_mut().take().is_some(),
+        Err(_) => false,
     })
 }
 
@@ -245,14 +242,7 @@ fn store_result_info(res: Robj) -> Robj {
 /// @noRd
 #[extendr]
 fn store_clear_result(res: Robj) -> Robj {
-    guard(|| {
-        let pointer = <&ExternalPtr<ResultCell>>::try_from(&res).map_err(|_| argument("not a doodles result"))?;
-        let was_open = match pointer.try_addr() {
-            Ok(cell) => cell.borrow_mut().take().is_some(),
-            Err(_) => false,
-        };
-        Ok(was_open.into())
-    })
+    guard(|| Ok(close_pointer::<QueryResult>(&res, "not a doodles result")?.into()))
 }
 
 /// The loadable files at `path` (zip, folder or file): their names and sizes, and a handle for
@@ -283,7 +273,7 @@ fn target_arg(target: &str) -> Result<Target, RError> {
 fn store_load_file(con: Robj, sources: Robj, number: i32, target: &str, skip_bad_rows: bool, threads: i32) -> Robj {
     guard(|| {
         let target = target_arg(target)?;
-        let threads = threads_arg(threads)?;
+        let threads = thread_count(threads)?;
         let set = <&ExternalPtr<SourceSet>>::try_from(&sources)
             .map_err(|_| argument("not a list of source files"))?
             .try_addr()
@@ -355,11 +345,6 @@ fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
     }
 }
 
-fn render_options(scale: f64, encoding: &str, line_width: f64, antialias: bool) -> Result<RenderOptions, RError> {
-    let encoding = Encoding::from_str(encoding).map_err(|e| argument(e.to_string()))?;
-    RenderOptions::from_scale(scale, encoding, line_width, antialias).map_err(|e| argument(e.to_string()))
-}
-
 /// One batch: list(x = array(n, side, side, channels), y = label_int); with `next_ids` not NULL,
 /// starts rendering those in the background for the next call.
 /// @noRd
@@ -378,15 +363,11 @@ fn store_batch(
     guard(|| {
         let ids = ids_arg(&ids, "ids")?;
         let options = render_options(scale, encoding, line_width, antialias)?;
-        let threads = threads_arg(threads)?;
+        let threads = thread_count(threads)?;
         with_connection(&con, |conn| {
-            let len = ids.len() * options.values_per_drawing();
-            let mut x = Robj::alloc_vector(rtype_to_sxp(Rtype::Doubles), len);
+            let mut x = new_batch_array(ids.len(), &options)?;
             let out = x.as_real_slice_mut().ok_or_else(|| RError::new("internal", "cannot allocate the batch"))?;
             let labels = batch::render(conn, &ids, &options, threads, out)?;
-            let side = options.side as i32;
-            x.set_attrib("dim", [ids.len() as i32, side, side, options.channels() as i32])
-                .map_err(|e| RError::new("internal", e.to_string()))?;
             if !next_ids.is_null() {
                 let next = ids_arg(&next_ids, "next_ids")?;
                 batch::start_prefetch(conn, &next, &options, threads)?;
