@@ -32,13 +32,8 @@ doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, ant
                          threads = doodles_threads()) {
   check_store_connection(con)
   checkmate::assert_integerish(ids, any.missing = FALSE)
-  checkmate::assert_number(scale, lower = 0, finite = TRUE)
-  checkmate::assert_flag(color)
-  checkmate::assert_number(line_width, lower = 0, finite = TRUE)
-  checkmate::assert_flag(antialias)
-  checkmate::assert_string(encoding)
   checkmate::assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
-  threads <- checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
+  threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads))
 }
 

@@ -74,19 +74,32 @@ doodle_encodings <- c("gray", "hue", "order", "point", "stack")
 draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
                          encoding = if (color) "hue" else "gray", threads = doodles_threads()) {
   checkmate::assert_character(x)
+  threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
+  rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads))
+}
+
+# The drawing options of draw_doodles() and doodle_batch(), checked the same way for both;
+# returns `threads` as an integer.
+check_drawing_options <- function(scale, color, line_width, antialias, encoding, threads,
+                                  call = rlang::caller_env()) {
   checkmate::assert_number(scale, lower = 0, finite = TRUE)
   checkmate::assert_flag(color)
   checkmate::assert_number(line_width, lower = 0, finite = TRUE)
   checkmate::assert_flag(antialias)
-  checkmate::assert_choice(encoding, doodle_encodings)
+  if (!checkmate::test_choice(encoding, doodle_encodings)) {
+    abort_doodles(
+      sprintf("`encoding` must be one of %s, not %s",
+              paste0('"', doodle_encodings, '"', collapse = ", "), deparse1(encoding)),
+      kind = "argument", call = call
+    )
+  }
   if (color && encoding != "hue") {
     abort_doodles(
       sprintf("`color = TRUE` means `encoding = \"hue\"`, not \"%s\"; set one of them", encoding),
-      kind = "argument"
+      kind = "argument", call = call
     )
   }
-  threads <- checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
-  rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads))
+  checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
 }
 
 #' @rdname draw_doodles
