@@ -52,8 +52,14 @@ store_clear_result <- function(res) .Call(wrap__store_clear_result, res)
 store_list_sources <- function(path) .Call(wrap__store_list_sources, path)
 
 #' Loads file `number` (1-based) of a store_list_sources handle; store_ensure_schema first.
+#' Files share a transaction until it holds `transaction_rows` rows (store_load_finish commits
+#' the last one).
 #' @noRd
-store_load_file <- function(con, sources, number, target, skip_bad_rows, threads) .Call(wrap__store_load_file, con, sources, number, target, skip_bad_rows, threads)
+store_load_file <- function(con, sources, number, target, skip_bad_rows, threads, transaction_rows) .Call(wrap__store_load_file, con, sources, number, target, skip_bad_rows, threads, transaction_rows)
+
+#' Commits what a store_load_file sequence left uncommitted (when it was stopped early).
+#' @noRd
+store_load_finish <- function(con, sources) .Call(wrap__store_load_finish, con, sources)
 
 #' @noRd
 store_ensure_schema <- function(con) .Call(wrap__store_ensure_schema, con)

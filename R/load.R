@@ -9,16 +9,18 @@
 #' recognized, timestamp, word, label_int, id)`. `load_test()` loads `test_simplified.csv` into
 #' `test(key_id, countrycode, drawing, id)`.
 #'
-#' Each file is loaded in one transaction together with its entry in `upload_log` (file name,
-#' rows, rejected rows, size, CRC-32), so an interrupted load (even `kill -9`) started again
-#' skips the files already loaded and ends with every row exactly once. A file whose name was
-#' loaded before with other contents is an error (class `doodles_error_changed_file`), not
-#' skipped.
+#' Each file is loaded in the same transaction as its entry in `upload_log` (file name, rows,
+#' rejected rows, size, CRC-32), so an interrupted load (even `kill -9`) started again skips the
+#' files already loaded and ends with every row exactly once. Small files share a transaction
+#' until it holds `getOption("doodles.load_transaction_rows", 245760)` rows (two of DuckDB's row
+#' groups, which it then writes once, straight to the database file); an interrupted load loses
+#' at most that many rows of work. A file whose name was loaded before with other contents is an
+#' error (class `doodles_error_changed_file`), not skipped.
 #'
 #' Every row is checked: number of fields, stroke JSON the rasterizer accepts, key_id,
 #' recognized, timestamp (`YYYY-MM-DD HH:MM:SS[.ffffff][ UTC]`), UTF-8. With `on_error = "stop"`
 #' the first bad row stops the load with an error of class `doodles_error_input` naming the file
-#' and line (that file is not loaded at all); with `on_error = "skip"` bad rows go to the table
+#' and line (that file is not loaded at all; the files before it are); with `on_error = "skip"` bad rows go to the table
 #' `rejects(target, file_name, line, reason, raw)` and the rest of the file is loaded. A
 #' truncated or corrupt zip is an error of class `doodles_error_zip`.
 #'
@@ -114,6 +116,10 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
       dbExecute(con, paste0("SET checkpoint_threshold = '", settings$checkpoint, "'"))
     }, add = TRUE)
   }
+  transaction_rows <- getOption("doodles.load_transaction_rows", 245760)
+  checkmate::assert_count(transaction_rows, positive = TRUE, .var.name = "getOption(\"doodles.load_transaction_rows\")")
+  # Commits the files loaded so far when the loop is interrupted between two files.
+  on.exit(rust_result(store_load_finish(con@ptr, sources$handle), call = call), add = TRUE, after = FALSE)
   n <- length(sources$name)
   outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))
   rows_done <- 0
@@ -126,7 +132,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
     )
   }
   for (i in seq_len(n)) {
-    done <- rust_result(store_load_file(con@ptr, sources$handle, i, target, on_error == "skip", threads), call = call)
+    done <- rust_result(store_load_file(con@ptr, sources$handle, i, target, on_error == "skip", threads, transaction_rows), call = call)
     outcome$status[i] <- done$status
     outcome$rows[i] <- done$rows
     outcome$rejected[i] <- done$rejected

@@ -1,6 +1,8 @@
 # A load killed with SIGKILL at any moment, then started again, ends with every row exactly once.
 
+# Two of the 10,000-row files per transaction: commits land in the middle of the load.
 loader <- function(db, zip) {
+  options(doodles.load_transaction_rows = 20000)
   con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db)
   cat("loading\n")
   doodles::load_doodles(con, zip, progress = FALSE, threads = 1)
@@ -31,7 +33,7 @@ test_that("kill -9 during a load, then resume: every row exactly once", {
   db <- file.path(dir, "store.duckdb")
   wal <- paste0(db, ".wal")
 
-  # First kill: right after the first file is committed (the write-ahead log grows past the few
+  # First kill: right after the first transaction is committed (the write-ahead log grows past the few
   # KB of the tables' creation), so the next file is being loaded. Second kill: at a random
   # moment of the resumed load.
   partial <- integer()

@@ -46,6 +46,22 @@ test_that("loading again is a no-op; the same files from a folder are recognised
   expect_identical(DBI::dbGetQuery(con, "SELECT id, key_id, label_int FROM doodles ORDER BY id"), before)
 })
 
+test_that("label_int is the rank of word over all loads, whatever the files are called", {
+  first <- withr::local_tempdir()
+  writeLines(c(train_header, good_row(1, "dog"), good_row(2, "cat")), file.path(first, "dog.csv"))
+  second <- withr::local_tempdir()
+  # A new word sorting between the old ones, in a file named after another word.
+  writeLines(c(train_header, good_row(3, "cow"), good_row(4, "ant")), file.path(second, "bird.csv"))
+  con <- local_store()
+  load_doodles(con, first, progress = FALSE)
+  expect_identical(DBI::dbGetQuery(con, "SELECT label_int FROM doodles ORDER BY id")$label_int, c(1L, 0L))
+  load_doodles(con, second, progress = FALSE)
+  got <- DBI::dbGetQuery(con, "SELECT word, label_int FROM doodles ORDER BY id")
+  expect_identical(got$word, c("dog", "cat", "cow", "ant"))
+  expect_identical(got$label_int, c(3L, 1L, 2L, 0L))
+  expect_identical(DBI::dbGetQuery(con, "SELECT word FROM labels ORDER BY label_int")$word, c("ant", "cat", "cow", "dog"))
+})
+
 test_that("the test CSV loads with ids", {
   con <- local_store()
   outcome <- load_test(con, sample_test_csv(), progress = FALSE)

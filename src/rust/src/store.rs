@@ -254,7 +254,9 @@ fn store_list_sources(path: &str) -> Robj {
         let sources = source::list_sources(Path::new(path))?;
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let bytes: Vec<f64> = sources.iter().map(|s| s.bytes as f64).collect();
-        let handle: Robj = ExternalPtr::new(SourceSet { sources, session: RefCell::new(load::LoadSession::default()) }).into();
+        let mut session = load::LoadSession::default();
+        session.expect_words(sources.iter().map(|s| s.word_guess().to_string()).collect());
+        let handle: Robj = ExternalPtr::new(SourceSet { sources, session: RefCell::new(session) }).into();
         Ok(list!(name = names, bytes = bytes, handle = handle).into())
     })
 }
@@ -267,22 +269,40 @@ fn target_arg(target: &str) -> Result<Target, RError> {
     }
 }
 
+fn source_set(sources: &Robj) -> Result<&SourceSet, RError> {
+    <&ExternalPtr<SourceSet>>::try_from(sources)
+        .map_err(|_| argument("not a list of source files"))?
+        .try_addr()
+        .map_err(|_| argument("the list of source files is gone"))
+}
+
 /// Loads file `number` (1-based) of a store_list_sources handle; store_ensure_schema first.
+/// Files share a transaction until it holds `transaction_rows` rows (store_load_finish commits
+/// the last one).
 /// @noRd
 #[extendr]
-fn store_load_file(con: Robj, sources: Robj, number: i32, target: &str, skip_bad_rows: bool, threads: i32) -> Robj {
+fn store_load_file(
+    con: Robj,
+    sources: Robj,
+    number: i32,
+    target: &str,
+    skip_bad_rows: bool,
+    threads: i32,
+    transaction_rows: f64,
+) -> Robj {
     guard(|| {
         let target = target_arg(target)?;
         let threads = thread_count(threads)?;
-        let set = <&ExternalPtr<SourceSet>>::try_from(&sources)
-            .map_err(|_| argument("not a list of source files"))?
-            .try_addr()
-            .map_err(|_| argument("the list of source files is gone"))?;
+        if !(transaction_rows >= 1.0) {
+            return Err(argument("transaction_rows must be at least 1"));
+        }
+        let set = source_set(&sources)?;
         let source = usize::try_from(number - 1)
             .ok()
             .and_then(|i| set.sources.get(i))
             .ok_or_else(|| argument(format!("there is no file number {number}")))?;
         let mut session = set.session.borrow_mut();
+        session.set_transaction_rows(transaction_rows as u64);
         session.read_ahead(usize::try_from(number).ok().and_then(|i| set.sources.get(i)).cloned());
         with_connection(&con, |conn| {
             let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut session)?;
@@ -294,6 +314,17 @@ fn store_load_file(con: Robj, sources: Robj, number: i32, target: &str, skip_bad
             )
             .into())
         })
+    })
+}
+
+/// Commits what a store_load_file sequence left uncommitted (when it was stopped early).
+/// @noRd
+#[extendr]
+fn store_load_finish(con: Robj, sources: Robj) -> Robj {
+    guard(|| {
+        let set = source_set(&sources)?;
+        let mut session = set.session.borrow_mut();
+        with_connection(&con, |conn| Ok(load::finish(conn, &mut session).map(|()| true)?.into()))
     })
 }
 
@@ -415,6 +446,7 @@ extendr_module! {
     fn store_clear_result;
     fn store_list_sources;
     fn store_load_file;
+    fn store_load_finish;
     fn store_ensure_schema;
     fn store_finalize;
     fn store_index_info;

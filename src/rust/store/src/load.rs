@@ -10,6 +10,7 @@ use csv::ByteRecord;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::{params, Appender, ToSql};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -74,13 +75,14 @@ enum Message<R> {
 }
 
 trait Appendable: Sized + Send + 'static {
-    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()>;
+    /// Appends the row with its `id` and, for training rows, the label_int `labels` guess.
+    fn append(&self, appender: &mut Appender<'_>, id: i32, labels: &HashMap<String, i32>) -> duckdb::Result<()>;
     /// How rows of this kind are read from a file in `format`, if they can be.
     fn reader(format: Format) -> Option<ReaderFn<Self>>;
 }
 
 impl Appendable for TrainRow {
-    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()> {
+    fn append(&self, appender: &mut Appender<'_>, id: i32, labels: &HashMap<String, i32>) -> duckdb::Result<()> {
         let timestamp = ToSqlOutput::Borrowed(ValueRef::Timestamp(TimeUnit::Microsecond, self.timestamp));
         appender.append_row(params![
             self.countrycode,
@@ -89,7 +91,7 @@ impl Appendable for TrainRow {
             self.recognized,
             timestamp,
             self.word,
-            None::<i32>,
+            labels.get(&self.word),
             id
         ])
     }
@@ -103,7 +105,7 @@ impl Appendable for TrainRow {
 }
 
 impl Appendable for TestRow {
-    fn append(&self, appender: &mut Appender<'_>, id: i32) -> duckdb::Result<()> {
+    fn append(&self, appender: &mut Appender<'_>, id: i32, _labels: &HashMap<String, i32>) -> duckdb::Result<()> {
         appender.append_row(params![self.key_id, self.countrycode, self.drawing, id])
     }
 
@@ -113,24 +115,73 @@ impl Appendable for TestRow {
 }
 
 /// What a sequence of [`load_file`] calls on one connection learns once instead of per file
-/// (each DuckDB statement costs about a millisecond, which adds up over hundreds of small files).
-#[derive(Default)]
+/// (each DuckDB statement costs about a millisecond, which adds up over hundreds of small files),
+/// and the transaction they share.
 pub struct LoadSession {
     /// `upload_log` of the target: file name to (rows, rejected, bytes, crc32).
-    logged: Option<(Target, std::collections::HashMap<String, (i64, i64, i64, i64)>)>,
+    logged: Option<(Target, HashMap<String, (i64, i64, i64, i64)>)>,
     /// The next file's first id, when the previous file was loaded in this session.
     next_id: Option<(Target, i64)>,
     /// The file the next `load_file` call will load (see [`LoadSession::read_ahead`]).
     next_source: Option<SourceFile>,
     /// That file's reader, started while the previous file was being committed.
     started: Option<ReadAhead>,
+    /// Files loaded in the open transaction and their rows, not committed yet.
+    open: Option<OpenTransaction>,
+    /// Rows after which the open transaction is committed.
+    transaction_rows: u64,
+    /// Words expected in this load (see [`LoadSession::expect_words`]).
+    expected_words: Vec<String>,
+    /// The label_int rows are appended with: each word's rank among the words in `labels` and
+    /// the expected words, made on the first training file.
+    label_guess: Option<HashMap<String, i32>>,
+}
+
+/// Files are committed together until they hold this many rows: DuckDB writes a transaction's
+/// row groups (122,880 rows each) straight to the database file, while a small commit goes to
+/// the write-ahead log and is compressed once more at the next checkpoint.
+pub const TRANSACTION_ROWS: u64 = 2 * 122_880;
+
+impl Default for LoadSession {
+    fn default() -> Self {
+        LoadSession {
+            logged: None,
+            next_id: None,
+            next_source: None,
+            started: None,
+            open: None,
+            transaction_rows: TRANSACTION_ROWS,
+            expected_words: Vec::new(),
+            label_guess: None,
+        }
+    }
+}
+
+struct OpenTransaction {
+    files: Vec<String>,
+    rows: u64,
 }
 
 impl LoadSession {
     /// Names the file the next [`load_file`] call will load: it is read and checked while the
-    /// current file's rows are flushed and committed, so parsing overlaps DuckDB's work.
+    /// current file's rows are flushed and committed, so parsing overlaps DuckDB's work. `None`
+    /// when the current file is the last: its transaction is then committed.
     pub fn read_ahead(&mut self, next: Option<SourceFile>) {
         self.next_source = next;
+    }
+
+    /// Commits after this many rows (at least one file per transaction, whatever its size).
+    pub fn set_transaction_rows(&mut self, rows: u64) {
+        self.transaction_rows = rows;
+    }
+
+    /// Words the files are expected to hold (the Kaggle files are named after their word). Rows
+    /// are appended with label_int as if these were all the new words; when that guess is right
+    /// [`finalize`] writes no row, instead of rewriting label_int in every row. A wrong guess
+    /// costs only time: [`finalize`] corrects every row whose label_int is not its word's rank.
+    pub fn expect_words(&mut self, words: Vec<String>) {
+        self.expected_words = words;
+        self.label_guess = None;
     }
 }
 
@@ -146,6 +197,12 @@ type Started<R> = (Receiver<Message<R>>, std::thread::JoinHandle<Result<(u64, u3
 
 /// Loads one file unless `upload_log` has it already; `skip_bad_rows` sends bad rows to
 /// `rejects` instead of failing. `threads` check rows in parallel.
+///
+/// A file's rows, rejects and `upload_log` entry are written in the session's open transaction,
+/// which is committed once it holds [`LoadSession::set_transaction_rows`] rows, after the last
+/// file, or by [`finish`]: a load killed at any moment loses only uncommitted whole files. When
+/// a file is refused (a bad row, a damaged or changed file), its rows are deleted and the files
+/// before it are committed; after a database error the open transaction is rolled back.
 pub fn load_file(
     conn: &Connection,
     source: &SourceFile,
@@ -153,6 +210,77 @@ pub fn load_file(
     skip_bad_rows: bool,
     threads: usize,
     session: &mut LoadSession,
+) -> Result<FileOutcome> {
+    let is_last = session.next_source.is_none();
+    let mut first_id = None;
+    let loaded = load_in_transaction(conn, source, target, skip_bad_rows, threads, session, &mut first_id);
+    match loaded {
+        Ok(outcome) => {
+            if is_last || session.open.as_ref().is_some_and(|open| open.rows >= session.transaction_rows) {
+                finish(conn, session)?;
+            }
+            Ok(outcome)
+        }
+        Err(err) => {
+            let refused_file = !matches!(err.kind, "db" | "internal");
+            let kept = match first_id {
+                Some(id) if refused_file => conn
+                    .conn
+                    .execute(&format!("DELETE FROM {} WHERE id >= ?", target.table()), [id])
+                    .map(drop)
+                    .map_err(StoreError::from),
+                _ if refused_file => Ok(()),
+                _ => Err(err.clone()),
+            };
+            match kept.and_then(|()| finish(conn, session)) {
+                Ok(()) => Err(err),
+                Err(_) => {
+                    rollback(conn, session);
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// Commits the session's open transaction, if any.
+pub fn finish(conn: &Connection, session: &mut LoadSession) -> Result<()> {
+    if session.open.is_none() {
+        return Ok(());
+    }
+    match conn.conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            session.open = None;
+            Ok(())
+        }
+        Err(err) => {
+            rollback(conn, session);
+            Err(err.into())
+        }
+    }
+}
+
+/// Rolls back the open transaction and forgets what the session learnt of its files.
+fn rollback(conn: &Connection, session: &mut LoadSession) {
+    if let Some(open) = session.open.take() {
+        let _ = conn.conn.execute_batch("ROLLBACK");
+        if let Some((_, logged)) = session.logged.as_mut() {
+            for name in &open.files {
+                logged.remove(name);
+            }
+        }
+        session.next_id = None;
+    }
+}
+
+fn load_in_transaction(
+    conn: &Connection,
+    source: &SourceFile,
+    target: Target,
+    skip_bad_rows: bool,
+    threads: usize,
+    session: &mut LoadSession,
+    first_id_used: &mut Option<i64>,
 ) -> Result<FileOutcome> {
     if let Some(outcome) = already_loaded(conn, source, target, session)? {
         return Ok(outcome);
@@ -162,9 +290,13 @@ pub fn load_file(
         Some((known, id)) if known == target => id,
         _ => next_id(conn, target)?,
     };
-    conn.conn.execute_batch("BEGIN TRANSACTION")?;
+    if session.open.is_none() {
+        conn.conn.execute_batch("BEGIN TRANSACTION")?;
+        session.open = Some(OpenTransaction { files: Vec::new(), rows: 0 });
+    }
+    *first_id_used = Some(first_id);
     let (skip, id) = (skip_bad_rows, first_id);
-    let loaded = match (target, source.format) {
+    let outcome = match (target, source.format) {
         (Target::Train, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, train_csv_reader),
         (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip, threads, id, session, train_ndjson_reader),
         (Target::Test, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, test_csv_reader),
@@ -174,24 +306,17 @@ pub fn load_file(
             None,
             "the test set is a CSV file (key_id,countrycode,drawing)",
         )),
-    };
-    let committed = loaded.and_then(|outcome| {
-        conn.conn.execute_batch("COMMIT")?;
-        Ok(outcome)
-    });
-    match &committed {
-        Ok(outcome) => {
-            session.next_id = Some((target, first_id + outcome.rows as i64));
-            if let Some((_, logged)) = session.logged.as_mut() {
-                let entry = (outcome.rows as i64, outcome.rejected as i64, outcome.bytes as i64, i64::from(outcome.crc32));
-                logged.insert(outcome.name.clone(), entry);
-            }
-        }
-        Err(_) => {
-            let _ = conn.conn.execute_batch("ROLLBACK");
-        }
+    }?;
+    session.next_id = Some((target, first_id + outcome.rows as i64));
+    if let Some((_, logged)) = session.logged.as_mut() {
+        let entry = (outcome.rows as i64, outcome.rejected as i64, outcome.bytes as i64, i64::from(outcome.crc32));
+        logged.insert(outcome.name.clone(), entry);
     }
-    committed
+    if let Some(open) = session.open.as_mut() {
+        open.files.push(outcome.name.clone());
+        open.rows += outcome.rows;
+    }
+    Ok(outcome)
 }
 
 fn already_loaded(
@@ -205,7 +330,7 @@ fn already_loaded(
             .conn
             .prepare("SELECT file_name, rows, rejected, bytes, crc32 FROM upload_log WHERE target = ?")?;
         let mut rows = stmt.query([target.table()])?;
-        let mut logged = std::collections::HashMap::new();
+        let mut logged = HashMap::new();
         while let Some(row) = rows.next()? {
             logged.insert(row.get::<_, String>(0)?, (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?));
         }
@@ -257,7 +382,12 @@ fn load_rows<R: Appendable>(
     };
     // The next file is read while this one is appended and committed.
     start_next_reader::<R>(session, target, threads)?;
-    let appended = append_all(conn, source, table, skip_bad_rows, first_id, receiver);
+    if target == Target::Train && session.label_guess.is_none() {
+        session.label_guess = Some(guess_labels(conn, &session.expected_words)?);
+    }
+    let no_labels = HashMap::new();
+    let labels = session.label_guess.as_ref().filter(|_| target == Target::Train).unwrap_or(&no_labels);
+    let appended = append_all(conn, source, table, skip_bad_rows, first_id, labels, receiver);
     let read_result = reader
         .join()
         .map_err(|_| StoreError::input("internal", &source.display, None, "the reader thread panicked"))?;
@@ -278,6 +408,28 @@ fn load_rows<R: Appendable>(
         ],
     )?;
     Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
+}
+
+/// Each word's 0-based rank among the words of `labels` (from earlier loads) and `expected`:
+/// the label_int [`finalize`] will give if no other word turns up.
+fn guess_labels(conn: &Connection, expected: &[String]) -> Result<HashMap<String, i32>> {
+    let mut words: Vec<String> = expected.to_vec();
+    let has_labels: bool = conn.conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'labels' AND schema_name = current_schema()",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_labels {
+        let mut stmt = conn.conn.prepare("SELECT word FROM labels")?;
+        let known = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for word in known {
+            words.push(word?);
+        }
+    }
+    // Byte order, as DuckDB's ORDER BY word in finalize.
+    words.sort_unstable();
+    words.dedup();
+    Ok(words.into_iter().enumerate().map(|(rank, word)| (word, rank as i32)).collect())
 }
 
 /// Starts reading the session's next file unless `upload_log` has it already (it is then
@@ -337,6 +489,7 @@ fn append_all<R: Appendable>(
     table: &str,
     skip_bad_rows: bool,
     first_id: i64,
+    labels: &HashMap<String, i32>,
     receiver: Receiver<Message<R>>,
 ) -> Result<(u64, Vec<Reject>)> {
     let mut appender = conn.conn.appender(table)?;
@@ -359,7 +512,7 @@ fn append_all<R: Appendable>(
                     let id = i32::try_from(next_id).map_err(|_| {
                         StoreError::input("input", &source.display, Some(item.line), "more than 2^31 rows")
                     })?;
-                    row.append(&mut appender, id)?;
+                    row.append(&mut appender, id, labels)?;
                     next_id += 1;
                 }
                 Err((reason, raw)) if skip_bad_rows => rejects.push((item.line, reason, raw)),

@@ -33,6 +33,17 @@ pub struct SourceFile {
     pub crc32: Option<u32>,
 }
 
+impl SourceFile {
+    /// The word the file is named after in Kaggle's layout (`cat.csv`) and the dataset's
+    /// (`cat.ndjson`, `full_simplified_cat.ndjson`): a guess used to number labels while
+    /// loading, never trusted.
+    pub fn word_guess(&self) -> &str {
+        let name = base_name(&self.name);
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        stem.strip_prefix("full_simplified_").unwrap_or(stem)
+    }
+}
+
 fn format_of(name: &str) -> Option<Format> {
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".csv") {
