@@ -91,19 +91,28 @@ test_that("ndjson files load like the CSVs", {
   expect_identical(micros(got$timestamp), c("1489019335197150", "1489107600000000"))
 })
 
-test_that("a load into a file restores DuckDB's memory and checkpoint settings, whatever checkpoints happen", {
+test_that("a load into a file restores DuckDB's settings, whatever checkpoints happen", {
   db <- withr::local_tempfile(fileext = ".duckdb")
   con <- local_store(db)
-  setting <- function(name) DBI::dbGetQuery(con, sprintf("SELECT current_setting('%s') AS v", name))$v
+  setting <- function(name) DBI::dbGetQuery(con, sprintf("SELECT current_setting('%s')::VARCHAR AS v", name))$v
   DBI::dbExecute(con, "SET memory_limit = '1GiB'")
   DBI::dbExecute(con, "SET checkpoint_threshold = '4MiB'")
-  before <- c(setting("memory_limit"), setting("checkpoint_threshold"))
+  settings <- c("memory_limit", "checkpoint_threshold", "preserve_insertion_order")
+  before <- vapply(settings, setting, "")
+  expect_identical(before[["preserve_insertion_order"]], "true")
   # (Values in whole MiB: DuckDB shows settings rounded, and they are restored from what it shows.)
   # A threshold below one file's size checkpoints after every file: the rows are the same.
   withr::local_options(doodles.load_checkpoint = "1KB")
   load_doodles(con, sample_zip(), progress = FALSE)
-  expect_identical(c(setting("memory_limit"), setting("checkpoint_threshold")), before)
+  expect_identical(vapply(settings, setting, ""), before)
   drawings <- DBI::dbGetQuery(con, "SELECT drawing FROM doodles")$drawing
   expect_identical(md5_of_lines(drawings), md5_of_lines(do.call(rbind, read_zip_csvs(sample_zip()))$drawing))
   expect_identical(sort(DBI::dbGetQuery(con, "SELECT id FROM doodles")$id), 1:3000)
+})
+
+test_that("the loader's table functions refuse to be called from SQL", {
+  con <- local_store()
+  expect_error(DBI::dbGetQuery(con, "SELECT * FROM doodles_feed_train(1)"), "called by the loader only", class = "doodles_error")
+  expect_true(DBI::dbIsValid(con))
+  expect_identical(DBI::dbGetQuery(con, "SELECT 1 AS x")$x, 1L)
 })

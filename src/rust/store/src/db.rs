@@ -87,6 +87,7 @@ pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<A
             duckdb::Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?
         }
     };
+    crate::feed::register(&root)?;
     let db = Arc::new(Database {
         key: key.clone(),
         path,

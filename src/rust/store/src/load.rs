@@ -1,18 +1,19 @@
 //! Loading: each source file is parsed and checked on a reader thread (rows checked in parallel)
-//! while the calling thread appends the rows with DuckDB's Appender. A file's rows, its rejects
-//! and its `upload_log` entry are written in one transaction, so a load killed at any moment and
-//! started again ends with every row exactly once.
+//! while DuckDB inserts the rows from a table function (see `feed`). A file's rows, its rejects
+//! and its `upload_log` entry are written in one transaction (small files share one), so a load
+//! killed at any moment and started again ends with every row exactly once.
 use crate::db::Connection;
 use crate::error::{Result, StoreError};
 use crate::parse::{self, TestRow, TrainRow};
 use crate::source::{self, Format, SourceFile};
 use csv::ByteRecord;
-use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
-use duckdb::{params, Appender, ToSql};
+use crate::feed::{self, Feed, FeedRow};
+use duckdb::{params, ToSql};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS doodles (countrycode VARCHAR, drawing VARCHAR NOT NULL, key_id BIGINT,
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS rejects (target VARCHAR NOT NULL, file_name VARCHAR N
   line BIGINT, reason VARCHAR NOT NULL, raw VARCHAR);
 ";
 
-/// Rows handed from the reader thread to the appender at a time.
+/// Rows handed from the reader thread to the feed at a time.
 const CHUNK_ROWS: usize = 8192;
 
 /// The table a file goes to.
@@ -64,38 +65,22 @@ pub struct FileOutcome {
 }
 
 /// A checked row, or why it was rejected and its text.
-struct Item<R> {
-    line: u64,
-    outcome: std::result::Result<R, (String, String)>,
+pub(crate) struct Item<R> {
+    pub line: u64,
+    pub outcome: std::result::Result<R, (String, String)>,
 }
 
-enum Message<R> {
+pub(crate) enum Message<R> {
     Rows(Vec<Item<R>>),
     Failed(StoreError),
 }
 
-trait Appendable: Sized + Send + 'static {
-    /// Appends the row with its `id` and, for training rows, the label_int `labels` guess.
-    fn append(&self, appender: &mut Appender<'_>, id: i32, labels: &HashMap<String, i32>) -> duckdb::Result<()>;
-    /// How rows of this kind are read from a file in `format`, if they can be.
+/// A row kind and how rows of it are read from a file in `format`, if they can be.
+trait Loadable: FeedRow {
     fn reader(format: Format) -> Option<ReaderFn<Self>>;
 }
 
-impl Appendable for TrainRow {
-    fn append(&self, appender: &mut Appender<'_>, id: i32, labels: &HashMap<String, i32>) -> duckdb::Result<()> {
-        let timestamp = ToSqlOutput::Borrowed(ValueRef::Timestamp(TimeUnit::Microsecond, self.timestamp));
-        appender.append_row(params![
-            self.countrycode,
-            self.drawing,
-            self.key_id,
-            self.recognized,
-            timestamp,
-            self.word,
-            labels.get(&self.word),
-            id
-        ])
-    }
-
+impl Loadable for TrainRow {
     fn reader(format: Format) -> Option<ReaderFn<Self>> {
         Some(match format {
             Format::Csv => train_csv_reader,
@@ -104,11 +89,7 @@ impl Appendable for TrainRow {
     }
 }
 
-impl Appendable for TestRow {
-    fn append(&self, appender: &mut Appender<'_>, id: i32, _labels: &HashMap<String, i32>) -> duckdb::Result<()> {
-        appender.append_row(params![self.key_id, self.countrycode, self.drawing, id])
-    }
-
+impl Loadable for TestRow {
     fn reader(format: Format) -> Option<ReaderFn<Self>> {
         (format == Format::Csv).then_some(test_csv_reader as ReaderFn<Self>)
     }
@@ -134,7 +115,7 @@ pub struct LoadSession {
     expected_words: Vec<String>,
     /// The label_int rows are appended with: each word's rank among the words in `labels` and
     /// the expected words, made on the first training file.
-    label_guess: Option<HashMap<String, i32>>,
+    label_guess: Option<Arc<HashMap<String, i32>>>,
 }
 
 /// Files are committed together until they hold this many rows: DuckDB writes a transaction's
@@ -364,7 +345,7 @@ fn already_loaded(
 
 type ReaderFn<R> = fn(&mut dyn Read, &SourceFile, &rayon::ThreadPool, &SyncSender<Message<R>>) -> Result<()>;
 
-fn load_rows<R: Appendable>(
+fn load_rows<R: Loadable>(
     conn: &Connection,
     source: &SourceFile,
     target: Target,
@@ -383,11 +364,10 @@ fn load_rows<R: Appendable>(
     // The next file is read while this one is appended and committed.
     start_next_reader::<R>(session, target, threads)?;
     if target == Target::Train && session.label_guess.is_none() {
-        session.label_guess = Some(guess_labels(conn, &session.expected_words)?);
+        session.label_guess = Some(Arc::new(guess_labels(conn, &session.expected_words)?));
     }
-    let no_labels = HashMap::new();
-    let labels = session.label_guess.as_ref().filter(|_| target == Target::Train).unwrap_or(&no_labels);
-    let appended = append_all(conn, source, table, skip_bad_rows, first_id, labels, receiver);
+    let labels = session.label_guess.clone().filter(|_| target == Target::Train).unwrap_or_default();
+    let appended = insert_all(conn, source, table, skip_bad_rows, first_id, labels, threads, receiver);
     let read_result = reader
         .join()
         .map_err(|_| StoreError::input("internal", &source.display, None, "the reader thread panicked"))?;
@@ -434,7 +414,7 @@ fn guess_labels(conn: &Connection, expected: &[String]) -> Result<HashMap<String
 
 /// Starts reading the session's next file unless `upload_log` has it already (it is then
 /// skipped or refused without being read). Dropping an unused reader's channel stops it.
-fn start_next_reader<R: Appendable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
+fn start_next_reader<R: Loadable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
     let Some(next) = session.next_source.take() else { return Ok(()) };
     let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
     let Some(read) = R::reader(next.format).filter(|_| !logged) else { return Ok(()) };
@@ -455,7 +435,7 @@ fn start_reader<R: Send + 'static>(source: SourceFile, threads: usize, read: Rea
         .spawn(move || {
             let read_all = source::with_reader(&source, |input| read(input, &source, &pool, &sender));
             if let Err(err) = &read_all {
-                // The appender stops at this message; a closed channel means it stopped already.
+                // The feed stops at this message; a closed channel means it stopped already.
                 let _ = sender.send(Message::Failed(err.clone()));
             }
             read_all.map(|(_, bytes, crc)| (bytes, crc))
@@ -481,53 +461,27 @@ fn next_id(conn: &Connection, target: Target) -> Result<i64> {
     Ok(conn.conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?)
 }
 
-type Reject = (u64, String, String);
+pub(crate) type Reject = (u64, String, String);
 
-fn append_all<R: Appendable>(
+/// Inserts the reader's rows with one `INSERT ... SELECT` from the feed table function.
+fn insert_all<R: Loadable>(
     conn: &Connection,
     source: &SourceFile,
     table: &str,
     skip_bad_rows: bool,
     first_id: i64,
-    labels: &HashMap<String, i32>,
+    labels: Arc<HashMap<String, i32>>,
+    threads: usize,
     receiver: Receiver<Message<R>>,
 ) -> Result<(u64, Vec<Reject>)> {
-    let mut appender = conn.conn.appender(table)?;
-    let mut next_id = first_id;
-    let mut rejects = Vec::new();
-    // After a bad row the rest of the file is still read (not loaded): if the file turns out to
-    // be damaged (a zip entry failing its CRC), that is the error to report.
-    let mut bad_row: Option<StoreError> = None;
-    for message in receiver {
-        let items = match message {
-            Message::Rows(items) => items,
-            Message::Failed(err) => return Err(err),
-        };
-        if bad_row.is_some() {
-            continue;
-        }
-        for item in items {
-            match item.outcome {
-                Ok(row) => {
-                    let id = i32::try_from(next_id).map_err(|_| {
-                        StoreError::input("input", &source.display, Some(item.line), "more than 2^31 rows")
-                    })?;
-                    row.append(&mut appender, id, labels)?;
-                    next_id += 1;
-                }
-                Err((reason, raw)) if skip_bad_rows => rejects.push((item.line, reason, raw)),
-                Err((reason, _)) => {
-                    bad_row = Some(StoreError::input("input", &source.display, Some(item.line), reason));
-                    break;
-                }
-            }
-        }
-    }
-    if let Some(err) = bad_row {
-        return Err(err);
-    }
-    appender.flush()?;
-    Ok(((next_id - first_id) as u64, rejects))
+    let feed = Arc::new(Feed::new(receiver, &source.display, first_id, skip_bad_rows, labels, threads));
+    let published = feed::publish(Arc::clone(&feed));
+    let columns: Vec<&str> = R::COLUMNS.iter().map(|(name, _)| *name).collect();
+    let sql = format!("INSERT INTO {table} ({0}) SELECT {0} FROM {1}(?)", columns.join(", "), R::FUNCTION);
+    let inserted = conn.conn.execute(&sql, [published.key as i64]);
+    drop(published);
+    inserted?;
+    feed.finish(first_id)
 }
 
 fn record_rejects(conn: &Connection, source: &SourceFile, target: Target, rejects: &[Reject]) -> Result<()> {
