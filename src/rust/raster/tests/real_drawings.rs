@@ -3,7 +3,10 @@
 use doodles_raster::{parse_drawing, render_batch, render_tiles, BatchError, Encoding, Prefetch, RenderOptions};
 
 fn sample_drawings() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../inst/extdata/test_simplified.csv");
+    // Read at run time: the shared target directory may hold a test binary compiled from another
+    // checkout of the package (its compile-time path can be gone).
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let path = format!("{crate_dir}/../../../inst/extdata/test_simplified.csv");
     let text = std::fs::read_to_string(path).expect("the sample ships with the package");
     // key_id,countrycode,"drawing": the drawing is the only quoted field and holds no quotes.
     text.lines()
