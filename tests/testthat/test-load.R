@@ -97,7 +97,7 @@ test_that("a load into a file restores DuckDB's settings, whatever checkpoints h
   setting <- function(name) DBI::dbGetQuery(con, sprintf("SELECT current_setting('%s')::VARCHAR AS v", name))$v
   DBI::dbExecute(con, "SET memory_limit = '1GiB'")
   DBI::dbExecute(con, "SET checkpoint_threshold = '4MiB'")
-  settings <- c("memory_limit", "checkpoint_threshold", "preserve_insertion_order")
+  settings <- c("memory_limit", "checkpoint_threshold", "preserve_insertion_order", "threads")
   before <- vapply(settings, setting, "")
   expect_identical(before[["preserve_insertion_order"]], "true")
   # (Values in whole MiB: DuckDB shows settings rounded, and they are restored from what it shows.)
