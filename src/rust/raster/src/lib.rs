@@ -17,4 +17,4 @@ pub mod parse;
 
 pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Prefetch, RenderedBatch};
 pub use options::{side_for_scale, Encoding, OptionsError, RenderOptions};
-pub use parse::{parse_drawing, ParseError, Stroke};
+pub use parse::{check_drawing, parse_drawing, ParseError, Stroke};

@@ -42,6 +42,16 @@ pub fn parse_drawing(json: &str) -> Result<Vec<Stroke>, ParseError> {
         .collect())
 }
 
+/// Checks that `json` is a drawing [`parse_drawing`] accepts, without keeping its strokes: the
+/// loader checks every row this way, and a buffer reused per thread spares it an allocation per
+/// stroke.
+pub fn check_drawing(json: &str) -> Result<(), ParseError> {
+    thread_local! {
+        static POINTS: std::cell::RefCell<Points> = std::cell::RefCell::new(Points::default());
+    }
+    POINTS.with(|points| parse_into(json, &mut points.borrow_mut()))
+}
+
 /// All strokes of a drawing in two flat coordinate vectors; stroke `k` spans
 /// `ends[k - 1]..ends[k]` (from 0 for the first).
 #[derive(Debug, Default)]
@@ -233,6 +243,13 @@ mod tests {
 
     fn error_of(json: &str) -> String {
         parse_drawing(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn check_drawing_agrees_with_parse_drawing() {
+        for json in ["[[[1, 2.5, 3], [4, 5, -6]], [[7], [8]]]", "[]", "[[[1], [2, 3]]]", "[[[1], [2]]", "", "[[[1], [2], []]]"] {
+            assert_eq!(check_drawing(json), parse_drawing(json).map(drop), "{json}");
+        }
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub struct LoadSession {
     open: Option<OpenTransaction>,
     /// Rows after which the open transaction is committed.
     transaction_rows: u64,
+    /// The workers that check rows (see `checker_pool`).
+    pool: Option<Arc<rayon::ThreadPool>>,
     /// Words expected in this load (see [`LoadSession::expect_words`]).
     expected_words: Vec<String>,
     /// The label_int rows are appended with: each word's rank among the words in `labels` and
@@ -134,6 +136,7 @@ impl Default for LoadSession {
             started: None,
             open: None,
             transaction_rows: TRANSACTION_ROWS,
+            pool: None,
             expected_words: Vec::new(),
             label_guess: None,
         }
@@ -361,7 +364,7 @@ fn load_rows<R: Loadable>(
     let ahead = session.started.take().filter(|ahead| ahead.display == source.display && ahead.target == target);
     let (receiver, reader) = match ahead.map(|ahead| ahead.reader.downcast::<Started<R>>()) {
         Some(Ok(started)) => *started,
-        _ => start_reader(source.clone(), threads, read)?,
+        _ => start_reader(source.clone(), checker_pool(session, threads)?, read)?,
     };
     // The next file is read while this one is appended and committed.
     start_next_reader::<R>(session, target, threads)?;
@@ -421,19 +424,35 @@ fn start_next_reader<R: Loadable>(session: &mut LoadSession, target: Target, thr
     let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
     let Some(read) = R::reader(next.format).filter(|_| !logged) else { return Ok(()) };
     let display = next.display.clone();
-    let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, threads, read)?);
+    let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, checker_pool(session, threads)?, read)?);
     session.started = Some(ReadAhead { display, target, reader });
     Ok(())
 }
 
-/// Reads and checks `source` on a new thread (rows checked by `threads` workers).
-fn start_reader<R: Send + 'static>(source: SourceFile, threads: usize, read: ReaderFn<R>) -> Result<Started<R>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| StoreError::new("internal", format!("cannot start worker threads: {e}")))?;
+/// The session's `threads` workers that check rows, started once for all its files (their
+/// per-thread parse buffers are kept from file to file).
+fn checker_pool(session: &mut LoadSession, threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    let threads = threads.max(1);
+    match &session.pool {
+        Some(pool) if pool.current_num_threads() == threads => Ok(Arc::clone(pool)),
+        _ => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("doodles-check-{i}"))
+                .build()
+                .map_err(|e| StoreError::new("internal", format!("cannot start worker threads: {e}")))?;
+            let pool = Arc::new(pool);
+            session.pool = Some(Arc::clone(&pool));
+            Ok(pool)
+        }
+    }
+}
+
+/// Reads `source` on a new thread; `pool` checks its rows.
+fn start_reader<R: Send + 'static>(source: SourceFile, pool: Arc<rayon::ThreadPool>, read: ReaderFn<R>) -> Result<Started<R>> {
     let (sender, receiver) = sync_channel::<Message<R>>(2);
     let reader = std::thread::Builder::new()
+        .name("doodles-reader".to_string())
         .spawn(move || {
             let read_all = source::with_reader(&source, |input| read(input, &source, &pool, &sender));
             if let Err(err) = &read_all {
@@ -524,21 +543,22 @@ fn csv_reader<R: Send + 'static>(
         Ok(false) => return Err(StoreError::input("input", &source.display, Some(1), "empty file: no header")),
         Err(e) => return Err(read_error(source, Some(1), e)),
     }
+    // Records are read into the same buffers chunk after chunk.
+    let mut records = vec![ByteRecord::new(); CHUNK_ROWS];
     loop {
-        let mut records = Vec::with_capacity(CHUNK_ROWS);
-        while records.len() < CHUNK_ROWS {
-            let mut record = ByteRecord::new();
-            match reader.read_byte_record(&mut record) {
-                Ok(true) => records.push(record),
+        let mut filled = 0;
+        while filled < CHUNK_ROWS {
+            match reader.read_byte_record(&mut records[filled]) {
+                Ok(true) => filled += 1,
                 Ok(false) => break,
                 Err(e) => return Err(read_error(source, None, e)),
             }
         }
-        if records.is_empty() {
+        if filled == 0 {
             return Ok(());
         }
         let items: Vec<Item<R>> = pool.install(|| {
-            records
+            records[..filled]
                 .par_iter()
                 .map(|record| Item {
                     line: record.position().map_or(0, |p| p.line()),

@@ -47,7 +47,7 @@ fn recognized(value: &str) -> Result<bool, String> {
 
 /// Checks that `drawing` is stroke JSON the rasterizer accepts.
 pub fn drawing(value: &str) -> Result<String, String> {
-    doodles_raster::parse_drawing(value).map_err(|e| format!("invalid drawing: {e}"))?;
+    doodles_raster::check_drawing(value).map_err(|e| format!("invalid drawing: {e}"))?;
     Ok(value.to_string())
 }
 
