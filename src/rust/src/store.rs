@@ -303,7 +303,9 @@ fn store_load_file(
             .ok_or_else(|| argument(format!("there is no file number {number}")))?;
         let mut session = set.session.borrow_mut();
         session.set_transaction_rows(transaction_rows as u64);
-        session.read_ahead(usize::try_from(number).ok().and_then(|i| set.sources.get(i)).cloned());
+        let after = usize::try_from(number).unwrap_or(usize::MAX).min(set.sources.len());
+        let upcoming = &set.sources[after..(after + load::READ_AHEAD).min(set.sources.len())];
+        session.read_ahead(upcoming.to_vec());
         with_connection(&con, |conn| {
             let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut session)?;
             Ok(list!(

@@ -10,7 +10,7 @@ use csv::ByteRecord;
 use crate::feed::{self, Feed, FeedRow};
 use duckdb::{params, ToSql};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS upload_log (target VARCHAR NOT NULL, file_name VARCHA
 CREATE TABLE IF NOT EXISTS rejects (target VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
   line BIGINT, reason VARCHAR NOT NULL, raw VARCHAR);
 ";
+
+/// Files read ahead of the one being inserted.
+pub const READ_AHEAD: usize = 2;
 
 /// Rows handed from the reader thread to the feed at a time.
 const CHUNK_ROWS: usize = 8192;
@@ -103,10 +106,10 @@ pub struct LoadSession {
     logged: Option<(Target, HashMap<String, (i64, i64, i64, i64)>)>,
     /// The next file's first id, when the previous file was loaded in this session.
     next_id: Option<(Target, i64)>,
-    /// The file the next `load_file` call will load (see [`LoadSession::read_ahead`]).
-    next_source: Option<SourceFile>,
-    /// That file's reader, started while the previous file was being committed.
-    started: Option<ReadAhead>,
+    /// The files the next `load_file` calls will load (see [`LoadSession::read_ahead`]).
+    upcoming: Vec<SourceFile>,
+    /// Readers of upcoming files, started while earlier files were being inserted, in order.
+    started: VecDeque<ReadAhead>,
     /// Files loaded in the open transaction and their rows, not committed yet.
     open: Option<OpenTransaction>,
     /// Rows after which the open transaction is committed.
@@ -132,8 +135,8 @@ impl Default for LoadSession {
         LoadSession {
             logged: None,
             next_id: None,
-            next_source: None,
-            started: None,
+            upcoming: Vec::new(),
+            started: VecDeque::new(),
             open: None,
             transaction_rows: TRANSACTION_ROWS,
             pool: None,
@@ -149,11 +152,11 @@ struct OpenTransaction {
 }
 
 impl LoadSession {
-    /// Names the file the next [`load_file`] call will load: it is read and checked while the
-    /// current file's rows are flushed and committed, so parsing overlaps DuckDB's work. `None`
-    /// when the current file is the last: its transaction is then committed.
-    pub fn read_ahead(&mut self, next: Option<SourceFile>) {
-        self.next_source = next;
+    /// Names the files the next [`load_file`] calls will load (up to [`READ_AHEAD`]): they are
+    /// read and checked while the current file's rows are inserted, so parsing overlaps DuckDB's
+    /// work. Empty when the current file is the last: its transaction is then committed.
+    pub fn read_ahead(&mut self, upcoming: Vec<SourceFile>) {
+        self.upcoming = upcoming;
     }
 
     /// Commits after this many rows (at least one file per transaction, whatever its size).
@@ -197,7 +200,7 @@ pub fn load_file(
     threads: usize,
     session: &mut LoadSession,
 ) -> Result<FileOutcome> {
-    let is_last = session.next_source.is_none();
+    let is_last = session.upcoming.is_empty();
     let mut first_id = None;
     let loaded = load_in_transaction(conn, source, target, skip_bad_rows, threads, session, &mut first_id);
     match loaded {
@@ -361,13 +364,15 @@ fn load_rows<R: Loadable>(
     read: ReaderFn<R>,
 ) -> Result<FileOutcome> {
     let table = target.table();
-    let ahead = session.started.take().filter(|ahead| ahead.display == source.display && ahead.target == target);
+    // Readers started for files before this one (skipped since) are dropped, which stops them.
+    let position = session.started.iter().position(|ahead| ahead.display == source.display && ahead.target == target);
+    let ahead = position.and_then(|i| session.started.drain(..=i).last());
     let (receiver, reader) = match ahead.map(|ahead| ahead.reader.downcast::<Started<R>>()) {
         Some(Ok(started)) => *started,
         _ => start_reader(source.clone(), checker_pool(session, threads)?, read)?,
     };
-    // The next file is read while this one is appended and committed.
-    start_next_reader::<R>(session, target, threads)?;
+    // The next files are read while this one is inserted.
+    start_next_readers::<R>(session, target, threads)?;
     if target == Target::Train && session.label_guess.is_none() {
         session.label_guess = Some(Arc::new(guess_labels(conn, &session.expected_words)?));
     }
@@ -417,15 +422,17 @@ fn guess_labels(conn: &Connection, expected: &[String]) -> Result<HashMap<String
     Ok(words.into_iter().enumerate().map(|(rank, word)| (word, rank as i32)).collect())
 }
 
-/// Starts reading the session's next file unless `upload_log` has it already (it is then
-/// skipped or refused without being read). Dropping an unused reader's channel stops it.
-fn start_next_reader<R: Loadable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
-    let Some(next) = session.next_source.take() else { return Ok(()) };
-    let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
-    let Some(read) = R::reader(next.format).filter(|_| !logged) else { return Ok(()) };
-    let display = next.display.clone();
-    let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, checker_pool(session, threads)?, read)?);
-    session.started = Some(ReadAhead { display, target, reader });
+/// Starts reading the session's upcoming files, unless started already or in `upload_log` (they
+/// are then skipped or refused without being read). Dropping an unused reader's channel stops it.
+fn start_next_readers<R: Loadable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
+    for next in std::mem::take(&mut session.upcoming) {
+        let started = session.started.iter().any(|ahead| ahead.display == next.display && ahead.target == target);
+        let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
+        let Some(read) = R::reader(next.format).filter(|_| !logged && !started) else { continue };
+        let display = next.display.clone();
+        let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, checker_pool(session, threads)?, read)?);
+        session.started.push_back(ReadAhead { display, target, reader });
+    }
     Ok(())
 }
 
