@@ -8,6 +8,7 @@ use crate::parse::{self, TestRow, TrainRow};
 use crate::source::{self, Format, SourceFile};
 use csv::ByteRecord;
 use crate::feed::{self, Feed, FeedRow};
+use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::{params, ToSql};
 use rayon::prelude::*;
 use std::collections::{HashMap, VecDeque};
@@ -149,6 +150,39 @@ impl Default for LoadSession {
 struct OpenTransaction {
     files: Vec<String>,
     rows: u64,
+    /// The files' `upload_log` rows, written just before COMMIT (one statement per file cost
+    /// 3.5 ms, 1.2 s of a 340-file load).
+    log: Vec<LogEntry>,
+}
+
+struct LogEntry {
+    target: Target,
+    outcome: FileOutcome,
+    display: String,
+    first_id: Option<i64>,
+    /// Microseconds since the epoch.
+    loaded_at: i64,
+}
+
+fn write_log(conn: &Connection, log: &[LogEntry]) -> Result<()> {
+    let mut appender = conn.conn.appender("upload_log")?;
+    for entry in log {
+        let outcome = &entry.outcome;
+        let loaded_at = ToSqlOutput::Borrowed(ValueRef::Timestamp(TimeUnit::Microsecond, entry.loaded_at));
+        appender.append_row(params![
+            entry.target.table(),
+            outcome.name,
+            entry.display,
+            outcome.rows as i64,
+            outcome.rejected as i64,
+            outcome.bytes as i64,
+            i64::from(outcome.crc32),
+            entry.first_id,
+            loaded_at
+        ])?;
+    }
+    appender.flush()?;
+    Ok(())
 }
 
 impl LoadSession {
@@ -234,17 +268,16 @@ pub fn load_file(
 
 /// Commits the session's open transaction, if any.
 pub fn finish(conn: &Connection, session: &mut LoadSession) -> Result<()> {
-    if session.open.is_none() {
-        return Ok(());
-    }
-    match conn.conn.execute_batch("COMMIT") {
+    let Some(open) = &session.open else { return Ok(()) };
+    let committed = write_log(conn, &open.log).and_then(|()| Ok(conn.conn.execute_batch("COMMIT")?));
+    match committed {
         Ok(()) => {
             session.open = None;
             Ok(())
         }
         Err(err) => {
             rollback(conn, session);
-            Err(err.into())
+            Err(err)
         }
     }
 }
@@ -281,7 +314,7 @@ fn load_in_transaction(
     };
     if session.open.is_none() {
         conn.conn.execute_batch("BEGIN TRANSACTION")?;
-        session.open = Some(OpenTransaction { files: Vec::new(), rows: 0 });
+        session.open = Some(OpenTransaction { files: Vec::new(), rows: 0, log: Vec::new() });
     }
     *first_id_used = Some(first_id);
     let (skip, id) = (skip_bad_rows, first_id);
@@ -304,6 +337,11 @@ fn load_in_transaction(
     if let Some(open) = session.open.as_mut() {
         open.files.push(outcome.name.clone());
         open.rows += outcome.rows;
+        let loaded_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_micros() as i64);
+        let first_id = (outcome.rows > 0).then_some(first_id);
+        open.log.push(LogEntry { target, outcome: outcome.clone(), display: source.display.clone(), first_id, loaded_at });
     }
     Ok(outcome)
 }
@@ -384,19 +422,6 @@ fn load_rows<R: Loadable>(
     let (rows, rejects) = appended?;
     let (bytes, crc) = read_result?;
     record_rejects(conn, source, target, &rejects)?;
-    conn.conn.execute(
-        "INSERT INTO upload_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-        params![
-            table,
-            source.name,
-            source.display,
-            rows as i64,
-            rejects.len() as i64,
-            bytes as i64,
-            i64::from(crc),
-            (rows > 0).then_some(first_id)
-        ],
-    )?;
     Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
 }
 
