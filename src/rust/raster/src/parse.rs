@@ -46,10 +46,102 @@ pub fn parse_drawing(json: &str) -> Result<Vec<Stroke>, ParseError> {
 /// loader checks every row this way, and a buffer reused per thread spares it an allocation per
 /// stroke.
 pub fn check_drawing(json: &str) -> Result<(), ParseError> {
+    if is_plain_drawing(json.as_bytes()) {
+        return Ok(());
+    }
     thread_local! {
         static POINTS: std::cell::RefCell<Points> = std::cell::RefCell::new(Points::default());
     }
     POINTS.with(|points| parse_into(json, &mut points.borrow_mut()))
+}
+
+/// True when `json` is a drawing in the plain form of the dataset's files: brackets, commas,
+/// JSON whitespace and integers without sign, fraction or leading zero, with x and y of equal
+/// length. Such text is always valid for [`parse_drawing`]; anything else (also every invalid
+/// drawing) is left to serde_json, so both accept exactly the same drawings and report the same
+/// errors.
+fn is_plain_drawing(json: &[u8]) -> bool {
+    let mut scan = PlainScanner { text: json, at: 0 };
+    scan.drawing() && {
+        scan.skip_space();
+        scan.at == json.len()
+    }
+}
+
+struct PlainScanner<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl PlainScanner<'_> {
+    fn skip_space(&mut self) {
+        while matches!(self.text.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Skips spaces, then consumes `byte` if it comes next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_space();
+        let found = self.text.get(self.at) == Some(&byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// `[` then items separated by commas then `]`; `item` returns false on a bad item.
+    fn list(&mut self, mut item: impl FnMut(&mut Self) -> bool) -> Option<usize> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        if self.eat(b']') {
+            return Some(0);
+        }
+        let mut count = 0;
+        loop {
+            if !item(self) {
+                return None;
+            }
+            count += 1;
+            if self.eat(b']') {
+                return Some(count);
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// A JSON integer without sign: `0`, or digits not starting with 0.
+    fn integer(&mut self) -> bool {
+        self.skip_space();
+        let start = self.at;
+        while self.text.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        let digits = &self.text[start..self.at];
+        !digits.is_empty() && (digits.len() == 1 || digits[0] != b'0')
+    }
+
+    fn stroke(&mut self) -> bool {
+        let mut lengths = [0; 2];
+        let mut axis = 0;
+        let arrays = self.list(|scan| {
+            if axis == 2 {
+                return false;
+            }
+            lengths[axis] = match scan.list(Self::integer) {
+                Some(n) => n,
+                None => return false,
+            };
+            axis += 1;
+            true
+        });
+        arrays == Some(2) && lengths[0] == lengths[1]
+    }
+
+    fn drawing(&mut self) -> bool {
+        self.list(Self::stroke).is_some()
+    }
 }
 
 /// All strokes of a drawing in two flat coordinate vectors; stroke `k` spans
@@ -247,9 +339,32 @@ mod tests {
 
     #[test]
     fn check_drawing_agrees_with_parse_drawing() {
-        for json in ["[[[1, 2.5, 3], [4, 5, -6]], [[7], [8]]]", "[]", "[[[1], [2, 3]]]", "[[[1], [2]]", "", "[[[1], [2], []]]"] {
+        let cases = [
+            "[[[1, 2.5, 3], [4, 5, -6]], [[7], [8]]]",
+            "[]",
+            " [ [ [0,255] ,[ 10 , 3 ] ] ]\n",
+            "[[[], []]]",
+            "[[[1], [2, 3]]]",
+            "[[[1], [2]]",
+            "[[[1], [2]]]]",
+            "",
+            "[[[1], [2], []]]",
+            "[[[1]]]",
+            "[[[01], [2]]]",
+            "[[[1,], [2]]]",
+            "[[[1 2], [2]]]",
+            "[[[1], [2]],]",
+            "[[[1e2], [2]]]",
+            "[[[\"1\"], [2]]]",
+            "[[[1], [2]]] x",
+            "[[[18446744073709551616], [0]]]",
+        ];
+        for json in cases {
             assert_eq!(check_drawing(json), parse_drawing(json).map(drop), "{json}");
         }
+        assert!(is_plain_drawing(b" [ [ [0,255] ,[ 10 , 3 ] ] ]\n"));
+        assert!(!is_plain_drawing(b"[[[1], [2, 3]]]"));
+        assert!(!is_plain_drawing(b"[[[1.5], [2]]]"));
     }
 
     #[test]

@@ -146,3 +146,39 @@ fn the_first_bad_drawing_is_reported_whatever_the_threads() {
         Err(BatchError::OutputLength { expected: out.len(), actual: out.len() - 1 })
     );
 }
+
+/// check_drawing (a fast scan for the plain form, serde_json otherwise) accepts exactly what
+/// parse_drawing accepts: on every real drawing and on thousands of damaged copies of them.
+#[test]
+fn check_drawing_accepts_exactly_what_parse_drawing_accepts() {
+    use doodles_raster::check_drawing;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let inserts = [b"0", b"1", b"-", b".", b"e", b",", b"[", b"]", b" ", b"\"", b"x"];
+    let (mut accepted, mut refused) = (0, 0);
+    for drawing in sample_drawings() {
+        assert!(check_drawing(&drawing).is_ok());
+        for _ in 0..8 {
+            let mut bytes = drawing.clone().into_bytes();
+            let at = next(bytes.len());
+            match next(3) {
+                0 => {
+                    bytes.remove(at);
+                }
+                1 => bytes.insert(at, inserts[next(inserts.len())][0]),
+                _ => bytes[at] = inserts[next(inserts.len())][0],
+            }
+            let damaged = String::from_utf8(bytes).unwrap();
+            let expected = parse_drawing(&damaged).map(drop);
+            assert_eq!(check_drawing(&damaged), expected, "{damaged}");
+            if expected.is_ok() { accepted += 1 } else { refused += 1 }
+        }
+    }
+    // Both outcomes were exercised.
+    assert!(accepted > 100 && refused > 100, "accepted {accepted}, refused {refused}");
+}
