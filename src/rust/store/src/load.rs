@@ -575,11 +575,15 @@ fn csv_reader<R: Send + 'static>(
         Ok(false) => return Err(StoreError::input("input", &source.display, Some(1), "empty file: no header")),
         Err(e) => return Err(read_error(source, Some(1), e)),
     }
-    // Records are read into the same buffers chunk after chunk.
-    let mut records = vec![ByteRecord::new(); CHUNK_ROWS];
+    // Records are read into the same buffers chunk after chunk (made as needed: most files
+    // hold less than a chunk).
+    let mut records: Vec<ByteRecord> = Vec::new();
     loop {
         let mut filled = 0;
         while filled < CHUNK_ROWS {
+            if filled == records.len() {
+                records.push(ByteRecord::new());
+            }
             match reader.read_byte_record(&mut records[filled]) {
                 Ok(true) => filled += 1,
                 Ok(false) => break,
