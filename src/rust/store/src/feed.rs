@@ -116,6 +116,7 @@ pub(crate) struct Feed<R> {
 struct FeedState<R> {
     receiver: Receiver<Message<R>>,
     pending: VecDeque<(i32, R)>,
+    first_id: i64,
     next_id: i64,
     rejects: Vec<Reject>,
     skip_bad_rows: bool,
@@ -139,6 +140,7 @@ impl<R: FeedRow> Feed<R> {
             state: Mutex::new(FeedState {
                 receiver,
                 pending: VecDeque::new(),
+                first_id,
                 next_id: first_id,
                 rejects: Vec::new(),
                 skip_bad_rows,
@@ -170,7 +172,7 @@ impl<R: FeedRow> Feed<R> {
 
     /// After the insert: the rows inserted and the rejected ones, or why the file is refused. A
     /// reader's error found after a bad row (a damaged zip entry) is the one reported.
-    pub(crate) fn finish(&self, first_id: i64) -> Result<(u64, Vec<Reject>), StoreError> {
+    pub(crate) fn finish(&self) -> Result<(u64, Vec<Reject>), StoreError> {
         let mut state = self.state.lock().map_err(|_| StoreError::new("internal", "a loader thread panicked"))?;
         if !state.ended {
             return Err(StoreError::new("internal", "DuckDB stopped reading the rows before their end"));
@@ -183,7 +185,7 @@ impl<R: FeedRow> Feed<R> {
         if let Some(err) = state.stopped.take() {
             return Err(err);
         }
-        Ok(((state.next_id - first_id) as u64, std::mem::take(&mut state.rejects)))
+        Ok(((state.next_id - state.first_id) as u64, std::mem::take(&mut state.rejects)))
     }
 }
 
