@@ -590,19 +590,26 @@ fn csv_reader<R: Send + 'static>(
         if filled == 0 {
             return Ok(());
         }
-        let items: Vec<Item<R>> = pool.install(|| {
-            records[..filled]
-                .par_iter()
-                .map(|record| Item {
-                    line: record.position().map_or(0, |p| p.line()),
-                    outcome: check(record).map_err(|reason| (reason, raw_csv(record))),
-                })
-                .collect()
+        let sent = check_and_send(pool, sender, &records[..filled], |record| Item {
+            line: record.position().map_or(0, |p| p.line()),
+            outcome: check(record).map_err(|reason| (reason, raw_csv(record))),
         });
-        if sender.send(Message::Rows(items)).is_err() {
+        if !sent {
             return Ok(());
         }
     }
+}
+
+/// Checks a chunk's rows on the pool (kept in order) and sends them on; false once the receiving
+/// side has stopped.
+fn check_and_send<T: Sync, R: Send>(
+    pool: &rayon::ThreadPool,
+    sender: &SyncSender<Message<R>>,
+    rows: &[T],
+    check: impl Fn(&T) -> Item<R> + Sync + Send,
+) -> bool {
+    let items: Vec<Item<R>> = pool.install(|| rows.par_iter().map(check).collect());
+    sender.send(Message::Rows(items)).is_ok()
 }
 
 fn raw_csv(record: &ByteRecord) -> String {
@@ -654,16 +661,11 @@ fn train_ndjson_reader(
         if lines.is_empty() {
             return Ok(());
         }
-        let items: Vec<Item<TrainRow>> = pool.install(|| {
-            lines
-                .par_iter()
-                .map(|(number, line)| Item {
-                    line: *number,
-                    outcome: parse::train_ndjson(line).map_err(|reason| (reason, String::from_utf8_lossy(line).into_owned())),
-                })
-                .collect()
+        let sent = check_and_send(pool, sender, &lines, |(number, line)| Item {
+            line: *number,
+            outcome: parse::train_ndjson(line).map_err(|reason| (reason, String::from_utf8_lossy(line).into_owned())),
         });
-        if sender.send(Message::Rows(items)).is_err() {
+        if !sent {
             return Ok(());
         }
     }
