@@ -5,8 +5,14 @@ use doodles_raster::{memory, render_batch, BatchError, Encoding, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
-pub(crate) fn render_options(scale: f64, encoding: &str, line_width: f64, antialias: bool) -> Result<RenderOptions, RError> {
-    let encoding: Encoding = encoding.parse().map_err(|err: doodles_raster::OptionsError| RError::new("argument", err.0))?;
+pub(crate) fn render_options(
+    scale: f64,
+    encoding: &str,
+    line_width: f64,
+    antialias: bool,
+) -> Result<RenderOptions, RError> {
+    let encoding: Encoding =
+        encoding.parse().map_err(|err: doodles_raster::OptionsError| RError::new("argument", err.0))?;
     RenderOptions::from_scale(scale, encoding, line_width, antialias).map_err(|err| RError::new("argument", err.0))
 }
 
@@ -16,7 +22,9 @@ pub(crate) fn new_batch_array(n: usize, options: &RenderOptions) -> Result<Robj,
     let dim = [n, options.side, options.side, options.channels()];
     let dim = dim
         .iter()
-        .map(|&d| i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R"))))
+        .map(|&d| {
+            i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R")))
+        })
         .collect::<Result<Vec<i32>, RError>>()?;
     let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), n * options.values_per_drawing());
     array
@@ -57,15 +65,17 @@ fn raster_draw(x: Robj, scale: f64, encoding: &str, line_width: f64, antialias: 
         let mut drawings = Vec::with_capacity(x.len());
         for (index, drawing) in strings.enumerate() {
             if drawing.is_na() {
-                return Err(RError::new("drawing", format!("drawing {}: NA, expected a JSON array of strokes", index + 1))
-                    .with("index", (index + 1) as f64));
+                return Err(RError::new(
+                    "drawing",
+                    format!("drawing {}: NA, expected a JSON array of strokes", index + 1),
+                )
+                .with("index", (index + 1) as f64));
             }
             drawings.push(drawing);
         }
         let mut array = new_batch_array(drawings.len(), &options)?;
-        let values = array
-            .as_real_slice_mut()
-            .ok_or_else(|| RError::new("internal", "the new array is not a double vector"))?;
+        let values =
+            array.as_real_slice_mut().ok_or_else(|| RError::new("internal", "the new array is not a double vector"))?;
         render_batch(&drawings, &options, values, threads).map_err(batch_error)?;
         Ok(array)
     })

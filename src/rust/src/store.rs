@@ -157,7 +157,8 @@ fn column_to_r(column: Column) -> Robj {
             r
         }
         Column::Blob(v) => {
-            let items: Vec<Robj> = v.into_iter().map(|b| b.map_or(().into(), |bytes| Raw::from_bytes(&bytes).into())).collect();
+            let items: Vec<Robj> =
+                v.into_iter().map(|b| b.map_or(().into(), |bytes| Raw::from_bytes(&bytes).into())).collect();
             List::from_values(items).into()
         }
     }

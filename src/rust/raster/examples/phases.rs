@@ -42,7 +42,9 @@ fn main() {
     let tiles = median_ms(batches.len(), || batches.iter().for_each(|b| drop(render_tiles(b, &options, threads))));
     println!("  first pass: parse + draw coverage  {tiles:6.1}");
     let mut reused = vec![0.0; len];
-    let warm = median_ms(batches.len(), || batches.iter().for_each(|b| render_batch(b, &options, &mut reused, threads).expect("valid")));
+    let warm = median_ms(batches.len(), || {
+        batches.iter().for_each(|b| render_batch(b, &options, &mut reused, threads).expect("valid"))
+    });
     println!("  both passes, reused buffer         {warm:6.1}");
     let cold = median_ms(batches.len(), || {
         batches.iter().for_each(|b| render_batch(b, &options, &mut fresh(len), threads).expect("valid"))

@@ -164,7 +164,10 @@ impl RenderedBatch {
                         let items = &self.items[at..at + run.len()];
                         let first_inks = &self.first_ink[group * size..group * size + run.len()];
                         // Blank pixels show ink 0, the background, so no branch is needed.
-                        let inks = items.iter().zip(first_inks).map(|(&item, &first_ink)| self.inks[first_ink + usize::from(item)][channel]);
+                        let inks = items
+                            .iter()
+                            .zip(first_inks)
+                            .map(|(&item, &first_ink)| self.inks[first_ink + usize::from(item)][channel]);
                         if !self.options.antialias {
                             for (out, ink) in run.iter_mut().zip(inks) {
                                 *out = ink;
@@ -240,7 +243,15 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
                 .collect()
         }
     });
-    let mut batch = RenderedBatch { options: *options, len: n, group: size, coverage, items, inks: Vec::new(), first_ink: Vec::with_capacity(n) };
+    let mut batch = RenderedBatch {
+        options: *options,
+        len: n,
+        group: size,
+        coverage,
+        items,
+        inks: Vec::new(),
+        first_ink: Vec::with_capacity(n),
+    };
     for (index, drawing_inks) in inks.into_iter().flatten().enumerate() {
         let drawing_inks = drawing_inks.map_err(|error| BatchError::Drawing { index, error })?;
         batch.first_ink.push(batch.inks.len());
@@ -283,9 +294,7 @@ impl Prefetch {
 
     /// Waits for the rendering to finish.
     pub fn wait(self) -> Result<RenderedBatch, BatchError> {
-        self.handle
-            .join()
-            .unwrap_or_else(|_| Err(BatchError::Threads("the prefetch thread panicked".into())))
+        self.handle.join().unwrap_or_else(|_| Err(BatchError::Threads("the prefetch thread panicked".into())))
     }
 }
 

@@ -40,7 +40,12 @@ impl Tile {
 
     /// Draws `points` into this blank tile, pushing the drawing's inks (which `items` index) onto
     /// `inks`.
-    pub(crate) fn draw(&mut self, points: &Points, options: &RenderOptions, inks: &mut Vec<[f64; 3]>) -> Result<(), TooManyInks> {
+    pub(crate) fn draw(
+        &mut self,
+        points: &Points,
+        options: &RenderOptions,
+        inks: &mut Vec<[f64; 3]>,
+    ) -> Result<(), TooManyInks> {
         let encoding = options.encoding;
         let use_items = !self.items.is_empty();
         let scale = options.pixels_per_unit();
@@ -109,7 +114,14 @@ impl Painter {
         let reach = if antialias { radius + 0.5 } else { radius };
         let full = radius - 0.5;
         let full_radius2 = if full > 0.0 { full * full - TIE } else { -1.0 };
-        Painter { radius2: radius * radius + TIE, full_radius2, reach, antialias, coverage_from_distance: radius + 0.5, side }
+        Painter {
+            radius2: radius * radius + TIE,
+            full_radius2,
+            reach,
+            antialias,
+            coverage_from_distance: radius + 0.5,
+            side,
+        }
     }
 
     /// Calls `paint(pixel, coverage)` for every pixel the capsule `a`-`b` touches (coverage
@@ -307,7 +319,13 @@ mod tests {
         let mut expected = vec![];
         for x in 9..=21 {
             for y in 99..=101 {
-                let dx = if x < 10 { 10.0 - x as f64 } else if x > 20 { x as f64 - 20.0 } else { 0.0 };
+                let dx = if x < 10 {
+                    10.0 - x as f64
+                } else if x > 20 {
+                    x as f64 - 20.0
+                } else {
+                    0.0
+                };
                 let dy = y as f64 - 100.0;
                 if dx * dx + dy * dy <= 2.25 {
                     expected.push((x, y));

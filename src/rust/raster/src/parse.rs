@@ -36,10 +36,7 @@ impl std::error::Error for ParseError {}
 pub fn parse_drawing(json: &str) -> Result<Vec<Stroke>, ParseError> {
     let mut points = Points::default();
     parse_into(json, &mut points)?;
-    Ok(points
-        .strokes()
-        .map(|(x, y)| Stroke { x: x.to_vec(), y: y.to_vec() })
-        .collect())
+    Ok(points.strokes().map(|(x, y)| Stroke { x: x.to_vec(), y: y.to_vec() }).collect())
 }
 
 /// Checks that `json` is a drawing [`parse_drawing`] accepts, without keeping its strokes: the
@@ -160,9 +157,7 @@ impl Points {
 
     pub(crate) fn strokes(&self) -> impl Iterator<Item = (&[f64], &[f64])> + '_ {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(move |(start, end)| (&self.x[start..end], &self.y[start..end]))
+        starts.zip(self.ends.iter().copied()).map(move |(start, end)| (&self.x[start..end], &self.y[start..end]))
     }
 
     fn clear(&mut self) {
@@ -179,9 +174,7 @@ pub(crate) fn parse_into(json: &str, points: &mut Points) -> Result<(), ParseErr
         return Err(ParseError::new("empty string, expected a JSON array of strokes"));
     }
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let result = DrawingSeed(&mut *points)
-        .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end());
+    let result = DrawingSeed(&mut *points).deserialize(&mut deserializer).and_then(|()| deserializer.end());
     result.map_err(|err| {
         let message = match err.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
@@ -253,9 +246,7 @@ impl<'de> Visitor<'de> for StrokeSeed<'_> {
             return Err(missing("more than two arrays"));
         }
         if xs != ys {
-            return Err(de::Error::custom(format!(
-                "stroke {stroke}: x has {xs} values but y has {ys}"
-            )));
+            return Err(de::Error::custom(format!("stroke {stroke}: x has {xs} values but y has {ys}")));
         }
         points.ends.push(points.x.len());
         Ok(())

@@ -33,7 +33,11 @@ fn render(drawings: &[String], options: &RenderOptions, threads: usize) -> Vec<f
 fn distance(q: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     let along = |t: f64| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
     let length = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-    let t = if length == 0.0 { 0.0 } else { (((q.0 - a.0) * (b.0 - a.0) + (q.1 - a.1) * (b.1 - a.1)) / length / length).clamp(0.0, 1.0) };
+    let t = if length == 0.0 {
+        0.0
+    } else {
+        (((q.0 - a.0) * (b.0 - a.0) + (q.1 - a.1) * (b.1 - a.1)) / length / length).clamp(0.0, 1.0)
+    };
     let p = along(t);
     ((q.0 - p.0).powi(2) + (q.1 - p.1).powi(2)).sqrt()
 }
@@ -53,8 +57,13 @@ fn every_sample_drawing_is_inked_exactly_within_the_radius() {
                 .unwrap()
                 .iter()
                 .flat_map(|s| {
-                    let points: Vec<(f64, f64)> = s.x.iter().zip(&s.y).map(|(x, y)| ((x + 0.5) * f, (y + 0.5) * f)).collect();
-                    let pairs: Vec<_> = if points.len() == 1 { vec![(points[0], points[0])] } else { points.windows(2).map(|w| (w[0], w[1])).collect() };
+                    let points: Vec<(f64, f64)> =
+                        s.x.iter().zip(&s.y).map(|(x, y)| ((x + 0.5) * f, (y + 0.5) * f)).collect();
+                    let pairs: Vec<_> = if points.len() == 1 {
+                        vec![(points[0], points[0])]
+                    } else {
+                        points.windows(2).map(|w| (w[0], w[1])).collect()
+                    };
                     pairs
                 })
                 .collect();
@@ -63,9 +72,11 @@ fn every_sample_drawing_is_inked_exactly_within_the_radius() {
             let mut nearest = vec![f64::INFINITY; side * side];
             let reach = radius + 1.0;
             for &(a, b) in &segments {
-                let columns = (a.0.min(b.0) - reach).max(0.0) as usize..((a.0.max(b.0) + reach).max(0.0) as usize).min(side);
+                let columns =
+                    (a.0.min(b.0) - reach).max(0.0) as usize..((a.0.max(b.0) + reach).max(0.0) as usize).min(side);
                 for x in columns {
-                    let rows = (a.1.min(b.1) - reach).max(0.0) as usize..((a.1.max(b.1) + reach).max(0.0) as usize).min(side);
+                    let rows =
+                        (a.1.min(b.1) - reach).max(0.0) as usize..((a.1.max(b.1) + reach).max(0.0) as usize).min(side);
                     for y in rows {
                         let d = distance((x as f64 + 0.5, y as f64 + 0.5), a, b);
                         nearest[y + side * x] = nearest[y + side * x].min(d);
@@ -139,7 +150,9 @@ fn the_first_bad_drawing_is_reported_whatever_the_threads() {
             other => panic!("expected a drawing error, got {other:?}"),
         }
     }
-    let Err(BatchError::Drawing { index, .. }) = render_tiles(&drawings, &options, 2) else { panic!("expected an error") };
+    let Err(BatchError::Drawing { index, .. }) = render_tiles(&drawings, &options, 2) else {
+        panic!("expected an error")
+    };
     assert_eq!(index, 300);
     assert_eq!(
         render_batch(&drawings, &options, &mut out[1..], 2),
@@ -176,7 +189,11 @@ fn check_drawing_accepts_exactly_what_parse_drawing_accepts() {
             let damaged = String::from_utf8(bytes).unwrap();
             let expected = parse_drawing(&damaged).map(drop);
             assert_eq!(check_drawing(&damaged), expected, "{damaged}");
-            if expected.is_ok() { accepted += 1 } else { refused += 1 }
+            if expected.is_ok() {
+                accepted += 1
+            } else {
+                refused += 1
+            }
         }
     }
     // Both outcomes were exercised.

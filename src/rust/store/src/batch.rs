@@ -81,7 +81,13 @@ fn render_error(err: BatchError, ids: &[i64]) -> StoreError {
 /// Renders `ids` into `out` (`ids.len() * options.values_per_drawing()` doubles) and returns
 /// their labels; uses the connection's prefetched batch when it is for exactly these ids and
 /// options and the index has not changed since.
-pub fn render(conn: &Connection, ids: &[i64], options: &RenderOptions, threads: usize, out: &mut [f64]) -> Result<Vec<i32>> {
+pub fn render(
+    conn: &Connection,
+    ids: &[i64],
+    options: &RenderOptions,
+    threads: usize,
+    out: &mut [f64],
+) -> Result<Vec<i32>> {
     let index = current_index(conn)?;
     let pending = conn.prefetch.lock().map_err(|_| lock_error())?.take();
     if let Some(prefetched) = pending {

@@ -129,13 +129,13 @@ impl Column {
             Column::Integer(v) => v[row].map_or(null, Value::Int),
             Column::Double(v) => v[row].map_or(null, Value::Double),
             Column::Text(v) => v[row].as_ref().map_or(null, |s| Value::Text(s.clone())),
-            Column::Timestamp(v) => v[row].map_or(null, |secs| {
-                Value::Timestamp(DuckTimeUnit::Microsecond, (secs * 1e6).round() as i64)
-            }),
+            Column::Timestamp(v) => {
+                v[row].map_or(null, |secs| Value::Timestamp(DuckTimeUnit::Microsecond, (secs * 1e6).round() as i64))
+            }
             Column::Date(v) => v[row].map_or(null, |days| Value::Date32(days.floor() as i32)),
-            Column::Time(v) => v[row].map_or(null, |secs| {
-                Value::Time64(DuckTimeUnit::Microsecond, (secs * 1e6).round() as i64)
-            }),
+            Column::Time(v) => {
+                v[row].map_or(null, |secs| Value::Time64(DuckTimeUnit::Microsecond, (secs * 1e6).round() as i64))
+            }
             Column::Blob(v) => v[row].as_ref().map_or(null, |b| Value::Blob(b.clone())),
         }
     }

@@ -37,9 +37,9 @@ pub fn normalise_path(dbdir: &str) -> Result<PathBuf> {
     let name = absolute
         .file_name()
         .ok_or_else(|| StoreError::new("argument", format!("database path '{dbdir}' names no file")))?;
-    let parent = parent.canonicalize().map_err(|e| {
-        StoreError::new("argument", format!("the folder of database '{dbdir}' does not exist: {e}"))
-    })?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| StoreError::new("argument", format!("the folder of database '{dbdir}' does not exist: {e}")))?;
     Ok(parent.join(name))
 }
 

@@ -23,12 +23,7 @@ impl StoreError {
             Some(line) => format!("{file}, line {line}"),
             None => file.to_string(),
         };
-        StoreError {
-            kind,
-            message: format!("{place}: {message}"),
-            file: Some(file.to_string()),
-            line,
-        }
+        StoreError { kind, message: format!("{place}: {message}"), file: Some(file.to_string()), line }
     }
 }
 

@@ -113,7 +113,8 @@ impl StrokeIndex {
         let file = File::open(path).map_err(|e| index_error(format!("cannot open {}: {e}", path.display())))?;
         // SAFETY: index files are written once under a temporary name and renamed into place,
         // never modified afterwards; a replaced file keeps this mapping's inode alive.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| index_error(format!("cannot map {}: {e}", path.display())))?;
+        let map =
+            unsafe { Mmap::map(&file) }.map_err(|e| index_error(format!("cannot map {}: {e}", path.display())))?;
         if map.len() < HEADER || read_u64(&map, 48) != u64::from(crc32fast::hash(&map[HEADER..])) {
             return Err(index_error("the stroke index file is damaged"));
         }
@@ -147,13 +148,11 @@ impl StrokeIndex {
             return Ok(true);
         }
         // Spread over the whole id range, with a different start each time.
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as usize);
+        let start =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as usize);
         let step = (self.rows / SAMPLE_ROWS).max(1);
-        let ids: Vec<i64> = (0..SAMPLE_ROWS.min(self.rows))
-            .map(|k| ((start + k * step) % self.rows) as i64 + 1)
-            .collect();
+        let ids: Vec<i64> =
+            (0..SAMPLE_ROWS.min(self.rows)).map(|k| ((start + k * step) % self.rows) as i64 + 1).collect();
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let mut stmt = conn.prepare(&format!("SELECT id, label_int, drawing FROM doodles WHERE id IN ({list})"))?;
         let mut rows = stmt.query([])?;
@@ -241,7 +240,8 @@ impl StrokeIndex {
         data.seek(SeekFrom::Start(data_at as u64)).map_err(io)?;
         let mut offset = 0u64;
         let mut expected_id = 1i64;
-        let mut stmt = conn.prepare("SELECT id, label_int, drawing FROM doodles WHERE id BETWEEN ? AND ? ORDER BY id")?;
+        let mut stmt =
+            conn.prepare("SELECT id, label_int, drawing FROM doodles WHERE id BETWEEN ? AND ? ORDER BY id")?;
         let mut low = 1i64;
         while low <= rows as i64 {
             let high = (low + BUILD_RANGE - 1).min(rows as i64);
@@ -281,9 +281,8 @@ impl StrokeIndex {
         fixed[offsets_at + rows * 8..offsets_at + rows * 8 + 8].copy_from_slice(&offset.to_le_bytes());
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
-        for (slot, value) in [fingerprint.rows, fingerprint.max_id, fingerprint.hash, offset, data_at as u64]
-            .into_iter()
-            .enumerate()
+        for (slot, value) in
+            [fingerprint.rows, fingerprint.max_id, fingerprint.hash, offset, data_at as u64].into_iter().enumerate()
         {
             header[8 + slot * 8..16 + slot * 8].copy_from_slice(&value.to_le_bytes());
         }

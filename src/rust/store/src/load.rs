@@ -4,10 +4,10 @@
 //! killed at any moment and started again ends with every row exactly once.
 use crate::db::Connection;
 use crate::error::{Result, StoreError};
+use crate::feed::{self, Feed, FeedRow};
 use crate::parse::{self, TestRow, TrainRow};
 use crate::source::{self, Format, SourceFile};
 use csv::ByteRecord;
-use crate::feed::{self, Feed, FeedRow};
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use duckdb::{params, ToSql};
 use rayon::prelude::*;
@@ -266,7 +266,9 @@ fn delete_from(conn: &Connection, target: Target, first: Option<i64>) -> Result<
 
 /// Commits the session's open transaction, if any.
 pub fn finish(conn: &Connection, session: &mut LoadSession) -> Result<()> {
-    let Some(open) = &session.open else { return Ok(()) };
+    let Some(open) = &session.open else {
+        return Ok(());
+    };
     let committed = write_log(conn, &open.log).and_then(|()| Ok(conn.conn.execute_batch("COMMIT")?));
     match committed {
         Ok(()) => {
@@ -318,7 +320,9 @@ fn load_in_transaction(
     let (skip, id) = (skip_bad_rows, first_id);
     let outcome = match (target, source.format) {
         (Target::Train, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, train_csv_reader),
-        (Target::Train, Format::Ndjson) => load_rows(conn, source, target, skip, threads, id, session, train_ndjson_reader),
+        (Target::Train, Format::Ndjson) => {
+            load_rows(conn, source, target, skip, threads, id, session, train_ndjson_reader)
+        }
         (Target::Test, Format::Csv) => load_rows(conn, source, target, skip, threads, id, session, test_csv_reader),
         (Target::Test, Format::Ndjson) => Err(StoreError::input(
             "argument",
@@ -338,7 +342,13 @@ fn load_in_transaction(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_micros() as i64);
         let first_id = (outcome.rows > 0).then_some(first_id);
-        open.log.push(LogEntry { target, outcome: outcome.clone(), display: source.display.clone(), first_id, loaded_at });
+        open.log.push(LogEntry {
+            target,
+            outcome: outcome.clone(),
+            display: source.display.clone(),
+            first_id,
+            loaded_at,
+        });
     }
     Ok(outcome)
 }
@@ -350,9 +360,8 @@ fn already_loaded(
     session: &mut LoadSession,
 ) -> Result<Option<FileOutcome>> {
     if !matches!(&session.logged, Some((known, _)) if *known == target) {
-        let mut stmt = conn
-            .conn
-            .prepare("SELECT file_name, rows, rejected, bytes, crc32 FROM upload_log WHERE target = ?")?;
+        let mut stmt =
+            conn.conn.prepare("SELECT file_name, rows, rejected, bytes, crc32 FROM upload_log WHERE target = ?")?;
         let mut rows = stmt.query([target.table()])?;
         let mut logged = HashMap::new();
         while let Some(row) = rows.next()? {
@@ -361,7 +370,9 @@ fn already_loaded(
         session.logged = Some((target, logged));
     }
     let entry = session.logged.as_ref().and_then(|(_, logged)| logged.get(&source.name)).copied();
-    let Some((count, rejected, bytes, crc)) = entry else { return Ok(None) };
+    let Some((count, rejected, bytes, crc)) = entry else {
+        return Ok(None);
+    };
     let (now_bytes, now_crc) = source::checksum(source)?;
     if now_bytes as i64 != bytes || i64::from(now_crc) != crc {
         return Err(StoreError::input(
@@ -419,7 +430,14 @@ fn load_rows<R: Loadable>(
     let (rows, rejects) = appended?;
     let (bytes, crc) = read_result?;
     record_rejects(conn, source, target, &rejects)?;
-    Ok(FileOutcome { name: source.name.clone(), status: "loaded", rows, rejected: rejects.len() as u64, bytes, crc32: crc })
+    Ok(FileOutcome {
+        name: source.name.clone(),
+        status: "loaded",
+        rows,
+        rejected: rejects.len() as u64,
+        bytes,
+        crc32: crc,
+    })
 }
 
 /// Each word's 0-based rank among the words of `labels` (from earlier loads) and `expected`:
@@ -449,10 +467,14 @@ fn guess_labels(conn: &Connection, expected: &[String]) -> Result<HashMap<String
 fn start_next_readers<R: Loadable>(session: &mut LoadSession, target: Target, threads: usize) -> Result<()> {
     for next in std::mem::take(&mut session.upcoming) {
         let started = session.started.iter().any(|ahead| ahead.display == next.display && ahead.target == target);
-        let logged = session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
-        let Some(read) = R::reader(next.format).filter(|_| !logged && !started) else { continue };
+        let logged =
+            session.logged.as_ref().is_some_and(|(known, logged)| *known == target && logged.contains_key(&next.name));
+        let Some(read) = R::reader(next.format).filter(|_| !logged && !started) else {
+            continue;
+        };
         let display = next.display.clone();
-        let reader: Box<dyn std::any::Any + Send> = Box::new(start_reader(next, checker_pool(session, threads)?, read)?);
+        let reader: Box<dyn std::any::Any + Send> =
+            Box::new(start_reader(next, checker_pool(session, threads)?, read)?);
         session.started.push_back(ReadAhead { display, target, reader });
     }
     Ok(())
@@ -478,7 +500,11 @@ fn checker_pool(session: &mut LoadSession, threads: usize) -> Result<Arc<rayon::
 }
 
 /// Reads `source` on a new thread; `pool` checks its rows.
-fn start_reader<R: Send + 'static>(source: SourceFile, pool: Arc<rayon::ThreadPool>, read: ReaderFn<R>) -> Result<Started<R>> {
+fn start_reader<R: Send + 'static>(
+    source: SourceFile,
+    pool: Arc<rayon::ThreadPool>,
+    read: ReaderFn<R>,
+) -> Result<Started<R>> {
     let (sender, receiver) = sync_channel::<Message<R>>(2);
     let reader = std::thread::Builder::new()
         .name("doodles-reader".to_string())
@@ -560,15 +586,13 @@ fn csv_reader<R: Send + 'static>(
     header: &[&str],
     check: fn(&ByteRecord) -> std::result::Result<R, String>,
 ) -> Result<()> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(input);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(input);
     let mut record = ByteRecord::new();
     match reader.read_byte_record(&mut record) {
-        Ok(true) => parse::check_header(&record, header)
-            .map_err(|e| StoreError::input("input", &source.display, Some(1), e))?,
+        Ok(true) => {
+            parse::check_header(&record, header).map_err(|e| StoreError::input("input", &source.display, Some(1), e))?
+        }
         Ok(false) => return Err(StoreError::input("input", &source.display, Some(1), "empty file: no header")),
         Err(e) => return Err(read_error(source, Some(1), e)),
     }
@@ -685,11 +709,10 @@ pub fn finalize(conn: &Connection) -> Result<()> {
              UPDATE doodles SET label_int = labels.label_int FROM labels
                WHERE doodles.word = labels.word AND doodles.label_int IS DISTINCT FROM labels.label_int;",
         )?;
-        let (rows, with_id, max_id): (i64, i64, i64) = conn.conn.query_row(
-            "SELECT count(*), count(id), coalesce(max(id), 0) FROM doodles",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        let (rows, with_id, max_id): (i64, i64, i64) =
+            conn.conn.query_row("SELECT count(*), count(id), coalesce(max(id), 0) FROM doodles", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         if rows != with_id || rows != max_id {
             conn.conn.execute_batch(
                 "UPDATE doodles SET id = numbered.new_id FROM (

@@ -163,7 +163,11 @@ pub fn timestamp(value: &str) -> Result<i64, String> {
         }
         let digits = number(fraction)?;
         let scale = 10i64.pow(6u32.abs_diff(fraction.len() as u32));
-        if fraction.len() <= 6 { digits * scale } else { digits / scale }
+        if fraction.len() <= 6 {
+            digits * scale
+        } else {
+            digits / scale
+        }
     };
     let days_in_month = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&month)

@@ -14,7 +14,10 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub enum Location {
     /// Entry `index` of a zip archive.
-    ZipEntry { zip: PathBuf, index: usize },
+    ZipEntry {
+        zip: PathBuf,
+        index: usize,
+    },
     File(PathBuf),
 }
 
@@ -67,7 +70,12 @@ pub fn open_zip(zip: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
     let file = File::open(zip).map_err(|e| io_error(zip, e))?;
     // A small buffer: opening an archive seeks once per entry, and each seek refills the buffer.
     zip::ZipArchive::new(BufReader::with_capacity(64 << 10, file)).map_err(|e| {
-        StoreError::input("zip", &zip.display().to_string(), None, format!("not a readable zip file (truncated or corrupt?): {e}"))
+        StoreError::input(
+            "zip",
+            &zip.display().to_string(),
+            None,
+            format!("not a readable zip file (truncated or corrupt?): {e}"),
+        )
     })
 }
 
@@ -110,7 +118,10 @@ pub fn list_sources(path: &Path) -> Result<Vec<SourceFile>> {
     } else if path.is_file() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let format = format_of(&name).ok_or_else(|| {
-            StoreError::new("argument", format!("{}: expected a .zip, a .csv or an .ndjson file, or a folder", path.display()))
+            StoreError::new(
+                "argument",
+                format!("{}: expected a .zip, a .csv or an .ndjson file, or a folder", path.display()),
+            )
         })?;
         sources.push(plain_file(path, name, format)?);
     } else {
@@ -178,9 +189,9 @@ pub fn with_reader<T>(source: &SourceFile, body: impl FnOnce(&mut dyn Read) -> R
     match &source.location {
         Location::ZipEntry { zip, index } => {
             let mut archive = open_zip(zip)?;
-            let entry = archive.by_index(*index).map_err(|e| {
-                StoreError::input("zip", &source.display, None, format!("cannot read this entry: {e}"))
-            })?;
+            let entry = archive
+                .by_index(*index)
+                .map_err(|e| StoreError::input("zip", &source.display, None, format!("cannot read this entry: {e}")))?;
             let mut reader = ChecksumReader::new(entry);
             let value = body(&mut reader)?;
             let (bytes, crc) = reader.finish();

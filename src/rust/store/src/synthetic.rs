@@ -10,8 +10,20 @@ use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 
 const SHAPES: [&str; 14] = [
-    "circle", "triangle", "square", "star", "plus", "cross", "zigzag", "spiral", "stripes", "bars", "house",
-    "arrow", "hourglass", "wave",
+    "circle",
+    "triangle",
+    "square",
+    "star",
+    "plus",
+    "cross",
+    "zigzag",
+    "spiral",
+    "stripes",
+    "bars",
+    "house",
+    "arrow",
+    "hourglass",
+    "wave",
 ];
 const COUNTRIES: [&str; 10] = ["US", "GB", "DE", "FR", "BR", "RU", "CA", "JP", "IN", "AU"];
 
@@ -41,7 +53,11 @@ impl Rng {
 pub fn class_word(k: usize) -> String {
     let variant = k / SHAPES.len();
     let shape = SHAPES[k % SHAPES.len()];
-    if variant == 0 { shape.to_string() } else { format!("{shape} {}", variant + 1) }
+    if variant == 0 {
+        shape.to_string()
+    } else {
+        format!("{shape} {}", variant + 1)
+    }
 }
 
 /// Class `k`: its base shape plus the tick marks of its variant.
@@ -177,7 +193,8 @@ pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, see
     if classes == 0 {
         return Err(StoreError::new("argument", "classes must be at least 1"));
     }
-    let io = |what: &Path, e: &dyn std::fmt::Display| StoreError::new("io", format!("cannot write {}: {e}", what.display()));
+    let io =
+        |what: &Path, e: &dyn std::fmt::Display| StoreError::new("io", format!("cannot write {}: {e}", what.display()));
     std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
     let files = SyntheticFiles {
         train: dir.join("train_simplified.zip"),
@@ -202,7 +219,11 @@ pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, see
             key_id += 1 + rng.below(1000);
             let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
             let recognized = if rng.below(10) == 0 { "False" } else { "True" };
-            let line = format!("{country},\"{}\",{key_id},{recognized},{},{word}\n", drawing(k, &mut rng), timestamp(&mut rng));
+            let line = format!(
+                "{country},\"{}\",{key_id},{recognized},{},{word}\n",
+                drawing(k, &mut rng),
+                timestamp(&mut rng)
+            );
             chunk.push_str(&line);
             if chunk.len() > (1 << 20) - 4096 {
                 zip.write_all(chunk.as_bytes()).map_err(|e| io(&files.train, &e))?;
@@ -226,10 +247,7 @@ pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, see
             .and_then(|()| writeln!(test, "{key_id},{country},\"{}\"", drawing(k, &mut rng)))
             .and_then(|()| writeln!(answers, "{key_id},{}", class_word(k).replace(' ', "_")));
     }
-    written
-        .and_then(|()| test.flush())
-        .and_then(|()| answers.flush())
-        .map_err(|e| io(&files.test, &e))?;
+    written.and_then(|()| test.flush()).and_then(|()| answers.flush()).map_err(|e| io(&files.test, &e))?;
     Ok(files)
 }
 
