@@ -17,8 +17,9 @@
 #' @param encoding Channel encoding (see [draw_doodles()]); by default set by `color`.
 #' @param next_ids Ids of the next batch to render in the background, or `NULL`.
 #' @param threads Rendering threads.
-#' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in [0, 1],
-#'   `y` the integer `label_int` of each id (see `labels`).
+#' @inheritParams draw_doodles
+#' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in [0, 1]
+#'   (a numpy array for the Keras formats, see `format`), `y` the integer `label_int` of each id.
 #' @examples
 #' con <- DBI::dbConnect(doodles_duckdb())
 #' load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
@@ -29,12 +30,22 @@
 #' @export
 doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
                          encoding = if (color) "hue" else "gray", next_ids = NULL,
-                         threads = doodles_threads()) {
+                         threads = doodles_threads(), format = "array",
+                         imagenet_preproc = FALSE) {
   check_store_connection(con)
   checkmate::assert_integerish(ids, any.missing = FALSE)
   checkmate::assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
-  rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads))
+  check_format(format, imagenet_preproc)
+  checkmate::assert_flag(imagenet_preproc)
+  batch <- rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids,
+                                   threads, format, imagenet_preproc))
+  if (format == "array") {
+    if (imagenet_preproc) batch$x <- batch$x * 2 - 1
+  } else {
+    batch$x <- as_numpy_batch(batch$x)
+  }
+  batch
 }
 
 #' Drawings by id

@@ -57,9 +57,17 @@ doodle_encodings <- c("gray", "hue", "order", "point", "stack")
 #' @param encoding What the channels hold: one of `"gray"`, `"hue"`, `"order"`, `"point"`,
 #'   `"stack"` (see Encodings); by default set by `color`.
 #' @param threads Number of worker threads.
+#' @param format What to return: `"array"`, an R array of doubles; or, for Keras, a numpy array
+#'   `(n, side, side, channels)` in C order (NHWC) that Rust wrote in place, handed to Python
+#'   without a copy: `"float32"` (the same values) or `"uint8"` (`round(255 * value)`, 4 times
+#'   smaller; for models that rescale on the device, see `input_dtype` in [get_model()]). The
+#'   Keras forms need the Python environment ([use_keras_env()]).
+#' @param imagenet_preproc With `format = "float32"`, map the values from \[0, 1\] to \[-1, 1\]
+#'   (`2 * value - 1`) as ImageNet-trained applications expect.
 #' @param ... Arguments passed on to `draw_doodles()`.
-#' @return `draw_doodles()`: an array `(length(x), side, side, channels)`; `draw_doodle()`: an array
-#'   `(side, side, channels)`. Index `[i, y, x, c]`: row `y` from the top, column `x` from the left.
+#' @return `draw_doodles()`: an array `(length(x), side, side, channels)` (a numpy array for the
+#'   Keras formats); `draw_doodle()`: an array `(side, side, channels)`. Index `[i, y, x, c]`: row
+#'   `y` from the top, column `x` from the left.
 #'   A drawing that is not valid (invalid JSON, not an array of strokes, a stroke that is not two
 #'   arrays of numbers of equal length, `NA`, `""`) raises an error of class `doodles_error`
 #'   whose message and field `index` give its 1-based position.
@@ -70,12 +78,25 @@ doodle_encodings <- c("gray", "hue", "order", "point", "stack")
 #' batch <- draw_doodles(c(cat, "[]"), scale = 0.5, color = TRUE)
 #' dim(batch)
 #' range(batch[2, , , ]) # the empty drawing is a white canvas
+#' \dontrun{
+#' keras_batch <- draw_doodles(c(cat, "[]"), scale = 0.5, format = "uint8")
+#' keras_batch$shape # (2, 128, 128, 1), dtype uint8
+#' }
 #' @export
 draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
-                         encoding = if (color) "hue" else "gray", threads = doodles_threads()) {
+                         encoding = if (color) "hue" else "gray", threads = doodles_threads(),
+                         format = "array", imagenet_preproc = FALSE) {
   checkmate::assert_character(x)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
-  rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads))
+  check_format(format, imagenet_preproc)
+  checkmate::assert_flag(imagenet_preproc)
+  batch <- rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads, format,
+                                   imagenet_preproc))
+  if (format == "array") {
+    if (imagenet_preproc) batch <- batch * 2 - 1
+    return(batch)
+  }
+  as_numpy_batch(batch)
 }
 
 # The drawing options of draw_doodles() and doodle_batch(), checked the same way for both;

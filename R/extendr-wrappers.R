@@ -1,6 +1,6 @@
 #' Renders a character vector of drawings into a new 4-D array.
 #' @noRd
-raster_draw <- function(x, scale, encoding, line_width, antialias, threads) .Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads)
+raster_draw <- function(x, scale, encoding, line_width, antialias, threads, format, imagenet) .Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads, format, imagenet)
 
 #' The cores this process may use (affinity and cgroup limits included): `doodles_threads()`'s
 #' last resort.
@@ -74,7 +74,7 @@ store_index_info <- function(con) .Call(wrap__store_index_info, con)
 #' One batch: list(x = array(n, side, side, channels), y = label_int); with `next_ids` not NULL,
 #' starts rendering those in the background for the next call.
 #' @noRd
-store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads) .Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads)
+store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet) .Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet)
 
 #' @noRd
 store_read <- function(con, ids) .Call(wrap__store_read, con, ids)

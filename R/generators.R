@@ -9,7 +9,20 @@
 #' (batch, height, width, channels), `y` the one-hot classes (batch, classes). The ids are shuffled
 #' and cut into full batches (the remainder waits for a later epoch); when an epoch ends they are
 #' shuffled again. The function works unchanged with [fit_doodles()], `keras::fit_generator(it,
-#' steps_per_epoch = attr(it, "steps_per_epoch"))` and `keras3::fit(model, it, ...)`.
+#' steps_per_epoch = attr(it, "steps_per_epoch"))` and `keras3::fit(model, it, steps_per_epoch =
+#' attr(it, "steps_per_epoch"))` (keras3 does not read the attribute: without `steps_per_epoch`
+#' its first epoch never ends).
+#'
+#' @section Formats:
+#' `format = "array"` (the default) gives R arrays of doubles, for R code. For Keras, `"float32"`
+#' and `"uint8"` give numpy arrays in the layout models consume (NHWC, C order), which Rust's threads
+#' write in place in memory R allocated and numpy views without a copy: no conversion is left for
+#' R's main thread, so the batches reach the model several times faster (see
+#' `inst/bench/bench-into-keras.R`). `"uint8"` holds `round(255 * value)`, a quarter of the
+#' float32 bytes; the model rescales them as its first layer (`get_model(..., input_dtype =
+#' "uint8")`, see [keras_input_format()]). In these forms `y` is float32 one-hot, or int32
+#' labels with `sparse_labels = TRUE` (for `loss = "sparse_categorical_crossentropy"`), and the
+#' side features are float32.
 #'
 #' @param con A DBI connection holding the `doodles` table: a doodles connection
 #'   (`DBI::dbConnect(doodles_duckdb(), ...)`), or any other (e.g. RSQLite) with the columns `id`,
@@ -21,7 +34,7 @@
 #' @param scale Image side as a fraction of 256 pixels.
 #' @param color Colour strokes (3 channels) instead of gray (1 channel).
 #' @param imagenet_preproc Map pixel values from \[0, 1\] to \[-1, 1\], as ImageNet-trained Keras
-#'   applications expect.
+#'   applications expect (not with `format = "uint8"`, whose model rescales).
 #' @param seed An integer making the order of the batches reproducible (without touching the
 #'   session's random number generator); `NULL` draws from the session's generator.
 #' @param features Side inputs read from the database per batch: any of `"countrycode"` (one-hot
@@ -31,10 +44,15 @@
 #' @param prefetch With a doodles connection, prepare the next batch in Rust worker threads while
 #'   the current one is used.
 #' @param threads Number of threads drawing a batch.
+#' @param format `"array"` (R arrays), or `"float32"` or `"uint8"` (numpy arrays for Keras); see
+#'   Formats.
+#' @param sparse_labels `y` as the 0-based integer classes (R integers, or int32 numpy) instead of
+#'   one-hot rows.
 #' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
 #'   `antialias`, `encoding`.
 #' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch),
-#'   `num_classes`, `image_shape` (height, width, channels) and `n_features`.
+#'   `num_classes`, `image_shape` (height, width, channels), `n_features`, `format` and
+#'   `sparse_labels`.
 #' @export
 #' @examples
 #' \dontrun{
@@ -43,11 +61,16 @@
 #' it <- train_generator(con, ids, batch_size = 32, scale = 0.5, seed = 1)
 #' batch <- it()
 #' dim(batch[[1]]) # 32 128 128 1
+#' # For Keras: uint8 NHWC numpy batches, and a model that rescales them.
+#' it <- train_generator(con, ids, batch_size = 256, scale = 0.5, format = "uint8")
+#' model <- get_model("mobilenet_v1", input_shape = c(128, 128),
+#'                    num_classes = attr(it, "num_classes"), input_dtype = "uint8")
+#' fit_doodles(model, it, epochs = 2)
 #' }
 train_generator <- function(con, samples_index, num_classes = NULL, batch_size = 32, scale = 1,
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
                             features = NULL, prefetch = TRUE, threads = doodles_threads(),
-                            ...) {
+                            format = "array", sparse_labels = FALSE, ...) {
   checkmate::assert_class(con, "DBIConnection")
   checkmate::assert_count(batch_size, positive = TRUE)
   checkmate::assert_integerish(samples_index, lower = 1, any.missing = FALSE,
@@ -55,6 +78,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   check_image_args(scale, color, imagenet_preproc, threads)
   checkmate::assert_count(seed, null.ok = TRUE)
   checkmate::assert_flag(prefetch)
+  check_format(format, imagenet_preproc)
+  checkmate::assert_flag(sparse_labels)
   if (!DBI::dbIsValid(con)) {
     abort_doodles("The connection `con` is closed.", kind = "argument")
   }
@@ -66,7 +91,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   feature_spec <- resolve_features(con, features)
   draw_options <- check_draw_options(...)
   reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE,
-                         draw_options)
+                         draw_options, format, imagenet_preproc)
 
   steps <- length(samples_index) %/% batch_size
   epoch <- 0L
@@ -86,17 +111,17 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     ids <- if (is.null(upcoming)) next_ids() else upcoming
     upcoming <<- if (reader$prefetches) next_ids() else NULL
     batch <- reader$read(ids, upcoming)
-    x <- batch$x
-    if (imagenet_preproc) x <- x * 2 - 1
-    y <- one_hot(batch$label_int, num_classes)
+    y <- labels_in_format(batch$label_int, num_classes, format, sparse_labels)
     if (is.null(feature_spec)) {
-      return(list(x, y))
+      return(list(batch$x, y))
     }
-    list(list(x, read_features(con, "doodles", ids, feature_spec)), y)
+    features <- features_in_format(read_features(con, "doodles", ids, feature_spec), format)
+    list(list(batch$x, features), y)
   }
   structure(generator, steps_per_epoch = steps, num_classes = num_classes,
             image_shape = image_shape(scale, color, draw_options),
-            n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
+            n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
+            format = format, sparse_labels = sparse_labels)
 }
 
 #' A generator of test batches
@@ -113,8 +138,10 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #'   the `doodles` table of `con`).
 #' @param con With a data frame and `"countrycode"` among `features`, the connection whose
 #'   `doodles` table defines the country codes.
+#' @param format As in [train_generator()]: `"array"`, or `"float32"` or `"uint8"` numpy arrays
+#'   for Keras (see [keras_input_format()]).
 #' @return A function of no arguments, with attributes `steps` (number of batches), `key_id` (in
-#'   batch order, when known), `image_shape` and `n_features`.
+#'   batch order, when known), `image_shape`, `n_features` and `format`.
 #' @export
 #' @examples
 #' drawings <- data.frame(key_id = 1:3, drawing = rep("[[[0, 255], [0, 255]]]", 3))
@@ -124,11 +151,12 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' it()           # NULL
 test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
                            imagenet_preproc = FALSE, features = NULL, con = NULL,
-                           threads = doodles_threads(), ...) {
+                           threads = doodles_threads(), format = "array", ...) {
   checkmate::assert(checkmate::check_class(data, "DBIConnection"),
                     checkmate::check_data_frame(data))
   checkmate::assert_count(batch_size, positive = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
+  check_format(format, imagenet_preproc)
   batch_size <- as.integer(batch_size)
   draw_options <- check_draw_options(...)
   if (is.data.frame(data)) {
@@ -141,7 +169,8 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
       resolve_features(con, features, table = NULL)
     }
     read <- function(index) {
-      list(x = draw(data$drawing[index], scale, color, threads, draw_options),
+      list(x = draw(data$drawing[index], scale, color, threads, draw_options, format,
+                    imagenet_preproc),
            features = if (!is.null(feature_spec)) frame_features(data[index, , drop = FALSE],
                                                                  feature_spec))
     }
@@ -154,7 +183,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     key_id <- rows_ids$key_id
     feature_spec <- resolve_features(data, features, table = "test")
     reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE,
-                           draw_options)
+                           draw_options, format, imagenet_preproc)
     read <- function(index) {
       ids <- rows_ids$id[index]
       upcoming <- if (reader$prefetches && max(index) < rows) {
@@ -171,13 +200,14 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     step <<- step + 1L
     index <- seq((step - 1L) * batch_size + 1L, min(rows, step * batch_size))
     batch <- read(index)
-    x <- batch$x
-    if (imagenet_preproc) x <- x * 2 - 1
-    if (is.null(batch$features)) list(x) else list(list(x, batch$features))
+    if (is.null(batch$features)) {
+      return(list(batch$x))
+    }
+    list(list(batch$x, features_in_format(batch$features, format)))
   }
   structure(generator, steps = steps, key_id = key_id,
             image_shape = image_shape(scale, color, draw_options),
-            n_features = if (is.null(feature_spec)) 0L else feature_spec$width)
+            n_features = if (is.null(feature_spec)) 0L else feature_spec$width, format = format)
 }
 
 check_image_args <- function(scale, color, imagenet_preproc, threads,
@@ -198,8 +228,10 @@ check_draw_options <- function(..., call = rlang::caller_env()) {
   options
 }
 
-draw <- function(drawings, scale, color, threads, draw_options) {
-  do.call(draw_doodles, c(list(drawings, scale = scale, color = color, threads = threads),
+draw <- function(drawings, scale, color, threads, draw_options, format = "array",
+                 imagenet_preproc = FALSE) {
+  do.call(draw_doodles, c(list(drawings, scale = scale, color = color, threads = threads,
+                               format = format, imagenet_preproc = imagenet_preproc),
                           draw_options))
 }
 
@@ -234,13 +266,33 @@ shuffle_ids <- function(ids, seed, epoch) {
   ids[sample.int(length(ids))]
 }
 
-one_hot <- function(label_int, num_classes) {
+check_labels <- function(label_int, num_classes) {
   if (anyNA(label_int) || any(label_int < 0L | label_int >= num_classes)) {
     bad <- which(is.na(label_int) | label_int < 0L | label_int >= num_classes)[1]
     abort_doodles(sprintf("label_int %s of drawing %d is outside 0..%d (num_classes = %d).",
                           label_int[bad], bad, num_classes - 1L, num_classes),
                   kind = "data", index = bad)
   }
+}
+
+# `y` of a batch: one-hot rows or the integer classes, as R values or numpy arrays.
+labels_in_format <- function(label_int, num_classes, format, sparse) {
+  if (format != "array") {
+    return(as_numpy_labels(label_int, num_classes, sparse))
+  }
+  if (sparse) {
+    check_labels(label_int, num_classes)
+    return(as.integer(label_int))
+  }
+  one_hot(label_int, num_classes)
+}
+
+features_in_format <- function(features, format) {
+  if (format == "array") features else as_numpy_features(features)
+}
+
+one_hot <- function(label_int, num_classes) {
+  check_labels(label_int, num_classes)
   y <- matrix(0, length(label_int), num_classes)
   y[cbind(seq_along(label_int), label_int + 1L)] <- 1
   y
@@ -249,22 +301,28 @@ one_hot <- function(label_int, num_classes) {
 # How a generator reads batches: `read(ids, upcoming)` returns list(x, label_int) for `ids` in
 # their order; `upcoming` (the ids of the next batch, or NULL) may be prepared in the background
 # when `prefetches`.
-batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options) {
+batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options,
+                         format, imagenet_preproc) {
   # doodle_batch() reads the doodles table only; the test table goes through SQL.
   if (table == "doodles" && is_doodles_connection(con)) {
-    return(doodles_batch_reader(con, scale, color, threads, prefetch, draw_options))
+    return(doodles_batch_reader(con, scale, color, threads, prefetch, draw_options, format,
+                                imagenet_preproc))
   }
-  sql_batch_reader(con, table, scale, color, threads, labels, draw_options)
+  sql_batch_reader(con, table, scale, color, threads, labels, draw_options, format,
+                   imagenet_preproc)
 }
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
-doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
+doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options, format,
+                                 imagenet_preproc) {
   list(
     prefetches = prefetch,
     read = function(ids, upcoming) {
       batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
-                                            next_ids = upcoming, threads = threads),
+                                            next_ids = upcoming, threads = threads,
+                                            format = format,
+                                            imagenet_preproc = imagenet_preproc),
                                        draw_options))
       list(x = batch$x, label_int = batch$y)
     }
@@ -275,7 +333,8 @@ is_doodles_connection <- function(con) {
   methods::is(con, "doodles_duckdb_connection")
 }
 
-sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_options) {
+sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_options, format,
+                             imagenet_preproc) {
   columns <- if (labels) "id, drawing, label_int" else "id, drawing"
   statements <- list()
   list(
@@ -294,7 +353,7 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_opt
         abort_doodles(sprintf("%d ids are not in table %s (first: %d).", length(missing), table,
                               missing[[1]]), kind = "argument", id = missing[[1]])
       }
-      list(x = draw(rows$drawing, scale, color, threads, draw_options),
+      list(x = draw(rows$drawing, scale, color, threads, draw_options, format, imagenet_preproc),
            label_int = if (labels) as.integer(rows$label_int))
     }
   )

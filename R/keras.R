@@ -6,9 +6,13 @@
 #' Train a Keras model on an R generator
 #'
 #' Trains `model` on batches from `generator` (a function of no arguments returning `list(x, y)`, such
-#' as [train_generator()]), calling it only on R's main thread, converting each batch to float32.
-#' Needs neither the keras nor the keras3 R package. While Keras trains on one batch, the next one
-#' is prepared in the background when the generator prefetches (see [train_generator()]).
+#' as [train_generator()]), calling it only on R's main thread. Batches in a Keras form
+#' (`format = "float32"` or `"uint8"`, the fastest) reach the model as they are, without a copy;
+#' R arrays are converted to float32 first. Needs neither the keras nor the keras3 R package. While
+#' Keras trains on one batch, the next one is prepared in the background when the generator
+#' prefetches (see [train_generator()]). The first batch is checked against the model's input
+#' before training starts: uint8 batches need a model built with `input_dtype = "uint8"`, and
+#' float batches one without.
 #'
 #' @param model A compiled Python Keras model (e.g. from [get_model()]).
 #' @param generator A function returning `list(x, y)`, `x` an array or a list of arrays (several
@@ -29,8 +33,9 @@
 #' @examples
 #' \dontrun{
 #' con <- DBI::dbConnect(doodles_duckdb(), dbdir = "doodles.duckdb")
-#' it <- train_generator(con, ids, batch_size = 32, scale = 0.25)
-#' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = attr(it, "num_classes"))
+#' it <- train_generator(con, ids, batch_size = 32, scale = 0.25, format = "uint8")
+#' model <- get_model("mobilenet_v1", input_shape = c(64, 64),
+#'                    num_classes = attr(it, "num_classes"), input_dtype = "uint8")
 #' history <- fit_doodles(model, it, epochs = 2)
 #' }
 fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "steps_per_epoch"),
@@ -51,8 +56,10 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
   if (!is_keras_model(model)) {
     abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
   }
+  first_batch <- generator()
+  if (!is.null(first_batch)) check_batch_for_model(model, first_batch[[1]])
   result <- bridge_py()$fit_loop(
-    model, generator,
+    model, generator, first_batch = first_batch,
     steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
     callbacks = callbacks, verbose = as.integer(verbose),
     validation_fn = validation_data,

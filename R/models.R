@@ -81,19 +81,30 @@ keras_module <- function() {
 #' @param side_features Number of per-drawing side features (see the `features` argument of
 #'   [train_generator()]); when positive, the model takes `list(image, features)` and concatenates
 #'   the features with the image network's pooled output before the softmax.
+#' @param input_dtype `"float32"`: the image input takes values in \[0, 1\] (or \[-1, 1\]),
+#'   from generators with `format = "array"` or `"float32"`. `"uint8"`: it takes bytes 0..255
+#'   (generators with `format = "uint8"`, a quarter of the bytes to move) and a first
+#'   `Rescaling` layer, run on the device, maps them to \[0, 1\].
+#' @param imagenet_preproc With `input_dtype = "uint8"`, rescale to \[-1, 1\] instead (what
+#'   `imagenet_preproc` does for the other formats).
 #' @param ... Passed to the builder: `alpha` and `depth_multiplier` for `"mobilenet_v1"` (and the
 #'   MobileNet applications), `units` for `"mlp"`, other constructor arguments of an application.
-#' @return A Python Keras model (a reticulate object).
+#' @return A Python Keras model (a reticulate object). Keras 3 models: the legacy R keras package
+#'   (Keras 2, `keras::fit_generator()`) cannot train them; with it, build the model with its own
+#'   functions and feed it [train_generator()] batches with `format = "array"`.
 #' @export
 #' @examples
 #' \dontrun{
 #' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = 340, alpha = 0.5)
 #' model$summary()
+#' fast <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = 340,
+#'                   input_dtype = "uint8") # for train_generator(..., format = "uint8")
 #' }
 get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classes,
                       weights = NULL, pooling = "avg", color = FALSE, compile = TRUE,
                       optimizer = 0.002, loss = "categorical_crossentropy", metrics = NULL,
-                      side_features = 0L, ...) {
+                      side_features = 0L, input_dtype = "float32", imagenet_preproc = FALSE,
+                      ...) {
   checkmate::assert_choice(name, list_models())
   input_shape <- check_input_shape(input_shape, color)
   checkmate::assert_count(num_classes, positive = TRUE)
@@ -101,17 +112,26 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
   if (!is.null(pooling)) checkmate::assert_choice(pooling, c("avg", "max"))
   checkmate::assert_flag(compile)
   checkmate::assert_count(side_features)
+  checkmate::assert_choice(input_dtype, c("float32", "uint8"))
+  checkmate::assert_flag(imagenet_preproc)
   if (!is.null(weights) && name %in% own_models) {
     abort_doodles(sprintf("`weights` applies to Keras applications only, not to '%s'.", name),
                   kind = "argument")
   }
   keras <- keras_py()
-  inputs <- keras$Input(shape = reticulate::tuple(as.list(input_shape)), name = "image")
+  inputs <- keras$Input(shape = reticulate::tuple(as.list(input_shape)), name = "image",
+                        dtype = input_dtype)
+  images <- if (input_dtype == "uint8") {
+    keras$layers$Rescaling(scale = if (imagenet_preproc) 2 / 255 else 1 / 255,
+                           offset = if (imagenet_preproc) -1 else 0, name = "rescale_uint8")(inputs)
+  } else {
+    inputs
+  }
   features <- switch(name,
-    mobilenet_v1 = mobilenet_v1_features(inputs, ...),
-    lenet = lenet_features(inputs),
-    mlp = mlp_features(inputs, ...),
-    application_features(name, inputs, input_shape, weights, pooling, ...)
+    mobilenet_v1 = mobilenet_v1_features(images, ...),
+    lenet = lenet_features(images),
+    mlp = mlp_features(images, ...),
+    application_features(name, images, input_shape, weights, pooling, ...)
   )
   model_inputs <- list(inputs)
   if (side_features > 0) {
@@ -142,25 +162,27 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
 #' @export
 #' @rdname builders
 build_mobilenet_v1 <- function(input_shape = c(224, 224, 1), num_classes, alpha = 1,
-                               depth_multiplier = 1) {
+                               depth_multiplier = 1, input_dtype = "float32") {
   get_model("mobilenet_v1", input_shape = input_shape, num_classes = num_classes,
             color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
-            alpha = alpha, depth_multiplier = depth_multiplier)
+            input_dtype = input_dtype, alpha = alpha, depth_multiplier = depth_multiplier)
 }
 
 #' @export
 #' @rdname builders
-build_lenet <- function(input_shape = c(28, 28, 1), num_classes) {
+build_lenet <- function(input_shape = c(28, 28, 1), num_classes, input_dtype = "float32") {
   get_model("lenet", input_shape = input_shape, num_classes = num_classes,
-            color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE)
+            color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
+            input_dtype = input_dtype)
 }
 
 #' @export
 #' @rdname builders
-build_mlp <- function(input_shape = c(28, 28, 1), num_classes, units = c(128, 64)) {
+build_mlp <- function(input_shape = c(28, 28, 1), num_classes, units = c(128, 64),
+                      input_dtype = "float32") {
   get_model("mlp", input_shape = input_shape, num_classes = num_classes,
             color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
-            units = units)
+            input_dtype = input_dtype, units = units)
 }
 
 #' A model defined by a function of parameters, as in NVIDIA DIGITS

@@ -184,12 +184,18 @@ keras_py <- function() {
   py_modules$keras
 }
 
-bridge_py <- function() {
-  if (is.null(py_modules$bridge)) {
-    keras_py()
-    py_modules$bridge <- reticulate::import_from_path(
-      "doodles_bridge", path = system.file("python", package = "doodles"), convert = TRUE
+# The bridge module (inst/python/doodles_bridge.py). Its results are converted to R values, or,
+# with `convert = FALSE`, left as Python objects (numpy arrays for Keras: that form needs numpy
+# only, not Keras).
+bridge_py <- function(convert = TRUE) {
+  slot <- if (convert) "bridge" else "arrays"
+  if (is.null(py_modules[[slot]])) {
+    if (convert) keras_py() else use_keras_env()
+    py_modules[[slot]] <- reticulate::import_from_path(
+      "doodles_bridge", path = system.file("python", package = "doodles"), convert = convert
     )
   }
-  py_modules$bridge
+  py_modules[[slot]]
 }
+
+arrays_py <- function() bridge_py(convert = FALSE)

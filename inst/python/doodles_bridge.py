@@ -1,9 +1,11 @@
-"""Training and prediction loops that feed Keras 3 from an R function.
+"""Training and prediction loops that feed Keras 3 from an R function, and the numpy views of
+the batches doodles renders in the form Keras consumes.
 
 The R function is called only from the thread that runs these loops, which is R's main thread:
 Keras' own ``fit()`` wraps a Python generator in ``tf.data.Dataset.from_generator``, whose
 background threads would call into R (and hang or crash it). Each step here pulls one batch from
-R, converts it to float32 and calls ``train_on_batch``; callbacks run as in ``fit()``.
+R, hands it to Keras as C-ordered numpy arrays (R's double arrays converted to float32; batches
+already in a Keras form as they are) and calls ``train_on_batch``; callbacks run as in ``fit()``.
 """
 
 import threading
@@ -29,10 +31,36 @@ def call_r(fn):
     return fn()
 
 
-def as_float32(value):
-    """Converts an array, or a list of arrays (several inputs), to C-ordered float32 arrays."""
+def nhwc_view(storage, shape, dtype):
+    """The batch of `shape` (NHWC) and `dtype` held in `storage`, without a copy.
+
+    `storage` is the numpy view reticulate makes of the R integer vector doodles rendered into
+    (int32, R's memory, kept alive by it); the result is a view of it, so it keeps R's memory alive
+    as long as Python holds it.
+    """
+    count = int(np.prod(shape))
+    return storage.view(dtype)[:count].reshape(tuple(int(d) for d in shape))
+
+
+def one_hot(labels, num_classes):
+    """float32 one-hot rows of the 0-based integer `labels`."""
+    return np.eye(int(num_classes), dtype=np.float32)[np.asarray(labels, dtype=np.intp)]
+
+
+# The element types doodles' Keras forms hand over; anything else (R's doubles) becomes float32.
+KERAS_DTYPES = (np.float32, np.uint8, np.int32)
+
+
+def as_model_input(value):
+    """C-ordered arrays for Keras from an array, or a list of arrays (several inputs).
+
+    Arrays already in a Keras form (float32 or uint8 images, int32 labels, C-ordered) are passed
+    on as they are, without a copy; others (R's double arrays, lists) are converted to float32.
+    """
     if isinstance(value, (list, tuple)):
-        return [as_float32(v) for v in value]
+        return [as_model_input(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype in KERAS_DTYPES and value.flags.c_contiguous:
+        return value
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
@@ -43,7 +71,7 @@ def next_batch(fn):
         return None
     if not isinstance(batch, (list, tuple)) or len(batch) != 2:
         raise ValueError("doodles: a training generator must return list(x, y)")
-    return as_float32(batch[0]), as_float32(batch[1])
+    return as_model_input(batch[0]), as_model_input(batch[1])
 
 
 def batch_size_of(x):
@@ -118,12 +146,22 @@ def evaluate_loop(model, fn, steps):
 
 
 def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
-             validation_fn=None, validation_steps=None, initial_epoch=0):
+             validation_fn=None, validation_steps=None, initial_epoch=0, first_batch=None):
     """Trains `model` for `epochs` epochs of `steps_per_epoch` batches pulled from `fn`.
 
-    Returns the History callback and the seconds spent waiting for data and training, per epoch.
+    `first_batch`, when given, is the batch R already pulled from `fn` (to check it against the
+    model): it is the first one trained on. Returns the History callback and the seconds spent
+    waiting for data and training, per epoch.
     """
     import keras
+
+    pending = [] if first_batch is None else [first_batch]
+
+    def pull():
+        if pending:
+            batch = pending.pop()
+            return as_model_input(batch[0]), as_model_input(batch[1])
+        return next_batch(fn)
 
     callback_list = keras.callbacks.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
@@ -139,7 +177,7 @@ def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
         train_seconds = 0.0
         for step in range(steps_per_epoch):
             started = time.perf_counter()
-            batch = next_batch(fn)
+            batch = pull()
             fetched = time.perf_counter()
             data_seconds += fetched - started
             if batch is None:
@@ -174,7 +212,7 @@ def predict_loop(model, fn, steps=None):
             break
         if isinstance(batch, (list, tuple)) and len(batch) == 1:
             batch = batch[0]
-        outputs.append(np.asarray(model.predict_on_batch(as_float32(batch))))
+        outputs.append(np.asarray(model.predict_on_batch(as_model_input(batch))))
         step += 1
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)

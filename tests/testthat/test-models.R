@@ -33,7 +33,7 @@ test_that("get_model builds gray and colour models with a softmax over the class
   colour <- get_model("lenet", input_shape = c(28, 28, 3), num_classes = 4, color = TRUE)
   expect_equal(shape_of(colour$input_shape), c(NA, 28L, 28L, 3L))
   x <- array(runif(2 * 28 * 28 * 3), c(2, 28, 28, 3))
-  p <- colour$predict(doodles:::bridge_py()$as_float32(x), verbose = 0L)
+  p <- colour$predict(doodles:::bridge_py()$as_model_input(x), verbose = 0L)
   expect_equal(rowSums(p), c(1, 1), tolerance = 1e-5)
   mlp <- get_model("mlp", input_shape = c(16, 16), num_classes = 3, units = c(10, 5))
   expect_equal(mlp$count_params(), (256 * 10 + 10) + (10 * 5 + 5) + (5 * 3 + 3))
@@ -111,8 +111,8 @@ test_that("RGB weights on gray input sum the first convolution's kernels", {
   gray_x <- array(runif(2 * 32 * 32), c(2, 32, 32, 1))
   rgb_x <- array(rep(gray_x, 3), c(2, 32, 32, 3))
   bridge <- doodles:::bridge_py()
-  expect_equal(gray_base$predict(bridge$as_float32(gray_x), verbose = 0L),
-               rgb$predict(bridge$as_float32(rgb_x), verbose = 0L), tolerance = 1e-4)
+  expect_equal(gray_base$predict(bridge$as_model_input(gray_x), verbose = 0L),
+               rgb$predict(bridge$as_model_input(rgb_x), verbose = 0L), tolerance = 1e-4)
 })
 
 test_that("weight copying sums the kernels that read the colour channels", {
@@ -160,7 +160,7 @@ test_that("side features are merged with the image network before the softmax", 
   expect_equal(shape_of(model$inputs[[2]]$shape), c(NA, 3L))
   expect_equal(shape_of(model$get_layer("merge_features")$output$shape), c(NA, 503L))
   x <- list(array(runif(2 * 28 * 28), c(2, 28, 28, 1)), matrix(runif(6), 2))
-  p <- model$predict(doodles:::bridge_py()$as_float32(x), verbose = 0L)
+  p <- model$predict(doodles:::bridge_py()$as_model_input(x), verbose = 0L)
   expect_equal(dim(p), c(2L, 4L))
 })
 

@@ -1,7 +1,7 @@
-//! R glue for doodles-raster: converts arguments, allocates the R array on the main thread and
-//! hands its memory to the (R-free) parallel renderer.
+//! R glue for doodles-raster: converts arguments, allocates the batch (an R array, or R memory
+//! that numpy views) on the main thread and hands it to the (R-free) parallel renderer.
 use crate::errors::{guard, RError};
-use doodles_raster::{memory, render_batch, BatchError, Encoding, RenderOptions};
+use doodles_raster::{memory, render_batch, BatchError, Encoding, Output, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
@@ -16,9 +16,41 @@ pub(crate) fn render_options(
     RenderOptions::from_scale(scale, encoding, line_width, antialias).map_err(|err| RError::new("argument", err.0))
 }
 
-/// A new, uninitialised R double array of dim `(n, side, side, channels)` for `options`, with
-/// huge pages asked for (see `doodles_raster::memory`). The renderer writes every element.
-pub(crate) fn new_batch_array(n: usize, options: &RenderOptions) -> Result<Robj, RError> {
+/// What R gets for a batch: an R double array, or the storage of a row-major batch for numpy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Form {
+    /// An R double array `(n, side, side, channels)`, values in [0, 1].
+    RArray,
+    /// float32 NHWC, values in [0, 1] (or [-1, 1] with `imagenet`).
+    Float32 { imagenet: bool },
+    /// uint8 NHWC, 0..255.
+    Uint8,
+}
+
+impl Form {
+    /// The form named by R (`format` and `imagenet_preproc`; R maps [0, 1] to [-1, 1] itself for
+    /// its arrays, and uint8 models rescale on the device).
+    pub(crate) fn from_r(format: &str, imagenet: bool) -> Result<Form, RError> {
+        match format {
+            "array" => Ok(Form::RArray),
+            "float32" => Ok(Form::Float32 { imagenet }),
+            "uint8" => Ok(Form::Uint8),
+            other => Err(RError::new(
+                "argument",
+                format!("format must be \"array\", \"float32\" or \"uint8\", not \"{other}\""),
+            )),
+        }
+    }
+}
+
+/// A new, uninitialised batch of `n` drawings in `form`, with huge pages asked for (see
+/// `doodles_raster::memory`); the renderer writes every element through [`batch_output`].
+///
+/// An R array has dim `(n, side, side, channels)`. The Keras forms live in an R integer vector
+/// (R allocates and frees it, on its main thread; reticulate hands an R integer array to numpy as
+/// a view that keeps it alive): one element per float32, four uint8 per element (the last
+/// padded), with dim its length and attributes `shape` (NHWC) and `dtype` for the numpy view.
+pub(crate) fn new_batch(n: usize, options: &RenderOptions, form: Form) -> Result<Robj, RError> {
     let dim = [n, options.side, options.side, options.channels()];
     let dim = dim
         .iter()
@@ -26,14 +58,53 @@ pub(crate) fn new_batch_array(n: usize, options: &RenderOptions) -> Result<Robj,
             i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R")))
         })
         .collect::<Result<Vec<i32>, RError>>()?;
-    let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), n * options.values_per_drawing());
-    array
-        .set_attrib(dim_symbol(), dim)
-        .map_err(|err| RError::new("internal", format!("cannot set the array's dim: {err}")))?;
-    if let Some(values) = array.as_real_slice_mut() {
+    let values = n * options.values_per_drawing();
+    let attrib = |array: &mut Robj, name: &str, value: Robj| {
+        array
+            .set_attrib(name, value)
+            .map(|_| ())
+            .map_err(|err| RError::new("internal", format!("cannot set the batch's {name}: {err}")))
+    };
+    if form == Form::RArray {
+        let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), values);
+        attrib(&mut array, "dim", dim.into())?;
+        if let Some(values) = array.as_real_slice_mut() {
+            memory::advise_huge_pages(values);
+        }
+        return Ok(array);
+    }
+    let (length, dtype) = match form {
+        Form::Uint8 => (values.div_ceil(4), "uint8"),
+        _ => (values, "float32"),
+    };
+    let r_length = i32::try_from(length)
+        .map_err(|_| RError::new("argument", format!("a batch of {values} values is too large for R")))?;
+    let mut storage = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Integers), length);
+    attrib(&mut storage, "dim", r_length.into())?;
+    attrib(&mut storage, "shape", dim.into())?;
+    attrib(&mut storage, "dtype", dtype.into())?;
+    if let Some(values) = storage.as_integer_slice_mut() {
         memory::advise_huge_pages(values);
     }
-    Ok(array)
+    Ok(storage)
+}
+
+/// The memory of a batch from [`new_batch`], as the renderer's output.
+pub(crate) fn batch_output<'a>(batch: &'a mut Robj, values: usize, form: Form) -> Result<Output<'a>, RError> {
+    let not_ours = || RError::new("internal", "the batch is not the vector allocated for it");
+    Ok(match form {
+        Form::RArray => Output::RArray(batch.as_real_slice_mut().ok_or_else(not_ours)?),
+        Form::Float32 { imagenet } => {
+            let storage = batch.as_integer_slice_mut().ok_or_else(not_ours)?;
+            Output::Float32 { out: bytemuck::cast_slice_mut(storage), imagenet }
+        }
+        Form::Uint8 => {
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(batch.as_integer_slice_mut().ok_or_else(not_ours)?);
+            let (values, padding) = bytes.split_at_mut(values);
+            padding.fill(0);
+            Output::Uint8(values)
+        }
+    })
 }
 
 /// A rendering error for R: the drawing's 1-based index and what is wrong with it.
@@ -54,12 +125,23 @@ pub(crate) fn thread_count(threads: i32) -> Result<usize, RError> {
         .ok_or_else(|| RError::new("argument", format!("threads must be at least 1, not {threads}")))
 }
 
-/// Renders a character vector of drawings into a new 4-D array.
+/// Renders a character vector of drawings into a new batch (see `new_batch`).
 /// @noRd
 #[extendr]
-fn raster_draw(x: Robj, scale: f64, encoding: &str, line_width: f64, antialias: bool, threads: i32) -> Robj {
+#[allow(clippy::too_many_arguments)]
+fn raster_draw(
+    x: Robj,
+    scale: f64,
+    encoding: &str,
+    line_width: f64,
+    antialias: bool,
+    threads: i32,
+    format: &str,
+    imagenet: bool,
+) -> Robj {
     guard(|| {
         let options = render_options(scale, encoding, line_width, antialias)?;
+        let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
         let strings = x.as_str_iter().ok_or_else(|| RError::new("argument", "drawings must be a character vector"))?;
         let mut drawings = Vec::with_capacity(x.len());
@@ -73,11 +155,10 @@ fn raster_draw(x: Robj, scale: f64, encoding: &str, line_width: f64, antialias: 
             }
             drawings.push(drawing);
         }
-        let mut array = new_batch_array(drawings.len(), &options)?;
-        let values =
-            array.as_real_slice_mut().ok_or_else(|| RError::new("internal", "the new array is not a double vector"))?;
-        render_batch(&drawings, &options, values, threads).map_err(batch_error)?;
-        Ok(array)
+        let mut batch = new_batch(drawings.len(), &options, form)?;
+        let out = batch_output(&mut batch, drawings.len() * options.values_per_drawing(), form)?;
+        render_batch(&drawings, &options, out, threads).map_err(batch_error)?;
+        Ok(batch)
     })
 }
 

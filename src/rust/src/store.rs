@@ -2,7 +2,7 @@
 //! results are external pointers; dropping them (dbDisconnect, dbClearResult or R's garbage
 //! collector) closes them.
 use crate::errors::{guard, RError};
-use crate::raster::{new_batch_array, render_options, thread_count};
+use crate::raster::{batch_output, new_batch, render_options, thread_count, Form};
 use doodles_store::convert::{Column, ColumnKind};
 use doodles_store::db::{open_database, Connection};
 use doodles_store::load::{self, Target};
@@ -379,7 +379,7 @@ fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
     }
 }
 
-/// One batch: list(x = array(n, side, side, channels), y = label_int); with `next_ids` not NULL,
+/// One batch: list(x = the batch in `format` (see `new_batch`), y = label_int); with `next_ids` not NULL,
 /// starts rendering those in the background for the next call.
 /// @noRd
 #[extendr]
@@ -393,18 +393,22 @@ fn store_batch(
     antialias: bool,
     next_ids: Robj,
     threads: i32,
+    format: &str,
+    imagenet: bool,
 ) -> Robj {
     guard(|| {
         let ids = ids_arg(&ids, "ids")?;
         let options = render_options(scale, encoding, line_width, antialias)?;
+        let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
         with_connection(&con, |conn| {
-            let mut x = new_batch_array(ids.len(), &options)?;
-            let out = x.as_real_slice_mut().ok_or_else(|| RError::new("internal", "cannot allocate the batch"))?;
+            let mut x = new_batch(ids.len(), &options, form)?;
+            let out = batch_output(&mut x, ids.len() * options.values_per_drawing(), form)?;
+            let layout = out.layout();
             let labels = batch::render(conn, &ids, &options, threads, out)?;
             if !next_ids.is_null() {
                 let next = ids_arg(&next_ids, "next_ids")?;
-                batch::start_prefetch(conn, &next, &options, threads)?;
+                batch::start_prefetch(conn, &next, &options, layout, threads)?;
             }
             Ok(list!(x = x, y = labels).into())
         })

@@ -1,10 +1,12 @@
 //! Where the time of a batch goes: parsing, drawing into coverage (first pass), writing the
-//! doubles (second pass) into a reused buffer or into fresh memory with and without huge pages.
-//! Wall-clock ms per batch of 1024 at 128 x 128, gray (the median of 7 passes over all batches).
+//! output (second pass: R doubles, NHWC float32 or uint8) into a reused buffer, or doubles into
+//! fresh memory with and without huge pages. Wall-clock ms per batch of 1024 at 128 x 128, gray
+//! and colour (the median of 7 passes over all batches).
 //!
 //! Usage (drawings: one JSON per line, e.g. written by inst/bench/bench-raster.R):
-//! `cargo run --release -p doodles-raster --example phases -- drawings.jsonl [threads]`
-use doodles_raster::{memory, parse_drawing, render_batch, render_tiles, Encoding, RenderOptions};
+//! `tools/cargo.sh build --release --workspace --examples`, then
+//! `$CARGO_TARGET_DIR/release/examples/phases drawings.jsonl [threads]`
+use doodles_raster::{memory, parse_drawing, render_batch, render_tiles, Encoding, Layout, Output, RenderOptions};
 use std::time::Instant;
 
 fn median_ms(batches: usize, mut pass: impl FnMut()) -> f64 {
@@ -33,29 +35,56 @@ fn main() {
     let lines: Vec<&str> = text.lines().collect();
     let batch = 1024;
     let batches: Vec<&[&str]> = lines.chunks_exact(batch).collect();
-    let options = RenderOptions::new(128, Encoding::Gray, 3.0, false).expect("valid options");
-    let len = batch * options.values_per_drawing();
-    println!("{} batches of {batch}, 128 x 128 gray, {threads} threads; ms per batch:", batches.len());
-
+    println!("{} batches of {batch}, 128 x 128, {threads} threads; ms per batch:", batches.len());
     let parse = median_ms(batches.len(), || batches.iter().flat_map(|b| b.iter()).for_each(|l| drop(parse_drawing(l))));
-    println!("  parse only (1 thread)              {parse:6.1}");
-    let tiles = median_ms(batches.len(), || batches.iter().for_each(|b| drop(render_tiles(b, &options, threads))));
-    println!("  first pass: parse + draw coverage  {tiles:6.1}");
-    let mut reused = vec![0.0; len];
-    let warm = median_ms(batches.len(), || {
-        batches.iter().for_each(|b| render_batch(b, &options, &mut reused, threads).expect("valid"))
-    });
-    println!("  both passes, reused buffer         {warm:6.1}");
-    let cold = median_ms(batches.len(), || {
-        batches.iter().for_each(|b| render_batch(b, &options, &mut fresh(len), threads).expect("valid"))
-    });
-    println!("  both passes, fresh buffer          {cold:6.1}");
-    let huge = median_ms(batches.len(), || {
-        batches.iter().for_each(|b| {
-            let mut out = fresh(len);
-            memory::advise_huge_pages(&mut out);
-            render_batch(b, &options, &mut out, threads).expect("valid")
-        })
-    });
-    println!("  both passes, fresh + huge pages    {huge:6.1}");
+    println!("  parse only (1 thread)                    {parse:6.1}");
+    for encoding in [Encoding::Gray, Encoding::Hue] {
+        let options = RenderOptions::new(128, encoding, 3.0, false).expect("valid options");
+        let len = batch * options.values_per_drawing();
+        println!("{encoding:?}:");
+        let tiles = median_ms(batches.len(), || {
+            batches.iter().for_each(|b| drop(render_tiles(b, &options, Layout::RArray, threads)))
+        });
+        let nhwc_tiles = median_ms(batches.len(), || {
+            batches.iter().for_each(|b| drop(render_tiles(b, &options, Layout::Nhwc, threads)))
+        });
+        println!("  first pass: parse + draw coverage, for R arrays {tiles:6.1}, for NHWC {nhwc_tiles:6.1}");
+        let rendered = |layout| {
+            batches.iter().map(|b| render_tiles(b, &options, layout, threads).expect("valid")).collect::<Vec<_>>()
+        };
+        let (by_column, by_row) = (rendered(Layout::RArray), rendered(Layout::Nhwc));
+        let (mut doubles, mut floats, mut bytes) = (vec![0.0; len], vec![0f32; len], vec![0u8; len]);
+        let second = |rendered: &[doodles_raster::RenderedBatch],
+                      out: &mut dyn FnMut(&doodles_raster::RenderedBatch)| {
+            median_ms(rendered.len(), || rendered.iter().for_each(&mut *out))
+        };
+        let r_array = second(&by_column, &mut |r| r.write_into(Output::RArray(&mut doubles), threads).expect("valid"));
+        let float32 = second(&by_row, &mut |r| {
+            r.write_into(Output::Float32 { out: &mut floats, imagenet: false }, threads).expect("valid")
+        });
+        let uint8 = second(&by_row, &mut |r| r.write_into(Output::Uint8(&mut bytes), threads).expect("valid"));
+        println!(
+            "  second pass, reused buffer: R doubles {r_array:6.1}, NHWC float32 {float32:6.1}, NHWC uint8 {uint8:6.1}"
+        );
+        let warm = median_ms(batches.len(), || {
+            batches
+                .iter()
+                .for_each(|b| render_batch(b, &options, Output::RArray(&mut doubles), threads).expect("valid"))
+        });
+        println!("  both passes, reused buffer (R doubles)   {warm:6.1}");
+        let cold = median_ms(batches.len(), || {
+            batches
+                .iter()
+                .for_each(|b| render_batch(b, &options, Output::RArray(&mut fresh(len)), threads).expect("valid"))
+        });
+        println!("  both passes, fresh buffer (R doubles)    {cold:6.1}");
+        let huge = median_ms(batches.len(), || {
+            batches.iter().for_each(|b| {
+                let mut out = fresh(len);
+                memory::advise_huge_pages(&mut out);
+                render_batch(b, &options, Output::RArray(&mut out), threads).expect("valid")
+            })
+        });
+        println!("  both passes, fresh + huge pages          {huge:6.1}");
+    }
 }

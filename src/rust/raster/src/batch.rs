@@ -1,19 +1,25 @@
-//! Many drawings in parallel into one column-major `(n, side, side, channels)` buffer: element
-//! `(i, y, x, c)` at `i + n * (y + side * (x + side * c))`, the layout of an R array.
+//! Many drawings in parallel into one `(n, side, side, channels)` buffer, in one of two layouts
+//! ([`Output`]): an R array's (column-major doubles: element `(i, y, x, c)` at
+//! `i + n * (y + side * (x + side * c))`), or the NHWC one Keras models consume (row-major float32
+//! or uint8: `((i * side + y) * side + x) * channels + c`).
 //!
 //! Two passes, both parallel. First the drawings are drawn, a group of up to [`GROUP`] at a time
-//! per task, into `u8` coverage interleaved the way the output is: pixel by pixel, the group's
-//! drawings side by side (each is drawn into a small tile first, then its inked pixels moved). Then the output
-//! is written front to back: for each pixel, the `n` drawings' values are consecutive doubles,
-//! converted from consecutive coverage bytes. Writing the output (134 MB for 1024 drawings at
-//! 128 x 128) is most of the cost; in this order every thread reads and writes sequential streams,
-//! straight into the caller's (R's) memory. (Measured and dropped: workers writing each finished
-//! block of 8 drawings' cache line per pixel, 4x slower, as every store hit another page; one
-//! tile per drawing gathered in the second pass, 2-3x slower, as the gather missed the cache.)
+//! per task, into `u8` coverage laid out the way the output will be (each drawing is drawn into a
+//! small tile first, then its inked pixels moved). For an R array the group's drawings sit side by
+//! side, pixel by pixel, so that the second pass writes the output front to back: for each pixel,
+//! the `n` drawings' values are consecutive doubles, converted from consecutive coverage bytes.
+//! Writing the output (134 MB for 1024 drawings at 128 x 128) is most of the cost; in this order
+//! every thread reads and writes sequential streams, straight into the caller's (R's) memory.
+//! (Measured and dropped: workers writing each finished block of 8 drawings' cache line per pixel,
+//! 4x slower, as every store hit another page; one tile per drawing gathered in the second pass,
+//! 2-3x slower, as the gather missed the cache.) For NHWC each drawing's coverage is contiguous and
+//! row-major, so the second pass maps each drawing's pixels in one sequential sweep. (Measured and
+//! dropped: NHWC from the interleaved layout, gathering each row across the group, 3-6x slower, as
+//! every load and store hit another cache line of the same set.)
 //!
 //! [`Prefetch`] runs the first pass on other threads ahead of time and keeps only the coverage
-//! (1/8 of the output's size for one channel); [`RenderedBatch::write_into`] runs the second.
-use crate::draw::{Tile, TooManyInks};
+//! (1/8 of the R array's size for one channel); [`RenderedBatch::write_into`] runs the second.
+use crate::draw::{PixelOrder, Tile, TooManyInks};
 use crate::memory;
 use crate::options::RenderOptions;
 use crate::parse::{parse_into, ParseError, Points};
@@ -60,6 +66,8 @@ pub enum BatchError {
     Drawing { index: usize, error: DrawingError },
     /// The output buffer does not have `n * side * side * channels` elements.
     OutputLength { expected: usize, actual: usize },
+    /// The batch was rendered for an output of another layout.
+    Layout { rendered: Layout, wanted: Layout },
     /// The worker threads could not be started.
     Threads(String),
 }
@@ -71,6 +79,9 @@ impl fmt::Display for BatchError {
             BatchError::OutputLength { expected, actual } => {
                 write!(f, "output buffer has {actual} elements, expected {expected}")
             }
+            BatchError::Layout { rendered, wanted } => {
+                write!(f, "the batch was rendered for the {rendered:?} layout, the output has the {wanted:?} layout")
+            }
             BatchError::Threads(why) => write!(f, "cannot start worker threads: {why}"),
         }
     }
@@ -79,19 +90,19 @@ impl fmt::Display for BatchError {
 impl std::error::Error for BatchError {}
 
 /// Renders `drawings` into `out`, which must hold `drawings.len() * options.values_per_drawing()`
-/// doubles, with `threads` worker threads. Every element of `out` is written (it may be
+/// elements, with `threads` worker threads. Every element of `out` is written (it may be
 /// uninitialised R memory); on error nothing is written.
 pub fn render_batch<S: AsRef<str> + Sync>(
     drawings: &[S],
     options: &RenderOptions,
-    out: &mut [f64],
+    out: Output<'_>,
     threads: usize,
 ) -> Result<(), BatchError> {
     let expected = drawings.len() * options.values_per_drawing();
     if out.len() != expected {
         return Err(BatchError::OutputLength { expected, actual: out.len() });
     }
-    render_tiles(drawings, options, threads)?.write_into(out, threads)
+    render_tiles(drawings, options, out.layout(), threads)?.write_into(out, threads)
 }
 
 /// Drawings rendered into coverage, not yet expanded into doubles (see [`Prefetch`]).
@@ -101,11 +112,15 @@ pub struct RenderedBatch {
     len: usize,
     /// Drawings per group, `G`.
     group: usize,
-    /// Group `g` (drawings `g * G..`) holds pixel `p` of its drawing `j` at
-    /// `g * G * pixels + p * G + j` (the last group is padded to `G`).
+    /// How `coverage` is laid out: as the output will be, so that writing it streams.
+    layout: Layout,
+    /// Group `g` (drawings `g * G..`) holds pixel `p` of its drawing `j` at `g * G * pixels + at`,
+    /// with `at = p * G + j` for [`Layout::RArray`] (`p` column-major, the group's drawings side
+    /// by side) and `at = j * pixels + p` for [`Layout::Nhwc`] (`p` row-major, each drawing
+    /// contiguous); the last group is padded to `G`.
     coverage: Vec<u8>,
-    /// Which of its drawing's inks shows (0, the background, where nothing is drawn), in the same
-    /// layout; empty for `Encoding::Gray`.
+    /// Which of its drawing's inks shows, in the same layout, where the coverage is not 0 (other
+    /// elements are left as they were); empty for `Encoding::Gray`.
     items: Vec<u16>,
     inks: Vec<[f64; 3]>,
     /// Where drawing `i`'s inks start in `inks`.
@@ -131,21 +146,55 @@ impl RenderedBatch {
         [self.len, self.options.side, self.options.side, self.options.channels()]
     }
 
-    /// Writes the batch into `out` (`n * side * side * channels` doubles, the layout of
-    /// [`render_batch`]) with `threads` threads.
-    pub fn write_into(&self, out: &mut [f64], threads: usize) -> Result<(), BatchError> {
-        let n = self.len;
-        let expected = n * self.options.values_per_drawing();
+    /// The layout it was rendered for (see [`Output::layout`]).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Writes the batch into `out` with `threads` threads; every element of it is written. `out`
+    /// must have the layout the batch was rendered for.
+    pub fn write_into(&self, out: Output<'_>, threads: usize) -> Result<(), BatchError> {
+        let expected = self.len * self.options.values_per_drawing();
         if out.len() != expected {
             return Err(BatchError::OutputLength { expected, actual: out.len() });
         }
-        if n == 0 {
+        if out.layout() != self.layout {
+            return Err(BatchError::Layout { rendered: self.layout, wanted: out.layout() });
+        }
+        if self.len == 0 {
             return Ok(());
         }
-        let pixels = self.options.side * self.options.side;
-        let alpha: [f64; 256] = std::array::from_fn(|level| level as f64 / 255.0);
-        let gray: [f64; 256] = std::array::from_fn(|level| 1.0 - alpha[level]);
+        match out {
+            Output::RArray(out) => self.write_r_array(out, threads),
+            Output::Float32 { out, imagenet } => {
+                let (scale, offset) = if imagenet { (2.0, -1.0) } else { (1.0, 0.0) };
+                self.write_nhwc(out, |value| (value * scale + offset) as f32, threads)
+            }
+            Output::Uint8(out) => self.write_nhwc(out, |value| (value * 255.0).round() as u8, threads),
+        }
+    }
+
+    /// The channels of the pixel at `at` (an offset in [`RenderedBatch::coverage`]) of drawing
+    /// `drawing`, for an encoding with items (all but gray).
+    #[inline]
+    fn ink_at(&self, at: usize, drawing: usize, alpha: &[f64; 256]) -> [f64; 3] {
+        let level = self.coverage[at];
         let background = self.options.encoding.background();
+        if level == 0 {
+            return [background; 3];
+        }
+        let ink = self.inks[self.first_ink[drawing] + usize::from(self.items[at])];
+        if !self.options.antialias {
+            return ink;
+        }
+        let alpha = alpha[usize::from(level)];
+        ink.map(|ink| (1.0 - alpha) * background + alpha * ink)
+    }
+
+    fn write_r_array(&self, out: &mut [f64], threads: usize) -> Result<(), BatchError> {
+        let n = self.len;
+        let pixels = self.options.side * self.options.side;
+        let (alpha, gray) = value_tables();
         let size = self.group;
         pool(threads)?.install(|| {
             out.par_chunks_mut(n * RUNS_PER_TASK).enumerate().for_each(|(task, chunk)| {
@@ -154,35 +203,138 @@ impl RenderedBatch {
                     let (channel, pixel) = (index / pixels, index % pixels);
                     for (group, run) in run.chunks_mut(size).enumerate() {
                         let at = group * size * pixels + pixel * size;
-                        let levels = &self.coverage[at..at + run.len()];
                         if self.items.is_empty() {
+                            let levels = &self.coverage[at..at + run.len()];
                             for (out, &level) in run.iter_mut().zip(levels) {
                                 *out = gray[usize::from(level)];
                             }
                             continue;
                         }
-                        let items = &self.items[at..at + run.len()];
-                        let first_inks = &self.first_ink[group * size..group * size + run.len()];
-                        // Blank pixels show ink 0, the background, so no branch is needed.
-                        let inks = items
-                            .iter()
-                            .zip(first_inks)
-                            .map(|(&item, &first_ink)| self.inks[first_ink + usize::from(item)][channel]);
-                        if !self.options.antialias {
-                            for (out, ink) in run.iter_mut().zip(inks) {
-                                *out = ink;
-                            }
-                            continue;
-                        }
-                        for ((out, ink), &level) in run.iter_mut().zip(inks).zip(levels) {
-                            let alpha = alpha[usize::from(level)];
-                            *out = (1.0 - alpha) * background + alpha * ink;
+                        for (j, out) in run.iter_mut().enumerate() {
+                            *out = self.ink_at(at + j, group * size + j, &alpha)[channel];
                         }
                     }
                 }
             });
         });
         Ok(())
+    }
+
+    /// Row-major `(n, side, side, channels)` from coverage laid out the same way ([`Layout::Nhwc`]):
+    /// each drawing's pixels are read and written in one sequential pass.
+    fn write_nhwc<T: Copy + Send + Sync>(
+        &self,
+        out: &mut [T],
+        map: impl Fn(f64) -> T + Sync,
+        threads: usize,
+    ) -> Result<(), BatchError> {
+        match self.options.channels() {
+            1 => self.write_nhwc_channels::<T, 1>(out, map, threads),
+            _ => self.write_nhwc_channels::<T, 3>(out, map, threads),
+        }
+    }
+
+    fn write_nhwc_channels<T: Copy + Send + Sync, const C: usize>(
+        &self,
+        out: &mut [T],
+        map: impl Fn(f64) -> T + Sync,
+        threads: usize,
+    ) -> Result<(), BatchError> {
+        let pixels = self.options.side * self.options.side;
+        let (alpha, gray) = value_tables();
+        let gray_values: [T; 256] = std::array::from_fn(|level| map(gray[level]));
+        // Without antialiasing every pixel shows one of its drawing's inks (ink 0, the background,
+        // where the coverage is 0) exactly: convert them once.
+        let antialias = self.options.antialias;
+        let inks: Vec<[T; C]> = if antialias {
+            Vec::new()
+        } else {
+            self.inks.iter().map(|ink| std::array::from_fn(|c| map(ink[c]))).collect()
+        };
+        let size = self.group;
+        pool(threads)?.install(|| {
+            out.par_chunks_mut(pixels * C).enumerate().for_each(|(drawing, out)| {
+                let (group, j) = (drawing / size, drawing % size);
+                let start = group * size * pixels + j * pixels;
+                let coverage = &self.coverage[start..][..pixels];
+                if self.items.is_empty() {
+                    for (out, &level) in out.iter_mut().zip(coverage) {
+                        *out = gray_values[usize::from(level)];
+                    }
+                    return;
+                }
+                if antialias {
+                    for (p, out) in out.chunks_exact_mut(C).enumerate() {
+                        let ink = self.ink_at(start + p, drawing, &alpha);
+                        out.iter_mut().zip(ink).for_each(|(out, value)| *out = map(value));
+                    }
+                    return;
+                }
+                let items = &self.items[start..][..pixels];
+                let inks = &inks[self.first_ink[drawing]..];
+                for ((out, &level), &item) in out.chunks_exact_mut(C).zip(coverage).zip(items) {
+                    // Items are stale where nothing is drawn: select the background without a branch.
+                    let item = if level == 0 { 0 } else { usize::from(item) };
+                    out.copy_from_slice(&inks[item]);
+                }
+            });
+        });
+        Ok(())
+    }
+}
+
+/// Coverage level to alpha, and to the gray encoding's value.
+fn value_tables() -> ([f64; 256], [f64; 256]) {
+    let alpha: [f64; 256] = std::array::from_fn(|level| level as f64 / 255.0);
+    let gray = std::array::from_fn(|level| 1.0 - alpha[level]);
+    (alpha, gray)
+}
+
+/// How a rendered batch keeps its coverage until it is written: as the output will be laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// For [`Output::RArray`].
+    RArray,
+    /// For the NHWC outputs, [`Output::Float32`] and [`Output::Uint8`].
+    Nhwc,
+}
+
+/// Where a batch is written, and in which layout and element type. Every layout holds `n * side *
+/// side * channels` elements: element `(i, y, x, c)` (drawing, row from the top, column from the
+/// left, channel) is at `i + n * (y + side * (x + side * c))` in an R array (column-major), at
+/// `((i * side + y) * side + x) * channels + c` in the others (row-major NHWC, what Keras models
+/// consume).
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// Doubles in [0, 1], column-major: the memory of an R array.
+    RArray(&'a mut [f64]),
+    /// float32, row-major: the values of `RArray` (or `2 * value - 1` with `imagenet`, the [-1,
+    /// 1] range of ImageNet-trained applications), computed in double precision then rounded.
+    Float32 { out: &'a mut [f32], imagenet: bool },
+    /// Bytes, row-major: `round(255 * value)` (the model rescales them on the device).
+    Uint8(&'a mut [u8]),
+}
+
+impl Output<'_> {
+    /// Its layout, which the batch must be rendered for (see [`render_tiles`]).
+    pub fn layout(&self) -> Layout {
+        match self {
+            Output::RArray(_) => Layout::RArray,
+            Output::Float32 { .. } | Output::Uint8(_) => Layout::Nhwc,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Output::RArray(out) => out.len(),
+            Output::Float32 { out, .. } => out.len(),
+            Output::Uint8(out) => out.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -192,35 +344,41 @@ impl Drop for RenderedBatch {
     }
 }
 
-/// Renders `drawings` into coverage with `threads` threads, to be written out later.
+/// Renders `drawings` into coverage with `threads` threads, to be written out later into an
+/// output of layout `layout`.
 pub fn render_tiles<S: AsRef<str> + Sync>(
     drawings: &[S],
     options: &RenderOptions,
+    layout: Layout,
     threads: usize,
 ) -> Result<RenderedBatch, BatchError> {
     let n = drawings.len();
     let size = n.div_ceil(threads.max(1) * 4).next_multiple_of(8).clamp(8, GROUP);
-    let group_size = size * options.side * options.side;
+    let pixels = options.side * options.side;
+    let group_size = size * pixels;
     let groups = n.div_ceil(size);
     let (mut coverage, mut items) = Spare::take();
     grow(&mut coverage, groups * group_size);
+    // Items are read only where coverage is not 0, so they need no clearing.
     grow(&mut items, if options.encoding.needs_items() { groups * group_size } else { 0 });
     let background = options.encoding.background();
     // Each drawing is drawn into the worker's own small tile, then moved to its place in the
     // group (interleaved pixel by pixel), which is cheaper than drawing in place with a stride.
     let render_group = |(points, tile): &mut (Points, Tile), group: usize, coverage: &mut [u8], items: &mut [u16]| {
         coverage.fill(0);
-        items.fill(0);
         let first = group * size;
         drawings[first..(first + size).min(n)]
             .iter()
             .enumerate()
             .map(|(offset, drawing)| {
-                // Ink 0 of each drawing is the background, shown where nothing is drawn.
+                // Ink 0 of each drawing is the background (what blank pixels show).
                 let mut inks = if items.is_empty() { Vec::new() } else { vec![[background; 3]] };
                 parse_into(drawing.as_ref(), points).map_err(DrawingError::Parse)?;
                 let drawn = tile.draw(points, options, &mut inks);
-                tile.move_into(coverage, items, size, offset);
+                match layout {
+                    Layout::RArray => tile.move_into(coverage, items, size, offset, PixelOrder::ColumnMajor),
+                    Layout::Nhwc => tile.move_into(coverage, items, 1, offset * pixels, PixelOrder::RowMajor),
+                }
                 drawn.map_err(|TooManyInks(count)| DrawingError::TooManyInks(count))?;
                 Ok(inks)
             })
@@ -247,6 +405,7 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
         options: *options,
         len: n,
         group: size,
+        layout,
         coverage,
         items,
         inks: Vec::new(),
@@ -278,11 +437,16 @@ pub struct Prefetch {
 
 impl Prefetch {
     /// Starts rendering `drawings` (owned, so the caller's buffers are free) with `threads`
-    /// worker threads.
-    pub fn spawn(drawings: Vec<String>, options: RenderOptions, threads: usize) -> Result<Prefetch, BatchError> {
+    /// worker threads, for an output of layout `layout`.
+    pub fn spawn(
+        drawings: Vec<String>,
+        options: RenderOptions,
+        layout: Layout,
+        threads: usize,
+    ) -> Result<Prefetch, BatchError> {
         let handle = std::thread::Builder::new()
             .name("doodles-prefetch".into())
-            .spawn(move || render_tiles(&drawings, &options, threads))
+            .spawn(move || render_tiles(&drawings, &options, layout, threads))
             .map_err(|err| BatchError::Threads(err.to_string()))?;
         Ok(Prefetch { handle })
     }

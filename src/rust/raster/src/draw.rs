@@ -29,13 +29,22 @@ pub(crate) struct Tile {
     pub(crate) coverage: Vec<u8>,
     pub(crate) items: Vec<u16>,
     touched: Vec<u32>,
+    side: usize,
+}
+
+/// The order of an image's pixels: `y + side * x` (an R array's, and a tile's), or `y * side + x`
+/// (NHWC, what Keras models consume).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelOrder {
+    ColumnMajor,
+    RowMajor,
 }
 
 impl Tile {
     pub(crate) fn new(options: &RenderOptions) -> Tile {
         let pixels = options.side * options.side;
         let items = if options.encoding.needs_items() { pixels } else { 0 };
-        Tile { coverage: vec![0; pixels], items: vec![0; items], touched: Vec::new() }
+        Tile { coverage: vec![0; pixels], items: vec![0; items], touched: Vec::new(), side: options.side }
     }
 
     /// Draws `points` into this blank tile, pushing the drawing's inks (which `items` index) onto
@@ -83,11 +92,23 @@ impl Tile {
     }
 
     /// Moves the drawing to pixel `p * step + offset` of `coverage` and `items` (whose other
-    /// elements are left alone) and leaves this tile blank.
-    pub(crate) fn move_into(&mut self, coverage: &mut [u8], items: &mut [u16], step: usize, offset: usize) {
+    /// elements are left alone), `p` the pixel's index in `order`, and leaves this tile blank.
+    pub(crate) fn move_into(
+        &mut self,
+        coverage: &mut [u8],
+        items: &mut [u16],
+        step: usize,
+        offset: usize,
+        order: PixelOrder,
+    ) {
+        let side = self.side;
         for &pixel in &self.touched {
             let pixel = pixel as usize;
-            let at = pixel * step + offset;
+            let index = match order {
+                PixelOrder::ColumnMajor => pixel,
+                PixelOrder::RowMajor => (pixel % side) * side + pixel / side,
+            };
+            let at = index * step + offset;
             coverage[at] = std::mem::take(&mut self.coverage[pixel]);
             if !self.items.is_empty() {
                 items[at] = self.items[pixel];
@@ -297,7 +318,7 @@ mod tests {
         // blank tile.
         let mut coverage = vec![0; 2 * side * side];
         let mut items = vec![0; if tile.items.is_empty() { 0 } else { 2 * side * side }];
-        tile.move_into(&mut coverage, &mut items, 2, 1);
+        tile.move_into(&mut coverage, &mut items, 2, 1, PixelOrder::ColumnMajor);
         assert!(tile.coverage.iter().all(|&level| level == 0));
         Drawn {
             coverage: coverage.iter().skip(1).step_by(2).copied().collect(),

@@ -1,11 +1,12 @@
-//! Quick, Draw! drawings (JSON stroke arrays) to image batches laid out as R arrays.
+//! Quick, Draw! drawings (JSON stroke arrays) to image batches laid out as R arrays, or as the
+//! row-major (NHWC) float32 or uint8 batches Keras models consume.
 //!
 //! - [`parse`]: JSON to strokes, with the structure validated (an array of strokes, each exactly two
 //!   equal-length arrays of numbers).
 //! - [`options`]: what to draw (side, encoding of the channels, line width, antialiasing).
 //! - `draw`: one drawing into a small `u8` tile, by an exact distance-to-segment test.
-//! - [`batch`]: many drawings in parallel, written straight into the caller's column-major
-//!   `(n, height, width, channels)` buffer (an R array), or rendered in the background first.
+//! - [`batch`]: many drawings in parallel, written straight into the caller's buffer (an R array's
+//!   column-major doubles, or NHWC float32 / uint8), or rendered in the background first.
 //! - [`memory`]: how the output memory is obtained (huge pages, keeping freed memory).
 //!
 //! Nothing here calls R; the `doodles` crate does that on R's main thread.
@@ -15,6 +16,6 @@ pub mod memory;
 pub mod options;
 pub mod parse;
 
-pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Prefetch, RenderedBatch};
+pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch, RenderedBatch};
 pub use options::{side_for_scale, Encoding, OptionsError, RenderOptions};
 pub use parse::{check_drawing, parse_drawing, ParseError, Stroke};

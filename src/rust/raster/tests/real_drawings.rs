@@ -1,6 +1,8 @@
 //! The public API on real drawings: the 750 of the sample's test_simplified.csv shipped in the
 //! package (inst/extdata), checked against a brute-force geometry that does not use the renderer.
-use doodles_raster::{parse_drawing, render_batch, render_tiles, BatchError, Encoding, Prefetch, RenderOptions};
+use doodles_raster::{
+    parse_drawing, render_batch, render_tiles, BatchError, Encoding, Layout, Output, Prefetch, RenderOptions,
+};
 
 fn sample_drawings() -> Vec<String> {
     // Read at run time: the shared target directory may hold a test binary compiled from another
@@ -25,7 +27,7 @@ fn options(side: usize, encoding: Encoding, antialias: bool) -> RenderOptions {
 
 fn render(drawings: &[String], options: &RenderOptions, threads: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; drawings.len() * options.values_per_drawing()];
-    render_batch(drawings, options, &mut out, threads).unwrap();
+    render_batch(drawings, options, Output::RArray(&mut out), threads).unwrap();
     out
 }
 
@@ -107,16 +109,74 @@ fn threads_and_prefetch_give_the_same_batch() {
         assert!(one.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(one, render(&drawings, &options, 2));
         assert_eq!(one, render(&drawings, &options, 3));
-        let prefetch = Prefetch::spawn(drawings.clone(), options, 2).unwrap();
+        let prefetch = Prefetch::spawn(drawings.clone(), options, Layout::RArray, 2).unwrap();
         let rendered = prefetch.wait().unwrap();
         assert_eq!(rendered.dim(), [750, 77, 77, encoding.channels()]);
         let mut later = vec![f64::NAN; one.len()];
-        rendered.write_into(&mut later, 2).unwrap();
+        rendered.write_into(Output::RArray(&mut later), 2).unwrap();
         assert_eq!(one, later);
         // Small batches use smaller groups, which differ with the threads (16 and 8 drawings here).
         let few = &drawings[..40];
         assert_eq!(render(few, &options, 1), render(few, &options, 2));
     }
+}
+
+/// Element `(i, y, x, c)` of the column-major R array, in row-major (NHWC) order.
+fn transposed(array: &[f64], n: usize, side: usize, channels: usize) -> Vec<f64> {
+    let mut nhwc = Vec::with_capacity(array.len());
+    for i in 0..n {
+        for y in 0..side {
+            for x in 0..side {
+                for c in 0..channels {
+                    nhwc.push(array[i + n * (y + side * (x + side * c))]);
+                }
+            }
+        }
+    }
+    nhwc
+}
+
+#[test]
+fn keras_layouts_hold_the_r_array_values_in_row_major_order() {
+    let drawings = sample_drawings();
+    let encodings = [Encoding::Gray, Encoding::Hue, Encoding::Order, Encoding::Point, Encoding::Stack];
+    for (encoding, antialias) in encodings.iter().flat_map(|&e| [(e, false), (e, true)]) {
+        // 750 drawings: groups of 64 and a partial last group; 37 drawings: groups of 8.
+        for (count, side, threads) in [(750, 64, 2), (37, 30, 3)] {
+            let drawings = &drawings[..count];
+            let options = options(side, encoding, antialias);
+            let expected = transposed(&render(drawings, &options, threads), count, side, options.channels());
+            let mut float = vec![f32::NAN; expected.len()];
+            render_batch(drawings, &options, Output::Float32 { out: &mut float, imagenet: false }, threads).unwrap();
+            assert!(float.iter().zip(&expected).all(|(&f, &e)| f == e as f32), "{encoding:?} {antialias} float32");
+            let mut imagenet = vec![f32::NAN; expected.len()];
+            render_batch(drawings, &options, Output::Float32 { out: &mut imagenet, imagenet: true }, threads).unwrap();
+            assert!(
+                imagenet.iter().zip(&expected).all(|(&f, &e)| f == (e * 2.0 - 1.0) as f32),
+                "{encoding:?} imagenet"
+            );
+            let mut bytes = vec![7u8; expected.len()];
+            let rendered = render_tiles(drawings, &options, Layout::Nhwc, threads).unwrap();
+            rendered.write_into(Output::Uint8(&mut bytes), threads).unwrap();
+            assert!(bytes.iter().zip(&expected).all(|(&b, &e)| b == (e * 255.0).round() as u8), "{encoding:?} uint8");
+        }
+    }
+}
+
+#[test]
+fn keras_layouts_put_values_at_the_row_major_position() {
+    // As below: drawing 2 of 3 has one red dot at row 127, column 0.
+    let drawings = ["[]", "[[[0], [255]]]", "[]"];
+    let options = options(128, Encoding::Hue, false);
+    let mut out = vec![0u8; 3 * options.values_per_drawing()];
+    render_batch(&drawings, &options, Output::Uint8(&mut out), 2).unwrap();
+    let at = |i: usize, y: usize, x: usize, c: usize| out[((i * 128 + y) * 128 + x) * 3 + c];
+    assert_eq!([at(1, 127, 0, 0), at(1, 127, 0, 1), at(1, 127, 0, 2)], [220, 0, 0]);
+    assert_eq!(out.iter().filter(|&&v| v != 255).count(), 3);
+    assert_eq!(
+        render_batch(&drawings, &options, Output::Float32 { out: &mut [0.0; 5], imagenet: false }, 2),
+        Err(BatchError::OutputLength { expected: out.len(), actual: 5 })
+    );
 }
 
 #[test]
@@ -125,7 +185,7 @@ fn values_land_at_the_column_major_position() {
     let drawings = ["[]", "[[[0], [255]]]", "[]"];
     let options = options(128, Encoding::Hue, false);
     let mut out = vec![f64::NAN; 3 * options.values_per_drawing()];
-    render_batch(&drawings, &options, &mut out, 2).unwrap();
+    render_batch(&drawings, &options, Output::RArray(&mut out), 2).unwrap();
     let at = |i: usize, y: usize, x: usize, c: usize| out[i + 3 * (y + 128 * (x + 128 * c))];
     let red = 220.0 / 255.0;
     assert_eq!([at(1, 127, 0, 0), at(1, 127, 0, 1), at(1, 127, 0, 2)], [red, 0.0, 0.0]);
@@ -142,7 +202,7 @@ fn the_first_bad_drawing_is_reported_whatever_the_threads() {
     let options = options(64, Encoding::Gray, false);
     let mut out = vec![0.0; drawings.len() * options.values_per_drawing()];
     for threads in [1, 2, 4] {
-        match render_batch(&drawings, &options, &mut out, threads) {
+        match render_batch(&drawings, &options, Output::RArray(&mut out), threads) {
             Err(BatchError::Drawing { index, error }) => {
                 assert_eq!(index, 300);
                 assert!(error.to_string().contains("expected a number as y value 2 of stroke 1"), "{error}");
@@ -150,12 +210,12 @@ fn the_first_bad_drawing_is_reported_whatever_the_threads() {
             other => panic!("expected a drawing error, got {other:?}"),
         }
     }
-    let Err(BatchError::Drawing { index, .. }) = render_tiles(&drawings, &options, 2) else {
+    let Err(BatchError::Drawing { index, .. }) = render_tiles(&drawings, &options, Layout::RArray, 2) else {
         panic!("expected an error")
     };
     assert_eq!(index, 300);
     assert_eq!(
-        render_batch(&drawings, &options, &mut out[1..], 2),
+        render_batch(&drawings, &options, Output::RArray(&mut out[1..]), 2),
         Err(BatchError::OutputLength { expected: out.len(), actual: out.len() - 1 })
     );
 }

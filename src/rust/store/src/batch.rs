@@ -3,7 +3,7 @@
 use crate::db::Connection;
 use crate::error::{Result, StoreError};
 use crate::index::StrokeIndex;
-use doodles_raster::{render_batch, BatchError, Prefetch, RenderOptions};
+use doodles_raster::{render_batch, BatchError, Layout, Output, Prefetch, RenderOptions};
 use std::sync::Arc;
 
 /// A batch started by [`start_prefetch`], for the connection's next [`render`] call.
@@ -11,6 +11,7 @@ pub struct Prefetched {
     ids: Vec<i64>,
     labels: Vec<i32>,
     options: RenderOptions,
+    layout: Layout,
     index: Arc<StrokeIndex>,
     job: Prefetch,
 }
@@ -78,20 +79,24 @@ fn render_error(err: BatchError, ids: &[i64]) -> StoreError {
     }
 }
 
-/// Renders `ids` into `out` (`ids.len() * options.values_per_drawing()` doubles) and returns
-/// their labels; uses the connection's prefetched batch when it is for exactly these ids and
-/// options and the index has not changed since.
+/// Renders `ids` into `out` (`ids.len() * options.values_per_drawing()` elements, in any layout)
+/// and returns their labels; uses the connection's prefetched batch when it is for exactly these
+/// ids and options and the index has not changed since.
 pub fn render(
     conn: &Connection,
     ids: &[i64],
     options: &RenderOptions,
     threads: usize,
-    out: &mut [f64],
+    out: Output<'_>,
 ) -> Result<Vec<i32>> {
     let index = current_index(conn)?;
     let pending = conn.prefetch.lock().map_err(|_| lock_error())?.take();
     if let Some(prefetched) = pending {
-        if prefetched.ids == ids && prefetched.options == *options && Arc::ptr_eq(&prefetched.index, &index) {
+        if prefetched.ids == ids
+            && prefetched.options == *options
+            && prefetched.layout == out.layout()
+            && Arc::ptr_eq(&prefetched.index, &index)
+        {
             let rendered = prefetched.job.wait().map_err(|e| render_error(e, ids))?;
             rendered.write_into(out, threads).map_err(|e| render_error(e, ids))?;
             return Ok(prefetched.labels);
@@ -102,14 +107,20 @@ pub fn render(
     Ok(labels)
 }
 
-/// Starts rendering `ids` in the background for the connection's next [`render`] call
-/// (replacing any pending one).
-pub fn start_prefetch(conn: &Connection, ids: &[i64], options: &RenderOptions, threads: usize) -> Result<()> {
+/// Starts rendering `ids` in the background for the connection's next [`render`] call into an
+/// output of layout `layout` (replacing any pending one).
+pub fn start_prefetch(
+    conn: &Connection,
+    ids: &[i64],
+    options: &RenderOptions,
+    layout: Layout,
+    threads: usize,
+) -> Result<()> {
     let index = current_index(conn)?;
     let (drawings, labels) = lookup(&index, ids)?;
     let owned: Vec<String> = drawings.into_iter().map(str::to_string).collect();
-    let job = Prefetch::spawn(owned, *options, threads).map_err(|e| render_error(e, ids))?;
-    let prefetched = Prefetched { ids: ids.to_vec(), labels, options: *options, index, job };
+    let job = Prefetch::spawn(owned, *options, layout, threads).map_err(|e| render_error(e, ids))?;
+    let prefetched = Prefetched { ids: ids.to_vec(), labels, options: *options, layout, index, job };
     *conn.prefetch.lock().map_err(|_| lock_error())? = Some(prefetched);
     Ok(())
 }

@@ -1,0 +1,98 @@
+# Batches in the form Keras consumes. Rust renders row-major (NHWC) float32 or uint8 into the
+# memory of an R integer vector allocated on R's main thread; reticulate hands an R integer array
+# to numpy as an int32 view of that memory (no copy, R's object kept alive by the view), and numpy
+# reinterprets it as the batch. No element is copied or converted on the way to the model.
+
+batch_formats <- c("array", "float32", "uint8")
+
+check_format <- function(format, imagenet_preproc = FALSE, call = rlang::caller_env()) {
+  if (!checkmate::test_choice(format, batch_formats)) {
+    abort_doodles(sprintf("`format` must be one of %s, not %s.",
+                          paste0('"', batch_formats, '"', collapse = ", "), deparse1(format)),
+                  kind = "argument", call = call)
+  }
+  if (format == "uint8" && isTRUE(imagenet_preproc)) {
+    abort_doodles(
+      c("`imagenet_preproc` does not apply to `format = \"uint8\"` (0..255).",
+        i = paste("The model maps the bytes to [-1, 1] on the device: build it with",
+                  "`get_model(..., input_dtype = \"uint8\", imagenet_preproc = TRUE)`.")),
+      kind = "argument", call = call
+    )
+  }
+  format
+}
+
+# The numpy batch Rust rendered into `storage` (see new_batch in src/rust/src/raster.rs).
+as_numpy_batch <- function(storage) {
+  arrays_py()$nhwc_view(storage, attr(storage, "shape"), attr(storage, "dtype"))
+}
+
+# Labels for Keras: float32 one-hot rows, or the 0-based integers themselves (int32) for a sparse
+# loss.
+as_numpy_labels <- function(label_int, num_classes, sparse) {
+  check_labels(label_int, num_classes)
+  labels <- array(as.integer(label_int), length(label_int))
+  if (sparse) {
+    return(reticulate::r_to_py(labels))
+  }
+  arrays_py()$one_hot(labels, num_classes)
+}
+
+# Side features (a double matrix) as C-ordered float32.
+as_numpy_features <- function(features) {
+  arrays_py()$as_model_input(features)
+}
+
+#' The batch format a Keras model consumes
+#'
+#' `"uint8"` when the model's image input takes bytes (see `input_dtype` in [get_model()]), else
+#' `"float32"`: the `format` to give [train_generator()] and [test_generator()] for that model.
+#'
+#' @param model A Python Keras model.
+#' @return `"uint8"` or `"float32"`.
+#' @export
+#' @examples
+#' \dontrun{
+#' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = 340,
+#'                    input_dtype = "uint8")
+#' it <- test_generator(con, scale = 0.25, format = keras_input_format(model))
+#' }
+keras_input_format <- function(model) {
+  if (!is_keras_model(model)) {
+    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
+  }
+  if (identical(image_input_dtype(model), "uint8")) "uint8" else "float32"
+}
+
+# The dtype of the model's image input: the input named "image" (get_model()'s), else the first.
+image_input_dtype <- function(model) {
+  inputs <- model$inputs
+  names <- vapply(inputs, function(input) as.character(input$name), "")
+  input <- inputs[[if ("image" %in% names) match("image", names) else 1L]]
+  as.character(input$dtype)
+}
+
+# A clear error, before any training, when the batches' element type is not the one the model's
+# image input takes: Keras would cast bytes 0..255 to floats without rescaling them.
+check_batch_for_model <- function(model, x, call = rlang::caller_env()) {
+  image <- if (is.list(x) && !is.array(x)) x[[1]] else x
+  batch_dtype <- if (inherits(image, "python.builtin.object")) {
+    as.character(reticulate::py_to_r(image$dtype$name))
+  } else {
+    "float32"
+  }
+  model_dtype <- image_input_dtype(model)
+  if ((batch_dtype == "uint8") != (model_dtype == "uint8")) {
+    abort_doodles(
+      c(sprintf("The batches' images are %s but the model's image input takes %s.", batch_dtype,
+                model_dtype),
+        i = if (batch_dtype == "uint8") {
+          "Build the model with `get_model(..., input_dtype = \"uint8\")`, or make the generator with `format = \"float32\"`."
+        } else {
+          "Make the generator with `format = \"uint8\"` (see keras_input_format())."
+        }),
+      kind = "model", call = call
+    )
+  }
+  invisible(TRUE)
+}
