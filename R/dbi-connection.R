@@ -75,6 +75,20 @@ setMethod("dbDataType", "doodles_duckdb_connection", function(dbObj, obj, ...) {
 
 #' @rdname doodles_duckdb_connection-class
 #' @export
+setMethod("dbQuoteLiteral", "doodles_duckdb_connection", function(conn, x, ...) {
+  # DBI writes blobs as SQL-92 hex literals (X'0102'), which DuckDB 1.5 reads as text: write
+  # DuckDB's own blob literal ('\x01\x02'::BLOB) instead.
+  if (is.list(x) && all(vapply(x, function(v) is.null(v) || is.raw(v), logical(1)))) {
+    quoted <- vapply(x, function(v) {
+      if (is.null(v)) "NULL" else paste0("'", paste0("\\x", as.character(v), collapse = ""), "'::BLOB")
+    }, "")
+    return(DBI::SQL(quoted))
+  }
+  methods::callNextMethod()
+})
+
+#' @rdname doodles_duckdb_connection-class
+#' @export
 setMethod("dbSendQuery", c("doodles_duckdb_connection", "character"), function(conn, statement, params = NULL, ...) {
   send_statement(conn, statement, params, query = TRUE)
 })

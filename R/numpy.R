@@ -81,6 +81,12 @@ check_batch_for_model <- function(model, x, call = rlang::caller_env()) {
   } else {
     "float32"
   }
+  check_format_for_model(model, batch_dtype, call)
+}
+
+# The same check by a generator's declared `format` ("array" is converted to float32).
+check_format_for_model <- function(model, format, call = rlang::caller_env()) {
+  batch_dtype <- if (format == "uint8") "uint8" else "float32"
   model_dtype <- image_input_dtype(model)
   if ((batch_dtype == "uint8") != (model_dtype == "uint8")) {
     abort_doodles(

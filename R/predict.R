@@ -8,7 +8,8 @@
 #'
 #' @param model A Python Keras model.
 #' @param data A generator from [test_generator()] (or any function returning `list(x)` and then
-#'   `NULL`), or an image array (a list of arrays for a model with side inputs).
+#'   `NULL`), or an image array (a list of arrays for a model with side inputs). Its format must
+#'   suit the model: `test_generator(..., format = keras_input_format(model))` is the fastest.
 #' @param words The class names in `label_int` order, or a DBI connection whose `labels` table
 #'   holds them.
 #' @param key_id Identifiers of the drawings; by default the generator's `key_id` attribute, else
@@ -30,9 +31,12 @@ predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), step
   checkmate::assert_character(words, any.missing = FALSE, min.len = 1)
   checkmate::assert_count(steps, positive = TRUE, null.ok = TRUE)
   generator <- if (is.function(data)) {
+    # A generator's batches are checked by the form it declares, without drawing one.
+    if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"))
     data
   } else {
     checkmate::assert(checkmate::check_array(data, min.d = 2), checkmate::check_list(data))
+    check_batch_for_model(model, data)
     one_batch(data)
   }
   probabilities <- bridge_py()$predict_loop(model, generator,

@@ -42,3 +42,22 @@ else
     echo "setup: WARNING: could not install the Keras environment; Keras tests will be skipped" >&2
   fi
 fi
+
+# The R Keras stack Debian lacks (keras3, keras, tensorflow and a reticulate newer than Debian's),
+# in a library of its own for tests/testthat/test-keras3.R, so that the rest keeps Debian's
+# reticulate. Its source packages come with the workplace (shared/r-packages, beside the checkout);
+# without them those tests are skipped.
+r_keras=${DOODLES_R_KERAS_LIB:-$HOME/.cache/doodles/r-keras}
+root=$(cd "$(dirname "$0")/.." && pwd)
+installer=""
+for candidate in "${DOODLES_R_PACKAGES:-}" "$root/../shared/r-packages" "/work/shared/r-packages"; do
+  if [ -n "$candidate" ] && [ -f "$candidate/install.sh" ]; then installer="$candidate/install.sh"; break; fi
+done
+if [ -d "$r_keras/keras3" ] && [ -d "$r_keras/reticulate" ]; then
+  echo "setup: R keras3 ready in $r_keras"
+elif [ -n "$installer" ]; then
+  echo "setup: installing the R Keras stack into $r_keras (about 80 s)"
+  bash "$installer" "$r_keras" >/dev/null || echo "setup: WARNING: the R Keras stack did not install; keras3 tests will be skipped" >&2
+else
+  echo "setup: no shared/r-packages found: the keras3 tests will be skipped"
+fi

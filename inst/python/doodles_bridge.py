@@ -66,7 +66,11 @@ def as_model_input(value):
 
 def next_batch(fn):
     """Pulls one `(x, y)` batch from R; `None` when the R function signals the end."""
-    batch = call_r(fn)
+    return as_training_batch(call_r(fn))
+
+
+def as_training_batch(batch):
+    """The `(x, y)` arrays of a batch R returned; `None` for R's `NULL` (the end)."""
     if batch is None:
         return None
     if not isinstance(batch, (list, tuple)) or len(batch) != 2:
@@ -159,8 +163,7 @@ def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
 
     def pull():
         if pending:
-            batch = pending.pop()
-            return as_model_input(batch[0]), as_model_input(batch[1])
+            return as_training_batch(pending.pop())
         return next_batch(fn)
 
     callback_list = keras.callbacks.CallbackList(

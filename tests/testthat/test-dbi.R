@@ -9,10 +9,6 @@ dbitest_skips <- c(
   "connect_bigint_integer", "connect_bigint_character", "connect_bigint_integer64",
   "data_64_bit_numeric_warning", "data_64_bit_lossless",
   "roundtrip_64_bit_character", "append_roundtrip_64_bit_character",
-  # current_date / current_time need DuckDB's icu extension, which the bundled build does not
-  # include (and a machine without network cannot install).
-  "data_date_current", "data_time_current", "data_date_current_typed",
-  "data_timestamp_current", "data_timestamp_current_typed",
   # A result that is garbage-collected without dbClearResult() is closed silently, not with a warning.
   "send_query_stale_warning", "send_statement_stale_warning",
   # Named placeholders ($name) are not supported: values are bound by position.

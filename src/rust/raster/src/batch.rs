@@ -170,7 +170,7 @@ impl RenderedBatch {
                 let (scale, offset) = if imagenet { (2.0, -1.0) } else { (1.0, 0.0) };
                 self.write_nhwc(out, |value| (value * scale + offset) as f32, threads)
             }
-            Output::Uint8(out) => self.write_nhwc(out, |value| (value * 255.0).round() as u8, threads),
+            Output::Uint8(out) => self.write_nhwc(out, |value| (value * 255.0).round_ties_even() as u8, threads),
         }
     }
 
@@ -311,7 +311,8 @@ pub enum Output<'a> {
     /// float32, row-major: the values of `RArray` (or `2 * value - 1` with `imagenet`, the [-1,
     /// 1] range of ImageNet-trained applications), computed in double precision then rounded.
     Float32 { out: &'a mut [f32], imagenet: bool },
-    /// Bytes, row-major: `round(255 * value)` (the model rescales them on the device).
+    /// Bytes, row-major: `round(255 * value)`, ties to even as numpy's `rint` and R's `round`
+    /// (the model rescales them on the device).
     Uint8(&'a mut [u8]),
 }
 

@@ -158,7 +158,10 @@ fn keras_layouts_hold_the_r_array_values_in_row_major_order() {
             let mut bytes = vec![7u8; expected.len()];
             let rendered = render_tiles(drawings, &options, Layout::Nhwc, threads).unwrap();
             rendered.write_into(Output::Uint8(&mut bytes), threads).unwrap();
-            assert!(bytes.iter().zip(&expected).all(|(&b, &e)| b == (e * 255.0).round() as u8), "{encoding:?} uint8");
+            assert!(
+                bytes.iter().zip(&expected).all(|(&b, &e)| b == (e * 255.0).round_ties_even() as u8),
+                "{encoding:?} uint8"
+            );
         }
     }
 }
@@ -177,6 +180,20 @@ fn keras_layouts_put_values_at_the_row_major_position() {
         render_batch(&drawings, &options, Output::Float32 { out: &mut [0.0; 5], imagenet: false }, 2),
         Err(BatchError::OutputLength { expected: out.len(), actual: 5 })
     );
+    // Coverage is laid out for one kind of output: a batch rendered for an R array is refused.
+    let rendered = render_tiles(&drawings, &options, Layout::RArray, 2).unwrap();
+    assert_eq!(
+        rendered.write_into(Output::Uint8(&mut out), 2),
+        Err(BatchError::Layout { rendered: Layout::RArray, wanted: Layout::Nhwc })
+    );
+    // 6 strokes in `order`: inks 5/6 and 1/6 are 212.5 and 42.5, rounded to even as numpy's rint.
+    let strokes = "[[[10], [10]], [[50], [10]], [[90], [10]], [[130], [10]], [[170], [10]], [[210], [10]]]";
+    let order = RenderOptions::new(64, Encoding::Order, 3.0, false).unwrap();
+    let mut bytes = vec![0u8; order.values_per_drawing()];
+    render_batch(&[strokes], &order, Output::Uint8(&mut bytes), 1).unwrap();
+    let mut inks: Vec<u8> = bytes.iter().copied().filter(|&v| v != 0).collect();
+    inks.dedup();
+    assert_eq!(inks, [255, 212, 170, 128, 85, 42]);
 }
 
 #[test]

@@ -1,0 +1,66 @@
+# The real R keras3 package (Keras 3) on doodles generators in the Keras forms: keras3::fit() and
+# predict() take the numpy batches unchanged. keras3 needs a newer reticulate than Debian's, so
+# it lives in a library of its own (../shared/r-packages/install.sh, run by tools/setup.sh) and
+# runs in a child R process, while this suite keeps Debian's reticulate.
+
+keras3_library <- function() {
+  Sys.getenv("DOODLES_R_KERAS_LIB", file.path(path.expand("~"), ".cache", "doodles", "r-keras"))
+}
+
+skip_if_no_keras3 <- function() {
+  skip_if_no_keras()
+  if (!dir.exists(file.path(keras3_library(), "keras3"))) {
+    skip(paste("the R keras3 package is not installed in", keras3_library(),
+               "(../shared/r-packages/install.sh)"))
+  }
+}
+
+# Runs `code` (R source) in a child Rscript with the keras3 library first; returns its output.
+run_with_keras3 <- function(code, ...) {
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(sprintf(code, ...), script)
+  result <- processx::run(file.path(R.home("bin"), "Rscript"), script, error_on_status = FALSE,
+                          env = c("current", R_LIBS = keras3_library()), timeout = 600)
+  if (result$status != 0) fail(paste(c("the keras3 child failed:", utils::tail(
+    strsplit(result$stderr, "\n")[[1]], 15)), collapse = "\n"))
+  strsplit(result$stdout, "\n")[[1]]
+}
+
+test_that("keras3::fit() and predict() learn from doodles generators in the Keras forms", {
+  skip_if_no_keras3()
+  # The shapes task in an SQLite file the child opens: generators over any DBI connection.
+  db <- withr::local_tempfile(fileext = ".sqlite")
+  con <- DBI::dbConnect(RSQLite::SQLite(), db)
+  DBI::dbWriteTable(con, "doodles", shape_drawings(640, seed = 21))
+  DBI::dbWriteTable(con, "test", shape_drawings(200, seed = 22))
+  DBI::dbDisconnect(con)
+  output <- run_with_keras3('
+    suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
+    con <- DBI::dbConnect(RSQLite::SQLite(), "%s")
+    test <- DBI::dbReadTable(con, "test")
+    cat("keras3", as.character(packageVersion("keras3")), "\n")
+    for (color in c(FALSE, TRUE)) for (format in c("float32", "uint8")) {
+      keras3::set_random_seed(5)
+      it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, seed = 2, color = color,
+                            format = format, num_classes = 4)
+      model <- get_model("lenet", input_shape = c(32, 32), color = color, num_classes = 4,
+                         input_dtype = format, metrics = list("accuracy"))
+      history <- fit(model, it, steps_per_epoch = attr(it, "steps_per_epoch"), epochs = 3,
+                     verbose = 0)
+      tg <- test_generator(test, batch_size = 64, scale = 0.125, color = color, format = format)
+      p <- predict(model, tg, steps = attr(tg, "steps"), verbose = 0)
+      cat(sprintf("result %%s %%s %%d %%d %%.3f %%.3f\n", if (color) "colour" else "gray", format,
+                  nrow(p), length(history$metrics$loss), utils::tail(history$metrics$accuracy, 1),
+                  mean(max.col(p) - 1 == test$label_int)))
+    }
+  ', db)
+  results <- utils::read.table(text = grep("^result ", output, value = TRUE),
+                               col.names = c("tag", "image", "format", "rows", "epochs",
+                                             "train_accuracy", "test_accuracy"))
+  expect_equal(nrow(results), 4)
+  expect_equal(results$rows, rep(200, 4))
+  expect_equal(results$epochs, rep(3, 4))
+  # Chance is 1/4.
+  expect_true(all(results$train_accuracy > 0.8), info = paste(output, collapse = "\n"))
+  expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))
+})
