@@ -42,7 +42,10 @@
 #'   strokes), or names of numeric columns of the `doodles` table. With features, each batch is
 #'   `list(list(x, features), y)`.
 #' @param prefetch With a doodles connection, prepare the next batch in Rust worker threads while
-#'   the current one is used.
+#'   the current one is used. One batch ahead is enough: drawing it takes a fraction of a training
+#'   step (0.5-1% of a small MobileNet's CPU step was spent waiting, `bench-into-keras.R`), and a
+#'   deeper queue would only absorb jitter while holding more memory; when drawing is slower than
+#'   the model, no depth helps (give it more threads).
 #' @param threads Number of threads drawing a batch.
 #' @param format `"array"` (R arrays), or `"float32"` or `"uint8"` (numpy arrays for Keras); see
 #'   Formats.

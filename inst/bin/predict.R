@@ -22,7 +22,8 @@ Options:
   -z --zip                     Also write the submission zipped, as <output>.zip.
   -a --answers=<csv>           The test set's answers (key_id,word): print MAP@3.
   -b --batch-size=<size>       Batch size [default: 256].
-  --imagenet-preproc           Scale pixels to [-1, 1], as for a model trained with -w imagenet.
+  --imagenet-preproc           Scale pixels to [-1, 1] for a float32 model trained with ImageNet weights
+                               (models from train_nn.R take uint8 and rescale themselves).
 "
 
 main <- function(opts) {
@@ -58,9 +59,15 @@ main <- function(opts) {
     "Predicting {nrow(test)} drawing{?s} at {input_shape[1]}x{input_shape[2]}x{input_shape[3]}"
   )
   started <- Sys.time()
+  # The form the model takes: uint8 models (train_nn.R's) rescale their input themselves.
+  format <- keras_input_format(model)
+  if (format == "uint8" && imagenet_preproc) {
+    cli::cli_alert_info("The model rescales its uint8 input itself: --imagenet-preproc is not needed.")
+    imagenet_preproc <- FALSE
+  }
   it <- test_generator(test,
     batch_size = batch_size, scale = scale, color = color,
-    imagenet_preproc = imagenet_preproc
+    imagenet_preproc = imagenet_preproc, format = format
   )
   top3 <- predict_top3(model, it, words = con)
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
