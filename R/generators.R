@@ -130,7 +130,11 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' A generator of test batches
 #'
 #' Returns a function that walks the test drawings in order, `batch_size` at a time, the last batch
-#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one.
+#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one (with `loop`,
+#' the first batch again). With the R keras3 package: `predict(model, it, steps = attr(it,
+#' "steps"))`; with the legacy keras package (Keras 2), whose iterator calls the generator one
+#' batch ahead, make it with `loop = TRUE` and pass `steps` the same way, so that the call past the
+#' end gets a batch (discarded) rather than the `NULL` Keras 2 would warn about.
 #'
 #' @inheritParams train_generator
 #' @param data A DBI connection holding a `test` table (`id`, `key_id`, `drawing`, `countrycode`),
@@ -143,6 +147,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #'   `doodles` table defines the country codes.
 #' @param format As in [train_generator()]: `"array"`, or `"float32"` or `"uint8"` numpy arrays
 #'   for Keras (see [keras_input_format()]).
+#' @param loop After the last batch, start again from the first instead of returning `NULL`.
 #' @return A function of no arguments, with attributes `steps` (number of batches), `key_id` (in
 #'   batch order, when known), `image_shape`, `n_features` and `format`.
 #' @export
@@ -154,10 +159,11 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' it()           # NULL
 test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
                            imagenet_preproc = FALSE, features = NULL, con = NULL,
-                           threads = doodles_threads(), format = "array", ...) {
+                           threads = doodles_threads(), format = "array", loop = FALSE, ...) {
   checkmate::assert(checkmate::check_class(data, "DBIConnection"),
                     checkmate::check_data_frame(data))
   checkmate::assert_count(batch_size, positive = TRUE)
+  checkmate::assert_flag(loop)
   check_image_args(scale, color, imagenet_preproc, threads)
   check_format(format, imagenet_preproc)
   batch_size <- as.integer(batch_size)
@@ -199,7 +205,10 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
   steps <- ceiling(rows / batch_size)
   step <- 0L
   generator <- function() {
-    if (step >= steps) return(NULL)
+    if (step >= steps) {
+      if (!loop || steps == 0) return(NULL)
+      step <<- 0L
+    }
     step <<- step + 1L
     index <- seq((step - 1L) * batch_size + 1L, min(rows, step * batch_size))
     batch <- read(index)
