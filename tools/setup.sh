@@ -43,6 +43,14 @@ else
   fi
 fi
 
+# Keras 2 (PyPI's tf_keras) for the legacy R keras package's test (tests/testthat/test-keras-legacy.R),
+# not for users: --no-deps, since its dependency `tensorflow` is the full 600 MB wheel that the
+# environment's tensorflow-cpu already provides as the same module.
+if "$venv/bin/python" -c "import keras" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import tf_keras" >/dev/null 2>&1; then
+  "$venv/bin/python" -m pip install --quiet --no-deps "tf_keras==2.21.0" ||
+    echo "setup: WARNING: could not install tf_keras; the legacy keras test will be skipped" >&2
+fi
+
 # The R Keras stack Debian lacks (keras3, keras, tensorflow and a reticulate newer than Debian's),
 # in a library of its own for tests/testthat/test-keras3.R, so that the rest keeps Debian's
 # reticulate. Its source packages come with the workplace (shared/r-packages, beside the checkout);

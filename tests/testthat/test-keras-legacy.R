@@ -11,7 +11,7 @@ skip_if_no_legacy_keras <- function() {
   }
   venv_python <- file.path(keras_env_path(), "bin", "python")
   has_tf_keras <- processx::run(venv_python, c("-c", "import tf_keras"), error_on_status = FALSE)
-  if (has_tf_keras$status != 0) skip("the Keras environment has no tf_keras (pip install tf_keras)")
+  if (has_tf_keras$status != 0) skip("the Keras environment has no tf_keras (tools/setup.sh installs it)")
   library
 }
 
