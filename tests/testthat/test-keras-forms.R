@@ -74,6 +74,16 @@ test_that("store batches and generators give the same values in every form, pref
   }
   expect_equal(attr(uint8, "format"), "uint8")
   expect_true(attr(uint8, "sparse_labels"))
+  # Side inputs follow the form: float32 numpy rows with the values of the R form.
+  with_features <- function(format) {
+    train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 4, format = format,
+                    features = c("recognized", "n_strokes"))()
+  }
+  expected <- with_features("array")[[1]][[2]]
+  got <- with_features("uint8")[[1]][[2]]
+  expect_equal(reticulate::py_to_r(got$dtype$name), "float32")
+  expect_true(py_true(got$flags$c_contiguous))
+  expect_equal(reticulate::py_to_r(got), expected, ignore_attr = TRUE)
 })
 
 test_that("the numpy batch is a view of the memory Rust wrote, never a copy", {
