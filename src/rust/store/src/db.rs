@@ -43,25 +43,9 @@ pub fn normalise_path(dbdir: &str) -> Result<PathBuf> {
     Ok(parent.join(name))
 }
 
-/// The bundled DuckDB registers its built-in extensions (core_functions: now(), bit_xor(), ...)
-/// from a static constructor in an object file nothing refers to; linked into R's shared library
-/// through a static archive, that file would be dropped. Referring to its one symbol keeps it.
-#[cfg(feature = "bundled")]
-fn keep_bundled_extensions() {
-    extern "C" {
-        static duckdb_rs_static_extension_autoregister: std::os::raw::c_int;
-    }
-    // SAFETY: a plain int defined (and never written) by libduckdb-sys's bundled build.
-    unsafe { std::ptr::read_volatile(std::ptr::addr_of!(duckdb_rs_static_extension_autoregister)) };
-}
-
-#[cfg(not(feature = "bundled"))]
-fn keep_bundled_extensions() {}
-
 /// Opens a database or returns the handle this process already has for it. `memory_key`
 /// separates in-memory databases (one per R driver object).
 pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<Arc<Database>> {
-    keep_bundled_extensions();
     let in_memory = dbdir.is_empty() || dbdir == ":memory:";
     let (key, path) = if in_memory {
         (format!(":memory:{memory_key}"), None)
