@@ -1,11 +1,11 @@
 //! Where the time of a batch goes: parsing, drawing into coverage (first pass), writing the
 //! output (second pass: R doubles, NHWC float32 or uint8) into a reused buffer, or doubles into
-//! fresh memory with and without huge pages. Wall-clock ms per batch of 1024 at 128 x 128, gray
+//! fresh memory with and without huge pages. Wall-clock ms per batch (1024 drawings by default) at 128 x 128, gray
 //! and colour (the median of 7 passes over all batches).
 //!
 //! Usage (drawings: one JSON per line, e.g. written by inst/bench/bench-raster.R):
 //! `tools/cargo.sh build --release --workspace --examples`, then
-//! `$CARGO_TARGET_DIR/release/examples/phases drawings.jsonl [threads]`
+//! `$CARGO_TARGET_DIR/release/examples/phases drawings.jsonl [threads] [batch size, default 1024]`
 use doodles_raster::{memory, parse_drawing, render_batch, render_tiles, Encoding, Layout, Output, RenderOptions};
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ fn main() {
     let threads: usize = args.get(2).map_or(2, |t| t.parse().expect("threads"));
     let text = std::fs::read_to_string(path).expect("readable drawings file");
     let lines: Vec<&str> = text.lines().collect();
-    let batch = 1024;
+    let batch: usize = args.get(3).map_or(1024, |b| b.parse().expect("batch size"));
     let batches: Vec<&[&str]> = lines.chunks_exact(batch).collect();
     println!("{} batches of {batch}, 128 x 128, {threads} threads; ms per batch:", batches.len());
     let parse = median_ms(batches.len(), || batches.iter().flat_map(|b| b.iter()).for_each(|l| drop(parse_drawing(l))));

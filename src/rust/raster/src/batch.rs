@@ -271,11 +271,15 @@ impl RenderedBatch {
                     return;
                 }
                 let items = &self.items[start..][..pixels];
-                let inks = &inks[self.first_ink[drawing]..];
-                for ((out, &level), &item) in out.chunks_exact_mut(C).zip(coverage).zip(items) {
+                let first_ink = self.first_ink[drawing];
+                let last_ink = self.first_ink.get(drawing + 1).map_or(inks.len(), |&next| next);
+                let inks = &inks[first_ink..last_ink];
+                // Whole pixels as arrays: one store per channel, no length check or memcpy call.
+                let (out, _) = out.as_chunks_mut::<C>();
+                for ((out, &level), &item) in out.iter_mut().zip(coverage).zip(items) {
                     // Items are stale where nothing is drawn: select the background without a branch.
                     let item = if level == 0 { 0 } else { usize::from(item) };
-                    out.copy_from_slice(&inks[item]);
+                    *out = inks[item];
                 }
             });
         });
