@@ -37,14 +37,9 @@ doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, ant
   checkmate::assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
-  checkmate::assert_flag(imagenet_preproc)
   batch <- rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids,
                                    threads, format, imagenet_preproc))
-  if (format == "array") {
-    if (imagenet_preproc) batch$x <- batch$x * 2 - 1
-  } else {
-    batch$x <- as_numpy_batch(batch$x)
-  }
+  batch$x <- batch_in_format(batch$x, format, imagenet_preproc)
   batch
 }
 

@@ -89,14 +89,9 @@ draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias 
   checkmate::assert_character(x)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
-  checkmate::assert_flag(imagenet_preproc)
   batch <- rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads, format,
                                    imagenet_preproc))
-  if (format == "array") {
-    if (imagenet_preproc) batch <- batch * 2 - 1
-    return(batch)
-  }
-  as_numpy_batch(batch)
+  batch_in_format(batch, format, imagenet_preproc)
 }
 
 # The drawing options of draw_doodles() and doodle_batch(), checked the same way for both;

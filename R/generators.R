@@ -94,7 +94,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   feature_spec <- resolve_features(con, features)
   draw_options <- check_draw_options(...)
   reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE,
-                         draw_options, format, imagenet_preproc)
+                         c(draw_options, format = format, imagenet_preproc = imagenet_preproc))
 
   steps <- length(samples_index) %/% batch_size
   epoch <- 0L
@@ -168,6 +168,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
   check_format(format, imagenet_preproc)
   batch_size <- as.integer(batch_size)
   draw_options <- check_draw_options(...)
+  batch_options <- c(draw_options, format = format, imagenet_preproc = imagenet_preproc)
   if (is.data.frame(data)) {
     checkmate::assert_names(names(data), must.include = "drawing", .var.name = "names(data)")
     checkmate::assert_character(data$drawing, any.missing = FALSE, .var.name = "data$drawing")
@@ -178,8 +179,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
       resolve_features(con, features, table = NULL)
     }
     read <- function(index) {
-      list(x = draw(data$drawing[index], scale, color, threads, draw_options, format,
-                    imagenet_preproc),
+      list(x = draw(data$drawing[index], scale, color, threads, batch_options),
            features = if (!is.null(feature_spec)) frame_features(data[index, , drop = FALSE],
                                                                  feature_spec))
     }
@@ -192,7 +192,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     key_id <- rows_ids$key_id
     feature_spec <- resolve_features(data, features, table = "test")
     reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE,
-                           draw_options, format, imagenet_preproc)
+                           batch_options)
     read <- function(index) {
       ids <- rows_ids$id[index]
       upcoming <- if (reader$prefetches && max(index) < rows) {
@@ -240,10 +240,8 @@ check_draw_options <- function(..., call = rlang::caller_env()) {
   options
 }
 
-draw <- function(drawings, scale, color, threads, draw_options, format = "array",
-                 imagenet_preproc = FALSE) {
-  do.call(draw_doodles, c(list(drawings, scale = scale, color = color, threads = threads,
-                               format = format, imagenet_preproc = imagenet_preproc),
+draw <- function(drawings, scale, color, threads, draw_options) {
+  do.call(draw_doodles, c(list(drawings, scale = scale, color = color, threads = threads),
                           draw_options))
 }
 
@@ -312,29 +310,24 @@ one_hot <- function(label_int, num_classes) {
 
 # How a generator reads batches: `read(ids, upcoming)` returns list(x, label_int) for `ids` in
 # their order; `upcoming` (the ids of the next batch, or NULL) may be prepared in the background
-# when `prefetches`.
-batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options,
-                         format, imagenet_preproc) {
+# when `prefetches`. `draw_options` are the options of draw_doodles() and doodle_batch() beyond
+# scale, colour and threads (their `format` and `imagenet_preproc` among them).
+batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options) {
   # doodle_batch() reads the doodles table only; the test table goes through SQL.
   if (table == "doodles" && is_doodles_connection(con)) {
-    return(doodles_batch_reader(con, scale, color, threads, prefetch, draw_options, format,
-                                imagenet_preproc))
+    return(doodles_batch_reader(con, scale, color, threads, prefetch, draw_options))
   }
-  sql_batch_reader(con, table, scale, color, threads, labels, draw_options, format,
-                   imagenet_preproc)
+  sql_batch_reader(con, table, scale, color, threads, labels, draw_options)
 }
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
-doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options, format,
-                                 imagenet_preproc) {
+doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
   list(
     prefetches = prefetch,
     read = function(ids, upcoming) {
       batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
-                                            next_ids = upcoming, threads = threads,
-                                            format = format,
-                                            imagenet_preproc = imagenet_preproc),
+                                            next_ids = upcoming, threads = threads),
                                        draw_options))
       list(x = batch$x, label_int = batch$y)
     }
@@ -345,8 +338,7 @@ is_doodles_connection <- function(con) {
   methods::is(con, "doodles_duckdb_connection")
 }
 
-sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_options, format,
-                             imagenet_preproc) {
+sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_options) {
   columns <- if (labels) "id, drawing, label_int" else "id, drawing"
   statements <- list()
   list(
@@ -365,7 +357,7 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_opt
         abort_doodles(sprintf("%d ids are not in table %s (first: %d).", length(missing), table,
                               missing[[1]]), kind = "argument", id = missing[[1]])
       }
-      list(x = draw(rows$drawing, scale, color, threads, draw_options, format, imagenet_preproc),
+      list(x = draw(rows$drawing, scale, color, threads, draw_options),
            label_int = if (labels) as.integer(rows$label_int))
     }
   )

@@ -59,7 +59,7 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
   first_batch <- generator()
   if (!is.null(first_batch)) check_batch_for_model(model, first_batch[[1]])
   result <- bridge_py()$fit_loop(
-    model, generator, first_batch = first_batch,
+    model, generator, pulled = list(first_batch),
     steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
     callbacks = callbacks, verbose = as.integer(verbose),
     validation_fn = validation_data,

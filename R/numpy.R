@@ -6,12 +6,13 @@
 batch_formats <- c("array", "float32", "uint8")
 
 check_format <- function(format, imagenet_preproc = FALSE, call = rlang::caller_env()) {
+  checkmate::assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
   if (!checkmate::test_choice(format, batch_formats)) {
     abort_doodles(sprintf("`format` must be one of %s, not %s.",
                           paste0('"', batch_formats, '"', collapse = ", "), deparse1(format)),
                   kind = "argument", call = call)
   }
-  if (format == "uint8" && isTRUE(imagenet_preproc)) {
+  if (format == "uint8" && imagenet_preproc) {
     abort_doodles(
       c("`imagenet_preproc` does not apply to `format = \"uint8\"` (0..255).",
         i = paste("The model maps the bytes to [-1, 1] on the device: build it with",
@@ -25,6 +26,16 @@ check_format <- function(format, imagenet_preproc = FALSE, call = rlang::caller_
 # The numpy batch Rust rendered into `storage` (see new_batch in src/rust/src/raster.rs).
 as_numpy_batch <- function(storage) {
   arrays_py()$nhwc_view(storage, attr(storage, "shape"), attr(storage, "dtype"))
+}
+
+# What a batch Rust rendered in `format` is for the caller: the R array (mapped to [-1, 1] here,
+# as before the Keras forms existed), or the numpy view of the storage (Rust applied
+# `imagenet_preproc` to float32 itself).
+batch_in_format <- function(batch, format, imagenet_preproc) {
+  if (format != "array") {
+    return(as_numpy_batch(batch))
+  }
+  if (imagenet_preproc) batch * 2 - 1 else batch
 }
 
 # Labels for Keras: float32 one-hot rows, or the 0-based integers themselves (int32) for a sparse

@@ -150,16 +150,16 @@ def evaluate_loop(model, fn, steps):
 
 
 def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
-             validation_fn=None, validation_steps=None, initial_epoch=0, first_batch=None):
+             validation_fn=None, validation_steps=None, initial_epoch=0, pulled=None):
     """Trains `model` for `epochs` epochs of `steps_per_epoch` batches pulled from `fn`.
 
-    `first_batch`, when given, is the batch R already pulled from `fn` (to check it against the
-    model): it is the first one trained on. Returns the History callback and the seconds spent
-    waiting for data and training, per epoch.
+    `pulled`, when given, holds what R already pulled from `fn` (to check it against the model):
+    a batch, trained on first, or `None`, which ends the first epoch as if `fn` had returned it.
+    Returns the History callback and the seconds spent waiting for data and training, per epoch.
     """
     import keras
 
-    pending = [] if first_batch is None else [first_batch]
+    pending = list(pulled or [])
 
     def pull():
         if pending:

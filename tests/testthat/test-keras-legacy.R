@@ -1,24 +1,21 @@
 # The legacy R keras package (Keras 2, PyPI's tf_keras) on doodles generators: fit_generator() on
 # R arrays and float32 batches, and predict() over a test generator without the warning Keras 2
 # gives when its iterator, one batch ahead, meets the NULL that ends a generator. Like keras3, it
-# runs in a child R process with the R Keras library (see test-keras3.R).
+# runs in a child R process with the R Keras library (helper-r-keras.R).
 
 skip_if_no_legacy_keras <- function() {
   skip_if_no_keras()
-  library <- Sys.getenv("DOODLES_R_KERAS_LIB", file.path(path.expand("~"), ".cache", "doodles", "r-keras"))
-  if (!dir.exists(file.path(library, "keras"))) {
-    skip(paste("the legacy R keras package is not installed in", library))
+  if (!dir.exists(file.path(r_keras_library(), "keras"))) {
+    skip(paste("the legacy R keras package is not installed in", r_keras_library()))
   }
   venv_python <- file.path(keras_env_path(), "bin", "python")
   has_tf_keras <- processx::run(venv_python, c("-c", "import tf_keras"), error_on_status = FALSE)
   if (has_tf_keras$status != 0) skip("the Keras environment has no tf_keras (tools/setup.sh installs it)")
-  library
 }
 
 test_that("legacy keras trains on doodles generators and predicts without warnings", {
-  library <- skip_if_no_legacy_keras()
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines('
+  skip_if_no_legacy_keras()
+  output <- run_with_r_keras('
     Sys.setenv(TF_USE_LEGACY_KERAS = "1")
     suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras)})
     drawings <- read.csv(system.file("extdata", "test_simplified.csv", package = "doodles"),
@@ -47,13 +44,9 @@ test_that("legacy keras trains on doodles generators and predicts without warnin
                     nrow(p), length(warnings)))
       }
     }
-  ', script)
-  result <- processx::run(file.path(R.home("bin"), "Rscript"), script, error_on_status = FALSE,
-                          env = c("current", R_LIBS = library), timeout = 600)
-  expect_equal(result$status, 0, info = result$stderr)
-  lines <- grep("^result ", strsplit(result$stdout, "\n")[[1]], value = TRUE)
-  results <- utils::read.table(text = lines, col.names = c("tag", "format", "loop", "epochs",
-                                                           "rows", "warnings"))
+  ')
+  results <- utils::read.table(text = grep("^result ", output, value = TRUE),
+                               col.names = c("tag", "format", "loop", "epochs", "rows", "warnings"))
   expect_equal(results$epochs, rep(2, 4))
   expect_equal(results$rows, rep(100, 4))
   # Keras 2 warns when its look-ahead call gets the NULL that ends the generator; with loop = TRUE

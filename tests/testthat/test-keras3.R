@@ -1,30 +1,6 @@
 # The real R keras3 package (Keras 3) on doodles generators in the Keras forms: keras3::fit() and
-# predict() take the numpy batches unchanged. keras3 needs a newer reticulate than Debian's, so
-# it lives in a library of its own (../shared/r-packages/install.sh, run by tools/setup.sh) and
-# runs in a child R process, while this suite keeps Debian's reticulate.
-
-keras3_library <- function() {
-  Sys.getenv("DOODLES_R_KERAS_LIB", file.path(path.expand("~"), ".cache", "doodles", "r-keras"))
-}
-
-skip_if_no_keras3 <- function() {
-  skip_if_no_keras()
-  if (!dir.exists(file.path(keras3_library(), "keras3"))) {
-    skip(paste("the R keras3 package is not installed in", keras3_library(),
-               "(../shared/r-packages/install.sh)"))
-  }
-}
-
-# Runs `code` (R source) in a child Rscript with the keras3 library first; returns its output.
-run_with_keras3 <- function(code, ...) {
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines(sprintf(code, ...), script)
-  result <- processx::run(file.path(R.home("bin"), "Rscript"), script, error_on_status = FALSE,
-                          env = c("current", R_LIBS = keras3_library()), timeout = 600)
-  if (result$status != 0) fail(paste(c("the keras3 child failed:", utils::tail(
-    strsplit(result$stderr, "\n")[[1]], 15)), collapse = "\n"))
-  strsplit(result$stdout, "\n")[[1]]
-}
+# predict() take the numpy batches unchanged. keras3 needs a newer reticulate than Debian's: it
+# runs in a child R process with the R Keras library (helper-r-keras.R).
 
 test_that("keras3::fit() and predict() learn from doodles generators in the Keras forms", {
   skip_if_no_keras3()
@@ -34,7 +10,7 @@ test_that("keras3::fit() and predict() learn from doodles generators in the Kera
   DBI::dbWriteTable(con, "doodles", shape_drawings(640, seed = 21))
   DBI::dbWriteTable(con, "test", shape_drawings(200, seed = 22))
   DBI::dbDisconnect(con)
-  output <- run_with_keras3('
+  output <- run_with_r_keras('
     suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
     con <- DBI::dbConnect(RSQLite::SQLite(), "%s")
     test <- DBI::dbReadTable(con, "test")

@@ -146,11 +146,6 @@ impl RenderedBatch {
         [self.len, self.options.side, self.options.side, self.options.channels()]
     }
 
-    /// The layout it was rendered for (see [`Output::layout`]).
-    pub fn layout(&self) -> Layout {
-        self.layout
-    }
-
     /// Writes the batch into `out` with `threads` threads; every element of it is written. `out`
     /// must have the layout the batch was rendered for.
     pub fn write_into(&self, out: Output<'_>, threads: usize) -> Result<(), BatchError> {
