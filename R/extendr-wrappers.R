@@ -74,7 +74,7 @@ store_index_info <- function(con) .Call(wrap__store_index_info, con)
 #' One batch: list(x = array(n, side, side, channels), y = label_int); with `next_ids` not NULL,
 #' starts rendering those in the background for the next call.
 #' @noRd
-store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet) .Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet)
+store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into) .Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into)
 
 #' @noRd
 store_read <- function(con, ids) .Call(wrap__store_read, con, ids)

@@ -22,7 +22,11 @@
 #' float32 bytes; the model rescales them as its first layer (`get_model(..., input_dtype =
 #' "uint8")`, see [keras_input_format()]). In these forms `y` is float32 one-hot, or int32
 #' labels with `sparse_labels = TRUE` (for `loss = "sparse_categorical_crossentropy"`), and the
-#' side features are float32.
+#' side features are float32. With a doodles connection, the memory of the last three such
+#' batches (`getOption("doodles.batch_pool", 3)`; 0 turns it off) is written again for a later
+#' batch once nothing in R or Python holds them any more, which spares allocating, zeroing and
+#' collecting up to 192 MB per batch (1024 colour images in float32): a batch that is kept
+#' anywhere is never overwritten.
 #'
 #' @param con A DBI connection holding the `doodles` table: a doodles connection
 #'   (`DBI::dbConnect(doodles_duckdb(), ...)`), or any other (e.g. RSQLite) with the columns `id`,
@@ -130,11 +134,10 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' A generator of test batches
 #'
 #' Returns a function that walks the test drawings in order, `batch_size` at a time, the last batch
-#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one (with `loop`,
-#' the first batch again). With the R keras3 package: `predict(model, it, steps = attr(it,
-#' "steps"))`; with the legacy keras package (Keras 2), whose iterator calls the generator one
-#' batch ahead, make it with `loop = TRUE` and pass `steps` the same way, so that the call past the
-#' end gets a batch (discarded) rather than the `NULL` Keras 2 would warn about.
+#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one. It works
+#' unchanged with [predict_top3()], and with `predict(model, it, steps = attr(it, "steps"))` of the
+#' R keras3 package or of the legacy keras package (Keras 2; the generator's class tells keras to
+#' end its one-batch-ahead iterator at that `NULL`, without the warning a plain function gets).
 #'
 #' @inheritParams train_generator
 #' @param data A DBI connection holding a `test` table (`id`, `key_id`, `drawing`, `countrycode`),
@@ -147,9 +150,9 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #'   `doodles` table defines the country codes.
 #' @param format As in [train_generator()]: `"array"`, or `"float32"` or `"uint8"` numpy arrays
 #'   for Keras (see [keras_input_format()]).
-#' @param loop After the last batch, start again from the first instead of returning `NULL`.
-#' @return A function of no arguments, with attributes `steps` (number of batches), `key_id` (in
-#'   batch order, when known), `image_shape`, `n_features` and `format`.
+#' @return A function of no arguments, of class `doodles_test_generator`, with attributes `steps`
+#'   (number of batches), `key_id` (in batch order, when known), `image_shape`, `n_features` and
+#'   `format`.
 #' @export
 #' @examples
 #' drawings <- data.frame(key_id = 1:3, drawing = rep("[[[0, 255], [0, 255]]]", 3))
@@ -159,11 +162,10 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #' it()           # NULL
 test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
                            imagenet_preproc = FALSE, features = NULL, con = NULL,
-                           threads = doodles_threads(), format = "array", loop = FALSE, ...) {
+                           threads = doodles_threads(), format = "array", ...) {
   checkmate::assert(checkmate::check_class(data, "DBIConnection"),
                     checkmate::check_data_frame(data))
   checkmate::assert_count(batch_size, positive = TRUE)
-  checkmate::assert_flag(loop)
   check_image_args(scale, color, imagenet_preproc, threads)
   check_format(format, imagenet_preproc)
   batch_size <- as.integer(batch_size)
@@ -205,10 +207,7 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
   steps <- ceiling(rows / batch_size)
   step <- 0L
   generator <- function() {
-    if (step >= steps) {
-      if (!loop || steps == 0) return(NULL)
-      step <<- 0L
-    }
+    if (step >= steps) return(NULL)
     step <<- step + 1L
     index <- seq((step - 1L) * batch_size + 1L, min(rows, step * batch_size))
     batch <- read(index)
@@ -219,7 +218,8 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
   }
   structure(generator, steps = steps, key_id = key_id,
             image_shape = image_shape(scale, color, draw_options),
-            n_features = if (is.null(feature_spec)) 0L else feature_spec$width, format = format)
+            n_features = if (is.null(feature_spec)) 0L else feature_spec$width, format = format,
+            class = c("doodles_test_generator", "function"))
 }
 
 check_image_args <- function(scale, color, imagenet_preproc, threads,
@@ -246,7 +246,10 @@ draw <- function(drawings, scale, color, threads, draw_options) {
 }
 
 # (height, width, channels) of the images, found by drawing a one-point doodle.
+# (height, width, channels) of the images drawn with `draw_options` (in whatever format).
 image_shape <- function(scale, color, draw_options) {
+  draw_options$format <- NULL
+  draw_options$imagenet_preproc <- NULL
   dim(draw("[[[0], [0]]]", scale, color, 1L, draw_options))[2:4]
 }
 
@@ -322,13 +325,15 @@ batch_reader <- function(con, table, scale, color, threads, prefetch, labels, dr
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
+# The memory of Keras-form batches is reused once nobody holds them (batch_pool()).
 doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
+  pool <- batch_pool(image_shape(scale, color, draw_options))
   list(
     prefetches = prefetch,
     read = function(ids, upcoming) {
-      batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
-                                            next_ids = upcoming, threads = threads),
-                                       draw_options))
+      batch <- do.call(pooled_doodle_batch, c(list(pool, con, ids, scale = scale, color = color,
+                                                   next_ids = upcoming, threads = threads),
+                                              draw_options))
       list(x = batch$x, label_int = batch$y)
     }
   )

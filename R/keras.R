@@ -77,3 +77,18 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
     train_seconds = vapply(timings, `[[`, 1, "train_seconds")
   )
 }
+
+# Legacy keras (Keras 2) wraps an R generator in an iterator that calls it one batch ahead and
+# passes what it returns to `tuple()`, so the `NULL` that ends a test generator became a warning
+# ("Error occurred in generator") after every predict(). This method, which keras finds by the
+# generator's class, ends the iteration cleanly on that `NULL` instead (reticulate's `completed`).
+#' @exportS3Method keras::as_generator
+as_generator.doodles_test_generator <- function(x) {
+  keras_array <- getExportedValue("keras", "keras_array")
+  reticulate::py_iterator(function() {
+    batch <- x()
+    if (is.null(batch)) return(NULL)
+    # (x, []) as keras' own method gives for batches without targets.
+    do.call(reticulate::tuple, c(keras_array(batch), list(list())))
+  }, completed = NULL, prefetch = 1L)
+}

@@ -28,6 +28,59 @@ as_numpy_batch <- function(storage) {
   arrays_py()$nhwc_view(storage, attr(storage, "shape"), attr(storage, "dtype"))
 }
 
+# The memory of a generator's Keras-form batches, reused. A new 1024-drawing colour float32 batch
+# is 192 MB that R allocates, the kernel zeroes page by page and R's garbage collector later
+# frees: about as long as rendering it. The pool keeps the last `size` storage vectors Rust
+# allocated, each with a private numpy view (its anchor); `take()` gives one that nothing uses any more (see
+# memory_users() in inst/python/doodles_bridge.py) for Rust to write the next batch of n images of
+# `image_shape` (side, side, channels) into, or NULL (Rust then allocates), and `hand_out()`
+# returns the batch's numpy array, a new view of the anchor, so that the batch stays untouched
+# for as long as anyone (R or Python) holds it. R frees the views it dropped only when its garbage
+# collector runs, which the pool's own lack of allocation makes rare: when no storage is free, a
+# young-generation collection finds them.
+batch_pool <- function(image_shape, size = getOption("doodles.batch_pool", 3L)) {
+  slots <- list()
+  taken <- 0L
+  free_slot <- function(shape) {
+    for (k in seq_along(slots)) {
+      slot <- slots[[k]]
+      if (identical(slot$shape, shape) &&
+          reticulate::py_to_r(arrays_py()$memory_users(slot$anchor)) == slot$users) {
+        return(k)
+      }
+    }
+    0L
+  }
+  list(
+    # Storage for a batch of `n` images, or NULL.
+    take = function(n) {
+      shape <- as.integer(c(n, image_shape))
+      taken <<- free_slot(shape)
+      if (taken == 0L && length(slots) == size && size > 0) {
+        gc(verbose = FALSE, full = FALSE)
+        taken <<- free_slot(shape)
+      }
+      if (taken == 0L) NULL else slots[[taken]]$storage
+    },
+    # The numpy batch in `storage`, which Rust has just written (into what take() gave, if any).
+    hand_out = function(storage) {
+      if (size == 0) return(as_numpy_batch(storage))
+      if (taken == 0L) {
+        # The oldest storage makes room: whoever still holds it keeps it alive.
+        if (length(slots) == size) slots <<- slots[-1L]
+        anchor <- as_numpy_batch(storage)
+        users <- reticulate::py_to_r(arrays_py()$memory_users(anchor))
+        slots[[length(slots) + 1L]] <<- list(storage = storage, shape = attr(storage, "shape"),
+                                              anchor = anchor, users = users)
+        taken <<- length(slots)
+      }
+      batch <- arrays_py()$view_of(slots[[taken]]$anchor)
+      taken <<- 0L
+      batch
+    }
+  )
+}
+
 # What a batch Rust rendered in `format` is for the caller: the R array (mapped to [-1, 1] here,
 # as before the Keras forms existed), or the numpy view of the storage (Rust applied
 # `imagenet_preproc` to float32 itself).

@@ -10,7 +10,10 @@
 #   converted to float32 C order, as keras3::fit(), keras::fit_generator() and fit_doodles() all
 #   make it (here: the bridge's as_model_input(), numpy.ascontiguousarray(x, float32));
 # - "float32", "uint8": train_generator(format = ...), numpy NHWC arrays Rust wrote in place, passed
-#   on as they are (the same as_model_input() call, which finds nothing to do);
+#   on as they are (the same as_model_input() call, which finds nothing to do), into the memory of
+#   earlier batches nothing holds any more (the generator's pool, batch_pool() in R/numpy.R);
+#   "... new memory": the same with the pool off (options(doodles.batch_pool = 0)), each batch
+#   in memory R has just allocated;
 # - "rasterizer alone": draw_doodles() of the same number of drawings (already in R, no database,
 #   no prefetch) into that format, the floor of what a batch costs.
 # The next batch is prefetched by Rust threads meanwhile, as in training. Then a small model
@@ -40,7 +43,8 @@ median_ms <- function(step) {
   as.numeric(marks$median) * 1000
 }
 
-into_keras <- function(batch_size, color, format) {
+into_keras <- function(batch_size, color, format, pool = 3L) {
+  withr::local_options(doodles.batch_pool = pool)
   it <- train_generator(con, seq_len(n), batch_size = batch_size, scale = 0.5, color = color,
                         seed = 1, format = format)
   invisible(it()) # the first call has nothing prefetched yet
@@ -58,12 +62,13 @@ raster_alone <- function(batch_size, color, format) {
 
 rows <- list()
 for (batch_size in c(256L, 1024L)) for (color in c(FALSE, TRUE)) {
-  for (format in c("array", "float32", "uint8")) {
-    ms <- into_keras(batch_size, color, format)
+  for (form in c("array", "float32 new memory", "float32", "uint8 new memory", "uint8")) {
+    format <- sub(" .*", "", form)
+    ms <- into_keras(batch_size, color, format, pool = if (grepl("new memory", form)) 0L else 3L)
     alone <- raster_alone(batch_size, color, format)
     rows[[length(rows) + 1]] <- data.frame(
       batch = batch_size, image = if (color) "colour" else "gray",
-      format = if (format == "array") "array -> float32" else format,
+      format = if (format == "array") "array -> float32" else form,
       ms = round(ms, 1), images_per_s = round(batch_size / ms * 1000),
       raster_alone_ms = round(alone, 1), ratio_to_raster = round(ms / alone, 2)
     )

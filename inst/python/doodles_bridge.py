@@ -8,6 +8,7 @@ R, hands it to Keras as C-ordered numpy arrays (R's double arrays converted to f
 already in a Keras form as they are) and calls ``train_on_batch``; callbacks run as in ``fit()``.
 """
 
+import sys
 import threading
 import time
 
@@ -40,6 +41,24 @@ def nhwc_view(storage, shape, dtype):
     """
     count = int(np.prod(shape))
     return storage.view(dtype)[:count].reshape(tuple(int(d) for d in shape))
+
+
+def memory_users(anchor):
+    """How many arrays use the memory of `anchor` (a view from `nhwc_view`), plus a constant.
+
+    Every numpy view derived from `anchor` has as its base the capsule through which reticulate
+    keeps the R vector alive (numpy collapses chains of views to it), and anything else that uses
+    the memory (a TensorFlow tensor aliasing it, a memoryview) holds one of those views. (Another
+    conversion of the same R vector would make a capsule of its own: batches are handed out as
+    `view_of(anchor)`.) So once the count is back to what it was when only `anchor` existed, nothing but
+    `anchor` uses the memory, and it can be written again.
+    """
+    return sys.getrefcount(anchor.base)
+
+
+def view_of(anchor):
+    """A new array on the memory of `anchor`, counted by `memory_users(anchor)` while it lives."""
+    return anchor.view()
 
 
 def one_hot(labels, num_classes):

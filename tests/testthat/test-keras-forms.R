@@ -105,7 +105,7 @@ test_that("the numpy batch is a view of the memory Rust wrote, never a copy", {
   }
 })
 
-test_that("batches Python keeps stay intact across thousands of batches and gc()", {
+test_that("batches R or Python keeps stay intact across thousands of batches and gc()", {
   skip_if_no_keras()
   con <- local_store()
   load_doodles(con, sample_zip(), progress = FALSE)
@@ -113,26 +113,39 @@ test_that("batches Python keeps stay intact across thousands of batches and gc()
                         sparse_labels = TRUE)
   reticulate::py_run_string("doodles_kept = []")
   main <- reticulate::import_main(convert = FALSE)
-  kept_ids <- list()
+  address <- function(a) reticulate::py_to_r(a$`__array_interface__`)$data[[1]]
+  kept_in_python <- kept_in_r <- list()
+  addresses <- numeric()
   for (step in 1:2000) {
     batch <- it()
+    addresses[step] <- address(batch[[1]])
     if (step %% 250 == 0) {
       main$doodles_kept$append(batch[[1]])
-      epoch_step <- (step - 1L) %% attr(it, "steps_per_epoch") + 1L
-      kept_ids[[length(kept_ids) + 1]] <- list(step = step, epoch_step = epoch_step)
+      kept_in_python[[length(kept_in_python) + 1]] <- step
     }
+    if (step %% 250 == 125) kept_in_r[[as.character(step)]] <- batch[[1]]
     rm(batch)
     if (step %% 50 == 0) gc(verbose = FALSE)
   }
   gc(verbose = FALSE)
-  # Steps 250, 500, ... fall in epochs 1 to 6 (375 steps each): recompute their ids.
+  # The generator writes new batches into the memory of the ones nobody holds (batch_pool()):
+  # without that, each of the 2000 batches would have memory of its own.
+  expect_lt(length(unique(addresses)), 100)
+  # Steps fall in epochs of 375 steps: recompute their ids.
   steps <- attr(it, "steps_per_epoch")
-  for (k in seq_along(kept_ids)) {
-    step <- kept_ids[[k]]$step
+  fresh_batch <- function(step) {
     epoch <- (step - 1L) %/% steps + 1L
-    ids <- doodles:::shuffle_ids(1:3000, 9, epoch)[(kept_ids[[k]]$epoch_step - 1L) * 8L + 1:8]
-    fresh <- doodle_batch(con, ids, scale = 0.0625, format = "uint8")$x
-    expect_true(py_true(np()$array_equal(main$doodles_kept[k - 1L], fresh)), info = step)
+    epoch_step <- (step - 1L) %% steps + 1L
+    ids <- doodles:::shuffle_ids(1:3000, 9, epoch)[(epoch_step - 1L) * 8L + 1:8]
+    doodle_batch(con, ids, scale = 0.0625, format = "uint8")$x
+  }
+  for (k in seq_along(kept_in_python)) {
+    step <- kept_in_python[[k]]
+    expect_true(py_true(np()$array_equal(main$doodles_kept[k - 1L], fresh_batch(step))), info = step)
+  }
+  for (step in names(kept_in_r)) {
+    expect_true(py_true(np()$array_equal(kept_in_r[[step]], fresh_batch(as.integer(step)))),
+                info = step)
   }
   reticulate::py_run_string("del doodles_kept")
 })

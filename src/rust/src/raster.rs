@@ -43,68 +43,109 @@ impl Form {
     }
 }
 
-/// A new, uninitialised batch of `n` drawings in `form`, with huge pages asked for (see
-/// `doodles_raster::memory`); the renderer writes every element through [`batch_output`].
+/// A batch's memory, allocated by R on its main thread, and the form the renderer writes into it.
 ///
 /// An R array has dim `(n, side, side, channels)`. The Keras forms live in an R integer vector
 /// (R allocates and frees it, on its main thread; reticulate hands an R integer array to numpy as
 /// a view that keeps it alive): one element per float32, four uint8 per element (the last
 /// padded), with dim its length and attributes `shape` (NHWC) and `dtype` for the numpy view.
-pub(crate) fn new_batch(n: usize, options: &RenderOptions, form: Form) -> Result<Robj, RError> {
-    let dim = [n, options.side, options.side, options.channels()];
-    let dim = dim
+pub(crate) struct Batch {
+    memory: Robj,
+    values: usize,
+    form: Form,
+}
+
+impl Batch {
+    /// A new, uninitialised batch of `n` drawings, with huge pages asked for (see
+    /// `doodles_raster::memory`); the renderer writes every element through [`Batch::output`].
+    pub(crate) fn new(n: usize, options: &RenderOptions, form: Form) -> Result<Batch, RError> {
+        let shape = batch_shape(n, options)?;
+        let values = n * options.values_per_drawing();
+        let attrib = |memory: &mut Robj, name: &str, value: Robj| {
+            memory
+                .set_attrib(name, value)
+                .map(|_| ())
+                .map_err(|err| RError::new("internal", format!("cannot set the batch's {name}: {err}")))
+        };
+        if form == Form::RArray {
+            let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), values);
+            attrib(&mut array, "dim", shape.into())?;
+            if let Some(values) = array.as_real_slice_mut() {
+                memory::advise_huge_pages(values);
+            }
+            return Ok(Batch { memory: array, values, form });
+        }
+        let (length, dtype) = storage_length(values, form);
+        let r_length = i32::try_from(length)
+            .map_err(|_| RError::new("argument", format!("a batch of {values} values is too large for R")))?;
+        let mut storage = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Integers), length);
+        attrib(&mut storage, "dim", r_length.into())?;
+        attrib(&mut storage, "shape", shape.into())?;
+        attrib(&mut storage, "dtype", dtype.into())?;
+        if let Some(values) = storage.as_integer_slice_mut() {
+            memory::advise_huge_pages(values);
+        }
+        Ok(Batch { memory: storage, values, form })
+    }
+
+    /// The storage of an earlier Keras-form batch of `n` drawings in the same form and options,
+    /// to be written again in place (a generator's pool, once Python no longer holds it); any
+    /// other vector is refused.
+    pub(crate) fn reuse(storage: Robj, n: usize, options: &RenderOptions, form: Form) -> Result<Batch, RError> {
+        let values = n * options.values_per_drawing();
+        let (length, dtype) = storage_length(values, form);
+        let shape = batch_shape(n, options)?;
+        let fits = form != Form::RArray
+            && storage.rtype() == Rtype::Integers
+            && storage.len() == length
+            && storage.get_attrib("shape").and_then(|s| s.as_integer_vector()) == Some(shape)
+            && storage.get_attrib("dtype").and_then(|d| d.as_str().map(|d| d == dtype)) == Some(true);
+        if !fits {
+            return Err(RError::new("internal", "the storage to reuse is not a batch of this shape and format"));
+        }
+        Ok(Batch { memory: storage, values, form })
+    }
+
+    /// The batch's memory, as the renderer's output.
+    pub(crate) fn output(&mut self) -> Result<Output<'_>, RError> {
+        let not_ours = || RError::new("internal", "the batch is not the vector allocated for it");
+        Ok(match self.form {
+            Form::RArray => Output::RArray(self.memory.as_real_slice_mut().ok_or_else(not_ours)?),
+            Form::Float32 { imagenet } => {
+                let storage = self.memory.as_integer_slice_mut().ok_or_else(not_ours)?;
+                Output::Float32 { out: bytemuck::cast_slice_mut(storage), imagenet }
+            }
+            Form::Uint8 => {
+                let bytes: &mut [u8] = bytemuck::cast_slice_mut(self.memory.as_integer_slice_mut().ok_or_else(not_ours)?);
+                let (values, padding) = bytes.split_at_mut(self.values);
+                padding.fill(0);
+                Output::Uint8(values)
+            }
+        })
+    }
+
+    /// What R gets.
+    pub(crate) fn into_robj(self) -> Robj {
+        self.memory
+    }
+}
+
+/// `(n, side, side, channels)` as R integers.
+fn batch_shape(n: usize, options: &RenderOptions) -> Result<Vec<i32>, RError> {
+    [n, options.side, options.side, options.channels()]
         .iter()
         .map(|&d| {
             i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R")))
         })
-        .collect::<Result<Vec<i32>, RError>>()?;
-    let values = n * options.values_per_drawing();
-    let attrib = |array: &mut Robj, name: &str, value: Robj| {
-        array
-            .set_attrib(name, value)
-            .map(|_| ())
-            .map_err(|err| RError::new("internal", format!("cannot set the batch's {name}: {err}")))
-    };
-    if form == Form::RArray {
-        let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), values);
-        attrib(&mut array, "dim", dim.into())?;
-        if let Some(values) = array.as_real_slice_mut() {
-            memory::advise_huge_pages(values);
-        }
-        return Ok(array);
-    }
-    let (length, dtype) = match form {
-        Form::Uint8 => (values.div_ceil(4), "uint8"),
-        _ => (values, "float32"),
-    };
-    let r_length = i32::try_from(length)
-        .map_err(|_| RError::new("argument", format!("a batch of {values} values is too large for R")))?;
-    let mut storage = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Integers), length);
-    attrib(&mut storage, "dim", r_length.into())?;
-    attrib(&mut storage, "shape", dim.into())?;
-    attrib(&mut storage, "dtype", dtype.into())?;
-    if let Some(values) = storage.as_integer_slice_mut() {
-        memory::advise_huge_pages(values);
-    }
-    Ok(storage)
+        .collect()
 }
 
-/// The memory of a batch from [`new_batch`], as the renderer's output.
-pub(crate) fn batch_output<'a>(batch: &'a mut Robj, values: usize, form: Form) -> Result<Output<'a>, RError> {
-    let not_ours = || RError::new("internal", "the batch is not the vector allocated for it");
-    Ok(match form {
-        Form::RArray => Output::RArray(batch.as_real_slice_mut().ok_or_else(not_ours)?),
-        Form::Float32 { imagenet } => {
-            let storage = batch.as_integer_slice_mut().ok_or_else(not_ours)?;
-            Output::Float32 { out: bytemuck::cast_slice_mut(storage), imagenet }
-        }
-        Form::Uint8 => {
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(batch.as_integer_slice_mut().ok_or_else(not_ours)?);
-            let (values, padding) = bytes.split_at_mut(values);
-            padding.fill(0);
-            Output::Uint8(values)
-        }
-    })
+/// R integers holding `values` elements of a Keras form, and the form's numpy dtype.
+fn storage_length(values: usize, form: Form) -> (usize, &'static str) {
+    match form {
+        Form::Uint8 => (values.div_ceil(4), "uint8"),
+        _ => (values, "float32"),
+    }
 }
 
 /// A rendering error for R: the drawing's 1-based index and what is wrong with it.
@@ -125,7 +166,7 @@ pub(crate) fn thread_count(threads: i32) -> Result<usize, RError> {
         .ok_or_else(|| RError::new("argument", format!("threads must be at least 1, not {threads}")))
 }
 
-/// Renders a character vector of drawings into a new batch (see `new_batch`).
+/// Renders a character vector of drawings into a new batch (see [`Batch`]).
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -155,10 +196,9 @@ fn raster_draw(
             }
             drawings.push(drawing);
         }
-        let mut batch = new_batch(drawings.len(), &options, form)?;
-        let out = batch_output(&mut batch, drawings.len() * options.values_per_drawing(), form)?;
-        render_batch(&drawings, &options, out, threads).map_err(batch_error)?;
-        Ok(batch)
+        let mut batch = Batch::new(drawings.len(), &options, form)?;
+        render_batch(&drawings, &options, batch.output()?, threads).map_err(batch_error)?;
+        Ok(batch.into_robj())
     })
 }
 

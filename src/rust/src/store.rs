@@ -2,7 +2,7 @@
 //! results are external pointers; dropping them (dbDisconnect, dbClearResult or R's garbage
 //! collector) closes them.
 use crate::errors::{guard, RError};
-use crate::raster::{batch_output, new_batch, render_options, thread_count, Form};
+use crate::raster::{render_options, thread_count, Batch, Form};
 use doodles_store::convert::{Column, ColumnKind};
 use doodles_store::db::{open_database, Connection};
 use doodles_store::load::{self, Target};
@@ -379,8 +379,9 @@ fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
     }
 }
 
-/// One batch: list(x = the batch in `format` (see `new_batch`), y = label_int); with `next_ids` not NULL,
-/// starts rendering those in the background for the next call.
+/// One batch: list(x = the batch in `format` (see `Batch`), y = label_int), written into `into`
+/// when it is not NULL (the storage of an earlier batch of this shape and format); with `next_ids`
+/// not NULL, starts rendering those in the background for the next call.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -395,6 +396,7 @@ fn store_batch(
     threads: i32,
     format: &str,
     imagenet: bool,
+    into: Robj,
 ) -> Robj {
     guard(|| {
         let ids = ids_arg(&ids, "ids")?;
@@ -402,15 +404,19 @@ fn store_batch(
         let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
         with_connection(&con, |conn| {
-            let mut x = new_batch(ids.len(), &options, form)?;
-            let out = batch_output(&mut x, ids.len() * options.values_per_drawing(), form)?;
+            let mut x = if into.is_null() {
+                Batch::new(ids.len(), &options, form)?
+            } else {
+                Batch::reuse(into, ids.len(), &options, form)?
+            };
+            let out = x.output()?;
             let layout = out.layout();
             let labels = batch::render(conn, &ids, &options, threads, out)?;
             if !next_ids.is_null() {
                 let next = ids_arg(&next_ids, "next_ids")?;
                 batch::start_prefetch(conn, &next, &options, layout, threads)?;
             }
-            Ok(list!(x = x, y = labels).into())
+            Ok(list!(x = x.into_robj(), y = labels).into())
         })
     })
 }
