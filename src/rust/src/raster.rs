@@ -116,7 +116,8 @@ impl Batch {
                 Output::Float32 { out: bytemuck::cast_slice_mut(storage), imagenet }
             }
             Form::Uint8 => {
-                let bytes: &mut [u8] = bytemuck::cast_slice_mut(self.memory.as_integer_slice_mut().ok_or_else(not_ours)?);
+                let bytes: &mut [u8] =
+                    bytemuck::cast_slice_mut(self.memory.as_integer_slice_mut().ok_or_else(not_ours)?);
                 let (values, padding) = bytes.split_at_mut(self.values);
                 padding.fill(0);
                 Output::Uint8(values)
