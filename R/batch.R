@@ -12,7 +12,7 @@
 #' @param ids Ids of `doodles` (whole numbers in 1..N).
 #' @param scale Image side `round(256 * scale)` pixels.
 #' @param color `TRUE` for 3 channels (a hue per stroke), `FALSE` for gray.
-#' @param line_width Line width in the drawings' 256-pixel units.
+#' @param line_width Line width, as OpenCV's thickness on the 256-pixel canvas (see [draw_doodles()]).
 #' @param antialias Antialiased lines.
 #' @param encoding Channel encoding (see [draw_doodles()]); by default set by `color`.
 #' @param next_ids Ids of the next batch to render in the background, or `NULL`.

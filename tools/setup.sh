@@ -51,6 +51,14 @@ if "$venv/bin/python" -c "import keras" >/dev/null 2>&1 && ! "$venv/bin/python" 
     echo "setup: WARNING: could not install tf_keras; the legacy keras test will be skipped" >&2
 fi
 
+# OpenCV for Python, for the test that compares the lines with the article's OpenCV picture
+# (tests/testthat/test-draw-opencv.R), not for users; 4.10 is the last release built against
+# numpy < 2, which Debian's reticulate needs.
+if "$venv/bin/python" -c "import numpy" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import cv2" >/dev/null 2>&1; then
+  "$venv/bin/python" -m pip install --quiet "opencv-python-headless==4.10.0.84" ||
+    echo "setup: WARNING: could not install OpenCV; the OpenCV comparison test will be skipped" >&2
+fi
+
 # The R Keras stack Debian lacks (keras3, keras, tensorflow and a reticulate newer than Debian's),
 # in a library of its own for tests/testthat/test-keras3.R, so that the rest keeps Debian's
 # reticulate. Its source packages come with the workplace (shared/r-packages, beside the checkout);

@@ -19,14 +19,16 @@ test_that("the side is round(256 * scale) for arrays of every shape", {
 })
 
 test_that("a line is inked exactly where pixel centres lie within the radius", {
-  # (10.5, 100.5) to (20.5, 100.5) at scale 1, r = 1.5: the three rows of centres 99.5..101.5
-  # (1-based 100..102) in columns with centres 10.5..20.5, and in the columns one beyond each end
-  # too (corner centres at distance sqrt(2) <= 1.5); two beyond, none.
+  # (10.5, 100.5) to (20.5, 100.5) at scale 1, r = 3 / 2 + 1 = 2.5: the five rows of centres
+  # 98.5..102.5 (1-based 99..103) in the 11 columns with centres 10.5..20.5 and the two columns
+  # one beyond each end (|dy| <= sqrt(2.5^2 - 1)); in the columns two beyond, the three rows with
+  # |dy| <= 1.5; three beyond, none. OpenCV's cv::line(thickness = 3) inks the same rows and
+  # columns (63 pixels: its end caps are a little rounder).
   image <- draw_doodle("[[[10, 20], [100, 100]]]")
   positions <- inked_positions(image)
-  expect_identical(sort(unique(positions[, "row"])), 100:102)
-  expect_identical(sort(unique(positions[, "col"])), 10:22)
-  expect_identical(nrow(positions), 13L * 3L)
+  expect_identical(sort(unique(positions[, "row"])), 99:103)
+  expect_identical(sort(unique(positions[, "col"])), 9:23)
+  expect_identical(nrow(positions), 13L * 5L + 2L * 3L)
   expect_identical(sort(unique(as.vector(image))), c(0, 1))
   # The article's values: white canvas, black ink.
   expect_identical(image[101, 15, 1], 0)
@@ -35,8 +37,9 @@ test_that("a line is inked exactly where pixel centres lie within the radius", {
 
 test_that("an empty drawing is blank, a one-point stroke a dot, far coordinates are cut", {
   expect_true(all(draw_doodles(c("[]", "[[[], []]]"), scale = 0.5) == 1))
+  # At (12.625, 15.125) in pixels, r = max((1.5 + 0.65) * 0.25, 0.5): the one centre (12.5, 15.5).
   dot <- draw_doodle("[[[50], [60]]]", scale = 0.25)
-  expect_identical(unname(inked_positions(dot)), matrix(c(15L, 16L, 13L, 13L), 2))
+  expect_identical(unname(inked_positions(dot)), c(16L, 13L))
   edge <- draw_doodle("[[[-1000, 1000], [128, 128]], [[5000], [5000]]]", scale = 0.5)
   expect_identical(sort(unique(inked_positions(edge)[, "row"])), c(64L, 65L))
   expect_identical(sum(edge == 0), 2L * 128L)
@@ -75,7 +78,8 @@ test_that("order, point and stack encodings hold the documented values", {
 
 test_that("antialiased lines are soft and cover at least half where hard lines ink", {
   drawings <- raster_sample()$test[1:50]
-  hard <- draw_doodles(drawings, scale = 0.5)
+  # Hard lines of the antialiased radius at scale 0.5: (3.9 / 2 + 0.65) / 2 = (3 / 2 + 1.1) / 2.
+  hard <- draw_doodles(drawings, scale = 0.5, line_width = 3.9)
   soft <- draw_doodles(drawings, scale = 0.5, antialias = TRUE)
   expect_true(any(soft > 0 & soft < 1))
   # Coverage >= 0.5 (up to its rounding to 1/255 at exact ties) where the centre is within r.

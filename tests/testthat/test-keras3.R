@@ -21,7 +21,7 @@ test_that("keras3::fit() and predict() learn from doodles generators in the Kera
                             format = format, num_classes = 4)
       model <- get_model("lenet", input_shape = c(32, 32), color = color, num_classes = 4,
                          input_dtype = format, metrics = list("accuracy"))
-      history <- fit(model, it, steps_per_epoch = attr(it, "steps_per_epoch"), epochs = 3,
+      history <- fit(model, it, steps_per_epoch = attr(it, "steps_per_epoch"), epochs = 5,
                      verbose = 0)
       tg <- test_generator(test, batch_size = 64, scale = 0.125, color = color, format = format)
       p <- predict(model, tg, steps = attr(tg, "steps"), verbose = 0)
@@ -35,7 +35,7 @@ test_that("keras3::fit() and predict() learn from doodles generators in the Kera
                                              "train_accuracy", "test_accuracy"))
   expect_equal(nrow(results), 4)
   expect_equal(results$rows, rep(200, 4))
-  expect_equal(results$epochs, rep(3, 4))
+  expect_equal(results$epochs, rep(5, 4))
   # Chance is 1/4.
   expect_true(all(results$train_accuracy > 0.8), info = paste(output, collapse = "\n"))
   expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))

@@ -174,10 +174,24 @@ impl RenderOptions {
         self.side as f64 / 256.0
     }
 
-    /// Capsule radius in output pixels: half the scaled line width, but at least `sqrt(0.5)` so
-    /// that the pixel holding each vertex is always inked and thin lines stay connected.
+    /// Capsule radius in output pixels, so that strokes look like the article's: OpenCV's
+    /// `cv::line(thickness = line_width)` on the 256 x 256 canvas, resized to `side` with
+    /// `INTER_LINEAR`. OpenCV inks the pixels within `(thickness + 1) / 2` of the segment (5
+    /// pixels across for thickness 3), whose far edge lies `line_width / 2 + 1` from it; bilinear
+    /// resampling keeps the edge there, except for hard lines made smaller, whose samples that
+    /// mix ink and paper half and half read as paper, pulling the edge in (the offsets were
+    /// fitted on the real sample at scales 0.25, 0.5 and 1: see `inst/bench/compare-opencv.R`).
+    /// At least half a
+    /// pixel, so that a line still inks a pixel in every column or row it crosses.
     pub fn radius(&self) -> f64 {
-        (self.line_width * self.pixels_per_unit() / 2.0).max(std::f64::consts::FRAC_1_SQRT_2)
+        let per_unit = self.pixels_per_unit();
+        let edge = match (self.antialias, per_unit < 1.0) {
+            // LINE_AA's soft rim reaches a little further.
+            (true, _) => 1.1,
+            (false, false) => 1.0,
+            (false, true) => 0.65,
+        };
+        ((self.line_width / 2.0 + edge) * per_unit).max(0.5)
     }
 }
 
@@ -226,11 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn radius_has_a_floor() {
-        let at = |side| RenderOptions::new(side, Encoding::Gray, 3.0, false).unwrap().radius();
-        assert_eq!(at(256), 1.5);
-        assert_eq!(at(128), 0.75);
-        assert_eq!(at(64), std::f64::consts::FRAC_1_SQRT_2);
+    fn radius_follows_opencv_and_has_a_floor() {
+        let at = |side, antialias| RenderOptions::new(side, Encoding::Gray, 3.0, antialias).unwrap().radius();
+        assert_eq!(at(256, false), 2.5);
+        assert!((at(256, true) - 2.6).abs() < 1e-12);
+        assert!((at(128, false) - 1.075).abs() < 1e-12);
+        assert!((at(128, true) - 1.3).abs() < 1e-12);
+        assert!((at(64, true) - 0.65).abs() < 1e-12);
+        assert_eq!(at(16, false), 0.5);
         assert!(RenderOptions::new(0, Encoding::Gray, 3.0, false).is_err());
         assert!(RenderOptions::new(64, Encoding::Gray, 0.0, false).is_err());
     }
