@@ -48,4 +48,16 @@ if (requireNamespace("DBItest", quietly = TRUE)) {
     name = "doodles"
   )
   DBItest::test_all(skip = unname(dbitest_skips))
+} else {
+  test_that("DBItest's conformance suite", skip("DBItest is not installed (tools/setup.sh installs r-cran-dbitest)"))
 }
+
+test_that("dbAppendTable() keeps the schema of an Id", {
+  con <- local_store()
+  DBI::dbExecute(con, "CREATE SCHEMA s")
+  DBI::dbExecute(con, "CREATE TABLE s.t (x INTEGER)")
+  DBI::dbExecute(con, "CREATE TABLE t (x INTEGER)")
+  DBI::dbAppendTable(con, DBI::Id(schema = "s", table = "t"), data.frame(x = 1:2))
+  expect_identical(DBI::dbGetQuery(con, "SELECT x FROM s.t ORDER BY x")$x, 1:2)
+  expect_equal(DBI::dbGetQuery(con, "SELECT count(*) AS n FROM main.t")$n, 0)
+})

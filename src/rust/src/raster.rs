@@ -1,7 +1,7 @@
 //! R glue for doodles-raster: converts arguments, allocates the batch (an R array, or R memory
 //! that numpy views) on the main thread and hands it to the (R-free) parallel renderer.
-use crate::errors::{guard, RError};
-use doodles_raster::{memory, render_batch, BatchError, Encoding, Output, RenderOptions};
+use crate::errors::{guard, Class, RError};
+use doodles_raster::{memory, render_batch, Encoding, Output, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
@@ -11,9 +11,8 @@ pub(crate) fn render_options(
     line_width: f64,
     antialias: bool,
 ) -> Result<RenderOptions, RError> {
-    let encoding: Encoding =
-        encoding.parse().map_err(|err: doodles_raster::OptionsError| RError::new("argument", err.0))?;
-    RenderOptions::from_scale(scale, encoding, line_width, antialias).map_err(|err| RError::new("argument", err.0))
+    let encoding: Encoding = encoding.parse()?;
+    Ok(RenderOptions::from_scale(scale, encoding, line_width, antialias)?)
 }
 
 /// What R gets for a batch: an R double array, or the storage of a row-major batch for numpy.
@@ -35,10 +34,9 @@ impl Form {
             "array" => Ok(Form::RArray),
             "float32" => Ok(Form::Float32 { imagenet }),
             "uint8" => Ok(Form::Uint8),
-            other => Err(RError::new(
-                "argument",
-                format!("format must be \"array\", \"float32\" or \"uint8\", not \"{other}\""),
-            )),
+            other => {
+                Err(RError::argument(format!("format must be \"array\", \"float32\" or \"uint8\", not \"{other}\"")))
+            }
         }
     }
 }
@@ -54,16 +52,14 @@ pub(crate) fn new_batch(n: usize, options: &RenderOptions, form: Form) -> Result
     let dim = [n, options.side, options.side, options.channels()];
     let dim = dim
         .iter()
-        .map(|&d| {
-            i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R")))
-        })
+        .map(|&d| i32::try_from(d).map_err(|_| RError::argument(format!("batch dimension {d} is too large for R"))))
         .collect::<Result<Vec<i32>, RError>>()?;
     let values = n * options.values_per_drawing();
     let attrib = |array: &mut Robj, name: &str, value: Robj| {
         array
             .set_attrib(name, value)
             .map(|_| ())
-            .map_err(|err| RError::new("internal", format!("cannot set the batch's {name}: {err}")))
+            .map_err(|err| RError::internal(format!("cannot set the batch's {name}: {err}")))
     };
     if form == Form::RArray {
         let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), values);
@@ -78,7 +74,7 @@ pub(crate) fn new_batch(n: usize, options: &RenderOptions, form: Form) -> Result
         _ => (values, "float32"),
     };
     let r_length = i32::try_from(length)
-        .map_err(|_| RError::new("argument", format!("a batch of {values} values is too large for R")))?;
+        .map_err(|_| RError::argument(format!("a batch of {values} values is too large for R")))?;
     let mut storage = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Integers), length);
     attrib(&mut storage, "dim", r_length.into())?;
     attrib(&mut storage, "shape", dim.into())?;
@@ -91,7 +87,7 @@ pub(crate) fn new_batch(n: usize, options: &RenderOptions, form: Form) -> Result
 
 /// The memory of a batch from [`new_batch`], as the renderer's output.
 pub(crate) fn batch_output<'a>(batch: &'a mut Robj, values: usize, form: Form) -> Result<Output<'a>, RError> {
-    let not_ours = || RError::new("internal", "the batch is not the vector allocated for it");
+    let not_ours = || RError::internal("the batch is not the vector allocated for it");
     Ok(match form {
         Form::RArray => Output::RArray(batch.as_real_slice_mut().ok_or_else(not_ours)?),
         Form::Float32 { imagenet } => {
@@ -107,22 +103,12 @@ pub(crate) fn batch_output<'a>(batch: &'a mut Robj, values: usize, form: Form) -
     })
 }
 
-/// A rendering error for R: the drawing's 1-based index and what is wrong with it.
-pub(crate) fn batch_error(err: BatchError) -> RError {
-    match err {
-        BatchError::Drawing { index, error } => {
-            RError::new("drawing", format!("drawing {}: {error}", index + 1)).with("index", (index + 1) as f64)
-        }
-        other => RError::new("internal", other.to_string()),
-    }
-}
-
 /// The worker thread count from R (already checked there).
 pub(crate) fn thread_count(threads: i32) -> Result<usize, RError> {
     usize::try_from(threads)
         .ok()
         .filter(|&count| count >= 1)
-        .ok_or_else(|| RError::new("argument", format!("threads must be at least 1, not {threads}")))
+        .ok_or_else(|| RError::argument(format!("threads must be at least 1, not {threads}")))
 }
 
 /// Renders a character vector of drawings into a new batch (see `new_batch`).
@@ -143,12 +129,12 @@ fn raster_draw(
         let options = render_options(scale, encoding, line_width, antialias)?;
         let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
-        let strings = x.as_str_iter().ok_or_else(|| RError::new("argument", "drawings must be a character vector"))?;
+        let strings = x.as_str_iter().ok_or_else(|| RError::argument("drawings must be a character vector"))?;
         let mut drawings = Vec::with_capacity(x.len());
         for (index, drawing) in strings.enumerate() {
             if drawing.is_na() {
                 return Err(RError::new(
-                    "drawing",
+                    Class::Drawing,
                     format!("drawing {}: NA, expected a JSON array of strokes", index + 1),
                 )
                 .with("index", (index + 1) as f64));
@@ -157,7 +143,7 @@ fn raster_draw(
         }
         let mut batch = new_batch(drawings.len(), &options, form)?;
         let out = batch_output(&mut batch, drawings.len() * options.values_per_drawing(), form)?;
-        render_batch(&drawings, &options, out, threads).map_err(batch_error)?;
+        render_batch(&drawings, &options, out, threads)?;
         Ok(batch)
     })
 }
@@ -181,9 +167,27 @@ fn raster_keep_freed_memory(max_block: f64, keep: f64) -> Robj {
     guard(|| Ok(memory::keep_freed_memory(max_block as usize, keep as usize).into()))
 }
 
+/// The limits of the drawing options, defined once here: list(min_scale, max_scale, max_side,
+/// max_line_width, encodings).
+/// @noRd
+#[extendr]
+fn raster_limits() -> Robj {
+    guard(|| {
+        Ok(list!(
+            min_scale = doodles_raster::MIN_SCALE,
+            max_scale = doodles_raster::MAX_SCALE,
+            max_side = doodles_raster::MAX_SIDE as i32,
+            max_line_width = doodles_raster::MAX_LINE_WIDTH,
+            encodings = Encoding::NAMES.to_vec()
+        )
+        .into())
+    })
+}
+
 extendr_module! {
     mod raster;
     fn raster_draw;
+    fn raster_limits;
     fn raster_cores;
     fn raster_keep_freed_memory;
 }
