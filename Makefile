@@ -23,7 +23,7 @@ test-r: install
 # rustfmt and clippy (warnings are errors) on the whole workspace, through tools/cargo.sh so that
 # clippy builds with the same DuckDB decision and target directory as the tests.
 lint: setup
-	cd src/rust && cargo fmt --all --check
+	cd src/rust && PATH="$$PATH:$$HOME/.cargo/bin" cargo fmt --all --check
 	sh tools/cargo.sh clippy --release --workspace --all-targets -- -D warnings
 
 # R CMD check of the built package: errors and warnings fail; the notes that stay are listed in

@@ -4,8 +4,8 @@
 # their totals last (tools/run-tests.R). Notes that stay, and why:
 #   - "installed package size": the Rust core is one static library (DuckDB is linked
 #     dynamically); its size is the rasterizer, DuckDB's Rust bindings and Arrow.
-#   - "Suggests or Enhances not in mainstream repositories" / unavailable Suggests: CRAN is not
-#     reachable here, so R CMD check cannot look packages up there.
+#   - "GNU make is a SystemRequirements": src/Makevars uses $(if ...) and $(wildcard ...) to find
+#     the target directory and the prebuilt DuckDB, and says so in DESCRIPTION.
 # The check directory is out/check (ignored by git and R CMD build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ mkdir -p "$dir"
 cd "$dir"
 R CMD build --no-manual "$root" > build.log 2>&1 || { cat build.log; exit 1; }
 tarball=$(ls doodles_*.tar.gz)
-# Without CRAN the check cannot ask which Suggests exist there; the tests that need them skip.
+# CRAN is not reachable here: the check does not ask it about Suggests.
 export _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_CRAN_INCOMING_=false
 # The vignette was rendered by R CMD build just now: its code runs once more, not twice.
 R CMD check --no-manual --no-tests --no-build-vignettes "$tarball" > check.log 2>&1 || { cat check.log; exit 1; }
