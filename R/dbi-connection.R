@@ -50,6 +50,14 @@ setMethod("dbIsValid", "doodles_duckdb_connection", function(dbObj, ...) {
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbDisconnect", "doodles_duckdb_connection", function(conn, ...) {
+  # A result not cleared is cleared with the connection, with a warning (as DBI specifies).
+  open <- conn@state$result
+  if (!is.null(open) && open$valid) {
+    warning("There is a result object still in use; it is cleared with the connection.", call. = FALSE)
+    if (!is.null(open$ptr)) tryCatch(store_clear_result(open$ptr), doodles_error_argument = function(e) NULL)
+    open$valid <- FALSE
+    open$ptr <- NULL
+  }
   closed <- tryCatch(store_disconnect(conn@ptr), doodles_error_argument = function(e) FALSE)
   if (!closed) {
     warning("Connection already closed.", call. = FALSE)

@@ -9,8 +9,6 @@ dbitest_skips <- c(
   "connect_bigint_integer", "connect_bigint_character", "connect_bigint_integer64",
   "data_64_bit_numeric_warning", "data_64_bit_lossless",
   "roundtrip_64_bit_character", "append_roundtrip_64_bit_character",
-  # A result that is garbage-collected without dbClearResult() is closed silently, not with a warning.
-  "send_query_stale_warning", "send_statement_stale_warning",
   # Named placeholders ($name) are not supported: values are bound by position.
   "bind_unnamed_param_named_placeholders",
   # Not checked: dbBind(res, list()) on a statement without placeholders is accepted; factors are
