@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/doodles/cargo-target
 export TZ ?= UTC
 export DOODLES_THREADS ?= 2
 
-.PHONY: setup install test test-rust test-r demo wrappers
+.PHONY: setup install test test-rust test-r lint check demo wrappers
 
 setup:
 	bash tools/setup.sh
@@ -20,11 +20,22 @@ test-rust: setup
 test-r: install
 	Rscript tools/run-tests.R
 
+# rustfmt and clippy (warnings are errors) on the whole workspace, through tools/cargo.sh so that
+# clippy builds with the same DuckDB decision and target directory as the tests.
+lint: setup
+	cd src/rust && PATH="$$PATH:$$HOME/.cargo/bin" cargo fmt --all --check
+	sh tools/cargo.sh clippy --release --workspace --all-targets -- -D warnings
+
+# R CMD check of the built package: errors and warnings fail; the notes that stay are listed in
+# tools/check-package.sh. The tests are left to test-r (run once, not twice).
+check: setup
+	bash tools/check-package.sh
+
 # The R tests' totals come last: CI reads that line.
-test: setup test-rust test-r
+test: setup test-rust lint check test-r
 
 demo: install
-	Rscript inst/demo/demo.R
+	Rscript inst/job/demo.R
 
 # Regenerates R/extendr-wrappers.R from the compiled library (after adding a Rust export).
 wrappers: install

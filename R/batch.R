@@ -18,7 +18,7 @@
 #' @param next_ids Ids of the next batch to render in the background, or `NULL`.
 #' @param threads Rendering threads.
 #' @inheritParams draw_doodles
-#' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in [0, 1]
+#' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in \[0, 1\]
 #'   (a numpy array for the Keras formats, see `format`), `y` the integer `label_int` of each id.
 #' @examples
 #' con <- DBI::dbConnect(doodles_duckdb())
@@ -43,14 +43,14 @@ pooled_doodle_batch <- function(pool, con, ids, scale = 1, color = FALSE, line_w
                                 next_ids = NULL, threads = doodles_threads(), format = "array",
                                 imagenet_preproc = FALSE) {
   check_store_connection(con)
-  checkmate::assert_integerish(ids, any.missing = FALSE)
-  checkmate::assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
+  assert_integerish(ids, any.missing = FALSE)
+  assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
   pooled <- !is.null(pool) && format != "array"
   into <- if (pooled) pool$take(length(ids))
-  batch <- rust_result(store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids,
-                                   threads, format, imagenet_preproc, into))
+  batch <- store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads,
+                       format, imagenet_preproc, into)
   batch$x <- if (pooled) pool$hand_out(batch$x) else batch_in_format(batch$x, format, imagenet_preproc)
   batch
 }
@@ -63,7 +63,7 @@ pooled_doodle_batch <- function(pool, con, ids, scale = 1, color = FALSE, line_w
 #' @export
 read_doodles <- function(con, ids) {
   check_store_connection(con)
-  checkmate::assert_integerish(ids, any.missing = FALSE)
-  rows <- rust_result(store_read(con@ptr, ids))
+  assert_integerish(ids, any.missing = FALSE)
+  rows <- store_read(con@ptr, ids)
   data.frame(id = as.integer(rows$id), drawing = rows$drawing, label_int = rows$label_int, stringsAsFactors = FALSE)
 }

@@ -44,13 +44,21 @@ setMethod("show", "doodles_duckdb_connection", function(object) {
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbIsValid", "doodles_duckdb_connection", function(dbObj, ...) {
-  isTRUE(rust_result(store_is_valid(dbObj@ptr)))
+  isTRUE(store_is_valid(dbObj@ptr))
 })
 
 #' @rdname doodles_duckdb_connection-class
 #' @export
 setMethod("dbDisconnect", "doodles_duckdb_connection", function(conn, ...) {
-  closed <- tryCatch(rust_result(store_disconnect(conn@ptr)), doodles_error_argument = function(e) FALSE)
+  # A result not cleared is cleared with the connection, with a warning (as DBI specifies).
+  open <- conn@state$result
+  if (!is.null(open) && open$valid) {
+    warning("There is a result object still in use; it is cleared with the connection.", call. = FALSE)
+    if (!is.null(open$ptr)) tryCatch(store_clear_result(open$ptr), doodles_error_argument = function(e) NULL)
+    open$valid <- FALSE
+    open$ptr <- NULL
+  }
+  closed <- tryCatch(store_disconnect(conn@ptr), doodles_error_argument = function(e) FALSE)
   if (!closed) {
     warning("Connection already closed.", call. = FALSE)
   }
@@ -62,7 +70,7 @@ setMethod("dbDisconnect", "doodles_duckdb_connection", function(conn, ...) {
 setMethod("dbGetInfo", "doodles_duckdb_connection", function(dbObj, ...) {
   check_valid(dbObj)
   list(
-    dbname = dbObj@dbdir, db.version = rust_result(store_duckdb_version(dbObj@ptr)),
+    dbname = dbObj@dbdir, db.version = store_duckdb_version(dbObj@ptr),
     username = "", host = "", port = "", read_only = dbObj@read_only
   )
 })
@@ -101,7 +109,7 @@ setMethod("dbSendStatement", c("doodles_duckdb_connection", "character"), functi
 
 send_statement <- function(conn, statement, params, query) {
   check_valid(conn)
-  checkmate::assert_string(statement)
+  assert_string(statement)
   statement <- enc2utf8(statement)
   state <- new.env(parent = emptyenv())
   state$ptr <- NULL
@@ -112,15 +120,15 @@ send_statement <- function(conn, statement, params, query) {
   previous <- conn@state$result
   if (!is.null(previous) && previous$valid) {
     warning("There is a result object still in use; it has been cleared.", call. = FALSE)
-    if (!is.null(previous$ptr)) rust_result(store_clear_result(previous$ptr))
+    if (!is.null(previous$ptr)) store_clear_result(previous$ptr)
     previous$valid <- FALSE
     previous$ptr <- NULL
   }
-  placeholders <- rust_result(store_placeholders(conn@ptr, statement))
+  placeholders <- store_placeholders(conn@ptr, statement)
   if (!is.null(params)) {
     dbBind(res, params)
   } else if (placeholders == 0) {
-    state$ptr <- rust_result(store_query(conn@ptr, statement, NULL, NULL))
+    state$ptr <- store_query(conn@ptr, statement, NULL, NULL)
   }
   conn@state$result <- state
   res
@@ -141,7 +149,7 @@ setMethod("dbListTables", "doodles_duckdb_connection", function(conn, ...) {
 #' @export
 setMethod("dbExistsTable", c("doodles_duckdb_connection", "character"), function(conn, name, ...) {
   check_valid(conn)
-  checkmate::assert_string(name)
+  assert_string(name)
   name <- dbUnquoteIdentifier(conn, dbQuoteIdentifier(conn, name))[[1]]@name
   table_exists(conn, name[["table"]], if ("schema" %in% names(name)) name[["schema"]] else NULL)
 })
@@ -162,8 +170,8 @@ table_exists <- function(conn, table, schema = NULL) {
 #' @export
 setMethod("dbRemoveTable", c("doodles_duckdb_connection", "character"), function(conn, name, ..., temporary = FALSE, fail_if_missing = TRUE) {
   check_valid(conn)
-  checkmate::assert_flag(temporary)
-  checkmate::assert_flag(fail_if_missing)
+  assert_flag(temporary)
+  assert_flag(fail_if_missing)
   # Temporary tables live in DuckDB's catalog "temp".
   sql <- paste0("DROP TABLE ", if (!fail_if_missing) "IF EXISTS ", if (temporary) "temp.main.", dbQuoteIdentifier(conn, name))
   dbExecute(conn, sql)
@@ -174,12 +182,12 @@ setMethod("dbRemoveTable", c("doodles_duckdb_connection", "character"), function
 #' @export
 setMethod("dbWriteTable", c("doodles_duckdb_connection", "character", "data.frame"), function(conn, name, value, ..., row.names = FALSE, overwrite = FALSE, append = FALSE, field.types = NULL, temporary = FALSE) {
   check_valid(conn)
-  checkmate::assert_flag(overwrite)
-  checkmate::assert_flag(append)
-  checkmate::assert_flag(temporary)
+  assert_flag(overwrite)
+  assert_flag(append)
+  assert_flag(temporary)
   if (overwrite && append) abort_doodles("overwrite and append cannot both be TRUE", kind = "argument")
   if (!is.null(field.types) && append) abort_doodles("field.types cannot be used with append = TRUE", kind = "argument")
-  checkmate::assert_character(field.types, names = "unique", null.ok = TRUE)
+  assert_character(field.types, names = "unique", null.ok = TRUE)
   value <- sqlRownamesToColumn(value, row.names)
   exists <- dbExistsTable(conn, name)
   if (exists && !overwrite && !append) {
@@ -217,10 +225,12 @@ setMethod("dbAppendTable", "doodles_duckdb_connection", function(conn, name, val
 
 # Appends a data frame through DuckDB's Appender (columns matched by name).
 append_rows <- function(conn, name, value) {
-  table <- if (methods::is(name, "Id")) name@name[["table"]] else dbUnquoteIdentifier(conn, dbQuoteIdentifier(conn, name))[[1]]@name[["table"]]
+  # An Id (or a quoted "schema"."table") keeps its schema.
+  id <- if (methods::is(name, "Id")) name@name else dbUnquoteIdentifier(conn, dbQuoteIdentifier(conn, name))[[1]]@name
+  schema <- if ("schema" %in% names(id)) id[["schema"]] else NULL
   kinds <- vapply(value, parameter_kind, character(1))
   values <- lapply(value, parameter_value)
-  rust_result(store_append(conn@ptr, table, names(value), values, unname(kinds)))
+  store_append(conn@ptr, schema, id[["table"]], names(value), values, unname(kinds))
   invisible(nrow(value))
 }
 

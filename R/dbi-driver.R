@@ -46,10 +46,10 @@ setClass("doodles_duckdb_driver", contains = "DBIDriver", slots = c(memory_key =
 #' @param ... Not used.
 #' @export
 setMethod("dbConnect", "doodles_duckdb_driver", function(drv, dbdir = ":memory:", read_only = FALSE, ...) {
-  checkmate::assert_string(dbdir)
-  checkmate::assert_flag(read_only)
+  assert_string(dbdir)
+  assert_flag(read_only)
   if (dbdir != ":memory:") dbdir <- path.expand(dbdir)
-  opened <- rust_result(store_connect(dbdir, drv@memory_key, read_only))
+  opened <- store_connect(dbdir, drv@memory_key, read_only)
   new("doodles_duckdb_connection",
     ptr = opened$pointer, dbdir = dbdir, key = opened$info$key,
     read_only = read_only, driver = drv, state = new.env(parent = emptyenv())

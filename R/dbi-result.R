@@ -16,14 +16,19 @@ setClass("doodles_duckdb_result",
   slots = c(conn = "DBIConnection", statement = "character", state = "environment")
 )
 
-check_result <- function(res, call = rlang::caller_env()) {
+# The one validity check of results: not cleared, and (check_result) with its parameters bound.
+check_not_cleared <- function(res, call = rlang::caller_env()) {
   if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument", call = call)
+}
+
+check_result <- function(res, call = rlang::caller_env()) {
+  check_not_cleared(res, call = call)
   if (is.null(res@state$ptr)) {
     abort_doodles("the statement has placeholders: bind parameters with dbBind() first", kind = "argument", call = call)
   }
 }
 
-result_info <- function(res) rust_result(store_result_info(res@state$ptr))
+result_info <- function(res) store_result_info(res@state$ptr)
 
 #' @rdname doodles_duckdb_result-class
 #' @export
@@ -38,7 +43,7 @@ setMethod("dbClearResult", "doodles_duckdb_result", function(res, ...) {
     warning("Result already cleared.", call. = FALSE)
     return(invisible(TRUE))
   }
-  if (!is.null(res@state$ptr)) rust_result(store_clear_result(res@state$ptr))
+  if (!is.null(res@state$ptr)) store_clear_result(res@state$ptr)
   res@state$valid <- FALSE
   res@state$ptr <- NULL
   invisible(TRUE)
@@ -55,7 +60,7 @@ setMethod("dbFetch", "doodles_duckdb_result", function(res, n = -1, ...) {
     warning("dbFetch() on a statement: use dbSendQuery() for queries that return rows.", call. = FALSE)
     return(data.frame())
   }
-  columns <- rust_result(store_fetch(res@state$ptr, if (is.finite(n)) n else -1))
+  columns <- store_fetch(res@state$ptr, if (is.finite(n)) n else -1)
   rows <- if (length(columns) > 0) length(columns[[1]]) else 0L
   structure(columns, names = make.unique(names(columns), sep = ".."), class = "data.frame", row.names = .set_row_names(rows))
 })
@@ -63,7 +68,7 @@ setMethod("dbFetch", "doodles_duckdb_result", function(res, n = -1, ...) {
 #' @rdname doodles_duckdb_result-class
 #' @export
 setMethod("dbHasCompleted", "doodles_duckdb_result", function(res, ...) {
-  if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
+  check_not_cleared(res)
   if (is.null(res@state$ptr)) return(FALSE)
   result_info(res)$has_completed
 })
@@ -71,7 +76,7 @@ setMethod("dbHasCompleted", "doodles_duckdb_result", function(res, ...) {
 #' @rdname doodles_duckdb_result-class
 #' @export
 setMethod("dbGetRowCount", "doodles_duckdb_result", function(res, ...) {
-  if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
+  check_not_cleared(res)
   if (is.null(res@state$ptr)) return(0)
   result_info(res)$rows_fetched
 })
@@ -79,7 +84,7 @@ setMethod("dbGetRowCount", "doodles_duckdb_result", function(res, ...) {
 #' @rdname doodles_duckdb_result-class
 #' @export
 setMethod("dbGetRowsAffected", "doodles_duckdb_result", function(res, ...) {
-  if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
+  check_not_cleared(res)
   if (res@state$query) return(0)
   if (is.null(res@state$ptr)) return(NA_integer_)
   result_info(res)$rows_affected
@@ -88,7 +93,7 @@ setMethod("dbGetRowsAffected", "doodles_duckdb_result", function(res, ...) {
 #' @rdname doodles_duckdb_result-class
 #' @export
 setMethod("dbGetStatement", "doodles_duckdb_result", function(res, ...) {
-  if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
+  check_not_cleared(res)
   res@statement
 })
 
@@ -116,7 +121,7 @@ setMethod("dbGetInfo", "doodles_duckdb_result", function(dbObj, ...) {
 #' @rdname doodles_duckdb_result-class
 #' @export
 setMethod("dbBind", "doodles_duckdb_result", function(res, params, ...) {
-  if (!res@state$valid) abort_doodles("the result has been cleared (dbClearResult)", kind = "argument")
+  check_not_cleared(res)
   if (!is.list(params)) params <- as.list(params)
   params <- unname(params)
   lengths <- vapply(params, length, integer(1))
@@ -125,8 +130,8 @@ setMethod("dbBind", "doodles_duckdb_result", function(res, params, ...) {
   }
   kinds <- vapply(params, parameter_kind, character(1))
   values <- lapply(params, parameter_value)
-  if (!is.null(res@state$ptr)) rust_result(store_clear_result(res@state$ptr))
+  if (!is.null(res@state$ptr)) store_clear_result(res@state$ptr)
   res@state$ptr <- NULL
-  res@state$ptr <- rust_result(store_query(res@conn@ptr, res@statement, values, unname(kinds)))
+  res@state$ptr <- store_query(res@conn@ptr, res@statement, values, unname(kinds))
   invisible(res)
 })

@@ -4,6 +4,7 @@
 #' embedded DuckDB database, and feed them to Keras.
 #'
 #' @section Options:
+#' [doodles_options()] lists every option and environment variable doodles reads. Among them:
 #' - `doodles.threads`: the number of worker threads (default: environment variable
 #'   `DOODLES_THREADS`, else all cores).
 #' - `doodles.keep_freed_memory`: `TRUE` (or environment variable `DOODLES_KEEP_FREED_MEMORY=true`)

@@ -1,8 +1,6 @@
 # Rasterizing: JSON strokes to image arrays (the article's cpp_process_json_str and
 # cpp_process_json_vector), by the Rust crate doodles-raster.
 
-doodle_encodings <- c("gray", "hue", "order", "point", "stack")
-
 #' Rasterize doodles into image arrays
 #'
 #' `draw_doodles()` turns drawings (Quick, Draw! JSON stroke arrays) into one 4-D array
@@ -95,11 +93,10 @@ doodle_encodings <- c("gray", "hue", "order", "point", "stack")
 draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
                          encoding = if (color) "hue" else "gray", threads = doodles_threads(),
                          format = "array", imagenet_preproc = FALSE) {
-  checkmate::assert_character(x)
+  assert_character(x)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
-  batch <- rust_result(raster_draw(x, scale, encoding, line_width, antialias, threads, format,
-                                   imagenet_preproc))
+  batch <- raster_draw(x, scale, encoding, line_width, antialias, threads, format, imagenet_preproc)
   batch_in_format(batch, format, imagenet_preproc)
 }
 
@@ -107,14 +104,16 @@ draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias 
 # returns `threads` as an integer.
 check_drawing_options <- function(scale, color, line_width, antialias, encoding, threads,
                                   call = rlang::caller_env()) {
-  checkmate::assert_number(scale, lower = 0, finite = TRUE)
-  checkmate::assert_flag(color)
-  checkmate::assert_number(line_width, lower = 0, finite = TRUE)
-  checkmate::assert_flag(antialias)
-  if (!checkmate::test_choice(encoding, doodle_encodings)) {
+  rlang::local_error_call(call)
+  limits <- raster_limits()
+  check_scale(scale, call = call)
+  assert_flag(color)
+  assert_number(line_width, lower = 0, upper = limits$max_line_width, finite = TRUE)
+  assert_flag(antialias)
+  if (!checkmate::test_choice(encoding, limits$encodings)) {
     abort_doodles(
       sprintf("`encoding` must be one of %s, not %s",
-              paste0('"', doodle_encodings, '"', collapse = ", "), deparse1(encoding)),
+              paste0('"', limits$encodings, '"', collapse = ", "), deparse1(encoding)),
       kind = "argument", call = call
     )
   }
@@ -124,13 +123,24 @@ check_drawing_options <- function(scale, color, line_width, antialias, encoding,
       kind = "argument", call = call
     )
   }
-  checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
+  assert_count(threads, positive = TRUE, coerce = TRUE)
+}
+
+# `scale` within the limits the rasterizer defines (raster_limits()).
+check_scale <- function(scale, call = rlang::caller_env()) {
+  assert_number(scale, finite = TRUE, call = call)
+  limits <- raster_limits()
+  if (scale < limits$min_scale || scale > limits$max_scale) {
+    abort_doodles(sprintf("`scale` must be %g to %g (an image side of 1 to %d pixels), not %g",
+                          limits$min_scale, limits$max_scale, limits$max_side, scale),
+                  kind = "argument", call = call)
+  }
 }
 
 #' @rdname draw_doodles
 #' @export
 draw_doodle <- function(x, ...) {
-  checkmate::assert_string(x, na.ok = TRUE)
+  assert_string(x, na.ok = TRUE)
   image <- draw_doodles(x, ...)
   dim(image) <- dim(image)[-1]
   image

@@ -78,20 +78,20 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
                             features = NULL, prefetch = TRUE, threads = doodles_threads(),
                             format = "array", sparse_labels = FALSE, ...) {
-  checkmate::assert_class(con, "DBIConnection")
-  checkmate::assert_count(batch_size, positive = TRUE)
-  checkmate::assert_integerish(samples_index, lower = 1, any.missing = FALSE,
+  assert_class(con, "DBIConnection")
+  assert_count(batch_size, positive = TRUE)
+  assert_integerish(samples_index, lower = 1, any.missing = FALSE,
                                min.len = batch_size, unique = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
-  checkmate::assert_count(seed, null.ok = TRUE)
-  checkmate::assert_flag(prefetch)
+  assert_count(seed, null.ok = TRUE)
+  assert_flag(prefetch)
   check_format(format, imagenet_preproc)
-  checkmate::assert_flag(sparse_labels)
+  assert_flag(sparse_labels)
   if (!DBI::dbIsValid(con)) {
     abort_doodles("The connection `con` is closed.", kind = "argument")
   }
   if (is.null(num_classes)) num_classes <- database_classes(con)
-  checkmate::assert_count(num_classes, positive = TRUE)
+  assert_count(num_classes, positive = TRUE)
   batch_size <- as.integer(batch_size)
   num_classes <- as.integer(num_classes)
   samples_index <- as.integer(samples_index)
@@ -163,21 +163,21 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
                            imagenet_preproc = FALSE, features = NULL, con = NULL,
                            threads = doodles_threads(), format = "array", ...) {
-  checkmate::assert(checkmate::check_class(data, "DBIConnection"),
-                    checkmate::check_data_frame(data))
-  checkmate::assert_count(batch_size, positive = TRUE)
+  as_argument_error(checkmate::assert(checkmate::check_class(data, "DBIConnection"),
+                                      checkmate::check_data_frame(data)))
+  assert_count(batch_size, positive = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
   check_format(format, imagenet_preproc)
   batch_size <- as.integer(batch_size)
   draw_options <- check_draw_options(...)
   batch_options <- c(draw_options, format = format, imagenet_preproc = imagenet_preproc)
   if (is.data.frame(data)) {
-    checkmate::assert_names(names(data), must.include = "drawing", .var.name = "names(data)")
-    checkmate::assert_character(data$drawing, any.missing = FALSE, .var.name = "data$drawing")
+    assert_names(names(data), must.include = "drawing", .var.name = "names(data)")
+    assert_character(data$drawing, any.missing = FALSE, .var.name = "data$drawing")
     rows <- nrow(data)
     key_id <- data$key_id
     feature_spec <- if (is.null(features)) NULL else {
-      checkmate::assert_class(con, "DBIConnection", .var.name = "con")
+      assert_class(con, "DBIConnection", .var.name = "con")
       resolve_features(con, features, table = NULL)
     }
     read <- function(index) {
@@ -224,10 +224,10 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
 
 check_image_args <- function(scale, color, imagenet_preproc, threads,
                              call = rlang::caller_env()) {
-  checkmate::assert_number(scale, lower = 1 / 256, upper = 5, .var.name = "scale")
-  checkmate::assert_flag(color, .var.name = "color")
-  checkmate::assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
-  checkmate::assert_count(threads, positive = TRUE, .var.name = "threads")
+  check_scale(scale, call = call)
+  assert_flag(color, .var.name = "color")
+  assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
+  assert_count(threads, positive = TRUE, .var.name = "threads")
 }
 
 check_draw_options <- function(..., call = rlang::caller_env()) {
@@ -379,7 +379,7 @@ builtin_features <- c(
 
 resolve_features <- function(con, features, table = "doodles") {
   if (is.null(features)) return(NULL)
-  checkmate::assert_character(features, min.len = 1, any.missing = FALSE, unique = TRUE)
+  assert_character(features, min.len = 1, any.missing = FALSE, unique = TRUE)
   columns <- if (is.null(table)) NULL else DBI::dbListFields(con, table)
   expressions <- character()
   for (name in setdiff(features, "countrycode")) {

@@ -43,15 +43,15 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
                         validation_steps = attr(validation_data, "steps_per_epoch"),
                         callbacks = NULL, verbose = if (interactive()) 1 else 2,
                         initial_epoch = 0) {
-  checkmate::assert_function(generator)
-  checkmate::assert_count(steps_per_epoch, positive = TRUE)
-  checkmate::assert_count(epochs, positive = TRUE)
-  checkmate::assert_count(initial_epoch)
-  checkmate::assert_choice(verbose, 0:2)
-  checkmate::assert_list(callbacks, null.ok = TRUE)
+  assert_function(generator)
+  assert_count(steps_per_epoch, positive = TRUE)
+  assert_count(epochs, positive = TRUE)
+  assert_count(initial_epoch)
+  assert_choice(verbose, 0:2)
+  assert_list(callbacks, null.ok = TRUE)
   if (!is.null(validation_data)) {
-    checkmate::assert_function(validation_data)
-    checkmate::assert_count(validation_steps, positive = TRUE)
+    assert_function(validation_data)
+    assert_count(validation_steps, positive = TRUE)
   }
   if (!is_keras_model(model)) {
     abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")

@@ -56,7 +56,7 @@
 load_doodles <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
                          threads = doodles_threads()) {
   outcome <- load_files(con, path, "train", on_error, progress, threads)
-  rust_result(store_finalize(con@ptr, FALSE))
+  store_finalize(con@ptr, FALSE)
   invisible(outcome)
 }
 
@@ -83,8 +83,8 @@ load_test <- function(con, path, on_error = c("stop", "skip"), progress = intera
 #' @export
 index_doodles <- function(con) {
   check_store_connection(con)
-  rust_result(store_finalize(con@ptr, TRUE))
-  invisible(rust_result(store_index_info(con@ptr)))
+  store_finalize(con@ptr, TRUE)
+  invisible(store_index_info(con@ptr))
 }
 
 check_store_connection <- function(con, call = rlang::caller_env()) {
@@ -95,15 +95,19 @@ check_store_connection <- function(con, call = rlang::caller_env()) {
 }
 
 load_files <- function(con, path, target, on_error, progress, threads, call = rlang::caller_env()) {
+  # Errors raised here (checks, the Rust calls) are load_doodles()' or load_test()'.
+  rlang::local_error_call(call)
   check_store_connection(con, call = call)
-  checkmate::assert_string(path)
+  assert_string(path)
   on_error <- match.arg(on_error, c("stop", "skip"))
-  checkmate::assert_flag(progress)
-  threads <- checkmate::assert_count(threads, positive = TRUE, coerce = TRUE)
+  assert_flag(progress)
+  threads <- assert_count(threads, positive = TRUE, coerce = TRUE)
   if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)
   path <- normalizePath(path)
-  sources <- rust_result(store_list_sources(path), call = call)
-  rust_result(store_ensure_schema(con@ptr), call = call)
+  transaction_rows <- doodles_option("doodles.load_transaction_rows")
+  assert_count(transaction_rows, positive = TRUE, .var.name = "getOption(\"doodles.load_transaction_rows\")")
+  sources <- store_loader(path, target, on_error == "skip", threads, transaction_rows)
+  store_ensure_schema(con@ptr)
   # Rows reach DuckDB through a table function that its threads read in parallel; DuckDB
   # inserts in parallel only when it need not keep the rows' order (ids are given explicitly).
   # Checking rows and storing them (compression) take about the same CPU: DuckDB gets half the
@@ -118,15 +122,13 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   # checkpoint recompresses the table's last, growing row group; 128MB checkpoints less often.
   if (con@dbdir != ":memory:") {
     settings <- c(settings,
-                  memory_limit = getOption("doodles.load_memory", "160MB"),
-                  checkpoint_threshold = getOption("doodles.load_checkpoint", "128MB"))
+                  memory_limit = doodles_option("doodles.load_memory"),
+                  checkpoint_threshold = doodles_option("doodles.load_checkpoint"))
   }
   restore <- set_duckdb_settings(con, settings)
   on.exit(set_duckdb_settings(con, restore), add = TRUE)
-  transaction_rows <- getOption("doodles.load_transaction_rows", 1e6)
-  checkmate::assert_count(transaction_rows, positive = TRUE, .var.name = "getOption(\"doodles.load_transaction_rows\")")
   # Commits the files loaded so far when the loop is interrupted between two files.
-  on.exit(rust_result(store_load_finish(con@ptr, sources$handle), call = call), add = TRUE, after = FALSE)
+  on.exit(store_load_finish(con@ptr, sources$handle), add = TRUE, after = FALSE)
   n <- length(sources$name)
   outcome <- data.frame(file = sources$name, status = rep(NA_character_, n), rows = rep(0, n), rejected = rep(0, n))
   rows_done <- 0
@@ -139,7 +141,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
     )
   }
   for (i in seq_len(n)) {
-    done <- rust_result(store_load_file(con@ptr, sources$handle, i, target, on_error == "skip", threads, transaction_rows), call = call)
+    done <- store_load_next(con@ptr, sources$handle)
     outcome$status[i] <- done$status
     outcome$rows[i] <- done$rows
     outcome$rejected[i] <- done$rejected

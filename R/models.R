@@ -105,15 +105,15 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
                       optimizer = 0.002, loss = "categorical_crossentropy", metrics = NULL,
                       side_features = 0L, input_dtype = "float32", imagenet_preproc = FALSE,
                       ...) {
-  checkmate::assert_choice(name, list_models())
+  assert_choice(name, list_models())
   input_shape <- check_input_shape(input_shape, color)
-  checkmate::assert_count(num_classes, positive = TRUE)
-  if (!is.null(weights)) checkmate::assert_string(weights, min.chars = 1)
-  if (!is.null(pooling)) checkmate::assert_choice(pooling, c("avg", "max"))
-  checkmate::assert_flag(compile)
-  checkmate::assert_count(side_features)
-  checkmate::assert_choice(input_dtype, c("float32", "uint8"))
-  checkmate::assert_flag(imagenet_preproc)
+  assert_count(num_classes, positive = TRUE)
+  if (!is.null(weights)) assert_string(weights, min.chars = 1)
+  if (!is.null(pooling)) assert_choice(pooling, c("avg", "max"))
+  assert_flag(compile)
+  assert_count(side_features)
+  assert_choice(input_dtype, c("float32", "uint8"))
+  assert_flag(imagenet_preproc)
   if (!is.null(weights) && name %in% own_models) {
     abort_doodles(sprintf("`weights` applies to Keras applications only, not to '%s'.", name),
                   kind = "argument")
@@ -208,11 +208,11 @@ build_mlp <- function(input_shape = c(28, 28, 1), num_classes, units = c(128, 64
 #' }
 model_from_params <- function(fun, num_classes, input_shape, color = FALSE, gpus = 0L,
                               compile = TRUE, optimizer = 0.002, metrics = NULL) {
-  checkmate::assert_function(fun)
-  checkmate::assert_count(num_classes, positive = TRUE)
+  assert_function(fun)
+  assert_count(num_classes, positive = TRUE)
   input_shape <- check_input_shape(input_shape, color)
-  checkmate::assert_count(gpus)
-  checkmate::assert_flag(compile)
+  assert_count(gpus)
+  assert_flag(compile)
   params <- list(classes = as.integer(num_classes), input_shape = input_shape,
                  channels = input_shape[[3]], gpus = as.integer(gpus))
   spec <- fun(params)
@@ -231,8 +231,8 @@ model_from_params <- function(fun, num_classes, input_shape, color = FALSE, gpus
       if (is.null(spec$validation_batch_size)) 32L else spec$validation_batch_size
     )
   )
-  checkmate::assert_count(spec$train_batch_size, positive = TRUE, .var.name = "train_batch_size")
-  checkmate::assert_count(spec$validation_batch_size, positive = TRUE,
+  assert_count(spec$train_batch_size, positive = TRUE, .var.name = "train_batch_size")
+  assert_count(spec$validation_batch_size, positive = TRUE,
                           .var.name = "validation_batch_size")
   if (compile) compile_model(model, optimizer, spec$loss, metrics)
   spec
@@ -249,7 +249,7 @@ metric_top3_accuracy <- function() {
 compile_model <- function(model, optimizer, loss, metrics) {
   keras <- keras_py()
   if (is.numeric(optimizer)) {
-    checkmate::assert_number(optimizer, lower = 0, .var.name = "optimizer")
+    assert_number(optimizer, lower = 0, .var.name = "optimizer")
     optimizer <- keras$optimizers$Adam(learning_rate = optimizer)
   }
   if (is.null(metrics)) metrics <- list("accuracy", metric_top3_accuracy())
@@ -258,9 +258,9 @@ compile_model <- function(model, optimizer, loss, metrics) {
 }
 
 check_input_shape <- function(input_shape, color, call = rlang::caller_env()) {
-  checkmate::assert_integerish(input_shape, lower = 1, any.missing = FALSE, min.len = 2,
+  assert_integerish(input_shape, lower = 1, any.missing = FALSE, min.len = 2,
                                max.len = 3, .var.name = "input_shape")
-  checkmate::assert_flag(color, .var.name = "color")
+  assert_flag(color, .var.name = "color")
   channels <- if (color) 3L else 1L
   if (length(input_shape) == 3 && input_shape[[3]] != channels) {
     abort_doodles(sprintf("`input_shape` has %d channels but `color = %s` means %d.",
@@ -338,8 +338,8 @@ first_line <- function(message) {
 }
 
 mobilenet_v1_features <- function(inputs, alpha = 1, depth_multiplier = 1) {
-  checkmate::assert_number(alpha, lower = 0.01)
-  checkmate::assert_count(depth_multiplier, positive = TRUE)
+  assert_number(alpha, lower = 0.01)
+  assert_count(depth_multiplier, positive = TRUE)
   layers <- keras_py()$layers
   x <- layers$Conv2D(32L, kernel_size = c(3L, 3L), strides = c(2L, 2L), padding = "same")(inputs)
   x <- layers$ReLU()(layers$BatchNormalization()(x))
@@ -367,7 +367,7 @@ lenet_features <- function(inputs) {
 }
 
 mlp_features <- function(inputs, units = c(128, 64)) {
-  checkmate::assert_integerish(units, lower = 1, min.len = 1, any.missing = FALSE)
+  assert_integerish(units, lower = 1, min.len = 1, any.missing = FALSE)
   layers <- keras_py()$layers
   x <- layers$Flatten()(inputs)
   for (n in units) x <- layers$Dense(as.integer(n), activation = "relu")(x)

@@ -6,7 +6,7 @@
 batch_formats <- c("array", "float32", "uint8")
 
 check_format <- function(format, imagenet_preproc = FALSE, call = rlang::caller_env()) {
-  checkmate::assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
+  assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
   if (!checkmate::test_choice(format, batch_formats)) {
     abort_doodles(sprintf("`format` must be one of %s, not %s.",
                           paste0('"', batch_formats, '"', collapse = ", "), deparse1(format)),

@@ -28,14 +28,14 @@ predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), step
     abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
   }
   if (inherits(words, "DBIConnection")) words <- class_words(words)
-  checkmate::assert_character(words, any.missing = FALSE, min.len = 1)
-  checkmate::assert_count(steps, positive = TRUE, null.ok = TRUE)
+  assert_character(words, any.missing = FALSE, min.len = 1)
+  assert_count(steps, positive = TRUE, null.ok = TRUE)
   generator <- if (is.function(data)) {
     # A generator's batches are checked by the form it declares, without drawing one.
     if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"))
     data
   } else {
-    checkmate::assert(checkmate::check_array(data, min.d = 2), checkmate::check_list(data))
+    as_argument_error(checkmate::assert(checkmate::check_array(data, min.d = 2), checkmate::check_list(data)))
     check_batch_for_model(model, data)
     one_batch(data)
   }
@@ -75,11 +75,11 @@ predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), step
 #' write_submission(top3, path)
 #' readLines(path)
 write_submission <- function(predictions, path, zip = grepl("\\.zip$", path)) {
-  checkmate::assert_data_frame(predictions, min.rows = 1)
-  checkmate::assert_names(names(predictions), must.include = c("key_id", "word1", "word2", "word3"))
-  checkmate::assert_string(path, min.chars = 1)
-  checkmate::assert_flag(zip)
-  checkmate::assert_path_for_output(path, overwrite = TRUE)
+  assert_data_frame(predictions, min.rows = 1)
+  assert_names(names(predictions), must.include = c("key_id", "word1", "word2", "word3"))
+  assert_string(path, min.chars = 1)
+  assert_flag(zip)
+  assert_path_for_output(path, overwrite = TRUE)
   words <- lapply(predictions[c("word1", "word2", "word3")], function(w) gsub(" ", "_", w))
   lines <- paste0(format_key_id(predictions$key_id), ",", do.call(paste, words))
   if (!zip) {
@@ -114,10 +114,10 @@ write_submission <- function(predictions, path, zip = grepl("\\.zip$", path)) {
 #' @examples
 #' map_at_k(c("cat", "dog"), rbind(c("cat", "dog", "cow"), c("cow", "cat", "dog")))
 map_at_k <- function(actual, predicted, k = 3) {
-  checkmate::assert_count(k, positive = TRUE)
+  assert_count(k, positive = TRUE)
   if (is.data.frame(actual) && is.data.frame(predicted)) {
-    checkmate::assert_names(names(actual), must.include = c("key_id", "word"))
-    checkmate::assert_names(names(predicted), must.include = "key_id")
+    assert_names(names(actual), must.include = c("key_id", "word"))
+    assert_names(names(predicted), must.include = "key_id")
     rows <- match(format_key_id(actual$key_id), format_key_id(predicted$key_id))
     if (anyNA(rows)) {
       abort_doodles(sprintf("%d key_id values of `actual` have no prediction (first: %s).",
@@ -128,7 +128,7 @@ map_at_k <- function(actual, predicted, k = 3) {
     actual <- actual$word
   }
   predicted <- prediction_matrix(predicted, k)
-  checkmate::assert_atomic_vector(actual, len = nrow(predicted))
+  assert_atomic_vector(actual, len = nrow(predicted))
   actual <- gsub(" ", "_", as.character(actual))
   predicted[] <- gsub(" ", "_", predicted)
   hits <- predicted[, seq_len(k), drop = FALSE] == actual

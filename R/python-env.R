@@ -53,10 +53,10 @@ keras_env_path <- function() {
 #' }
 install_keras_env <- function(path = keras_env_path(), packages = keras_env_packages(),
                               python = Sys.which("python3"), quiet = TRUE) {
-  checkmate::assert_string(path, min.chars = 1)
-  checkmate::assert_character(packages, min.len = 1, any.missing = FALSE)
-  checkmate::assert_string(python)
-  checkmate::assert_flag(quiet)
+  assert_string(path, min.chars = 1)
+  assert_character(packages, min.len = 1, any.missing = FALSE)
+  assert_string(python)
+  assert_flag(quiet)
   env_python <- venv_python(path)
   if (file.exists(env_python) && keras_env_ready(env_python)) {
     cli::cli_inform("Keras environment already installed at {.path {path}}.")
@@ -99,7 +99,7 @@ install_keras_env <- function(path = keras_env_path(), packages = keras_env_pack
 #' model <- get_model("lenet", input_shape = c(28, 28), num_classes = 10)
 #' }
 use_keras_env <- function(path = keras_env_path()) {
-  checkmate::assert_string(path, min.chars = 1)
+  assert_string(path, min.chars = 1)
   rlang::check_installed("reticulate", "to use Keras from R")
   if (!nzchar(Sys.getenv("KERAS_BACKEND"))) Sys.setenv(KERAS_BACKEND = "tensorflow")
   # TensorFlow's C++ start-up logging is noise in an R console.

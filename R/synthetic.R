@@ -23,11 +23,11 @@
 #' DBI::dbDisconnect(con)
 #' @export
 make_synthetic_doodles <- function(dir, n = 10000, classes = 10, n_test = 1000, seed = 1) {
-  checkmate::assert_string(dir)
-  checkmate::assert_count(n)
-  checkmate::assert_count(classes, positive = TRUE)
-  checkmate::assert_count(n_test)
-  checkmate::assert_count(seed)
-  files <- rust_result(store_make_synthetic(path.expand(dir), n, as.integer(classes), n_test, seed))
+  assert_string(dir)
+  assert_count(n)
+  assert_count(classes, positive = TRUE)
+  assert_count(n_test)
+  assert_count(seed)
+  files <- store_make_synthetic(path.expand(dir), n, as.integer(classes), n_test, seed)
   invisible(files)
 }

@@ -16,7 +16,7 @@ doodles_threads <- function() {
     value <- Sys.getenv("DOODLES_THREADS")
     source <- "environment variable `DOODLES_THREADS`"
     if (!nzchar(value)) {
-      return(rust_result(raster_cores()))
+      return(raster_cores())
     }
   }
   threads <- suppressWarnings(as.numeric(value))

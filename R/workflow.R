@@ -18,9 +18,9 @@
 #' @seealso [cli_option()] to convert and check one option.
 #' @export
 run_cli <- function(doc, main, args = commandArgs(trailingOnly = TRUE)) {
-  checkmate::assert_string(doc)
-  checkmate::assert_function(main)
-  checkmate::assert_character(args, any.missing = FALSE)
+  assert_string(doc)
+  assert_function(main)
+  assert_character(args, any.missing = FALSE)
   script <- cli_script_name(doc)
   status <- tryCatch(
     {
@@ -54,8 +54,8 @@ run_cli <- function(doc, main, args = commandArgs(trailingOnly = TRUE)) {
 #' @export
 cli_option <- function(opts, name, type = c("string", "count", "number", "flag"),
                        lower = -Inf, upper = Inf, choices = NULL, optional = FALSE) {
-  checkmate::assert_list(opts, names = "named")
-  checkmate::assert_string(name)
+  assert_list(opts, names = "named")
+  assert_string(name)
   type <- match.arg(type)
   key <- paste0("--", name)
   if (!key %in% names(opts)) {
@@ -162,7 +162,7 @@ cli_error_text <- function(e) {
 #' @examples
 #' db_file_in(tempdir())
 db_file_in <- function(db_dir) {
-  checkmate::assert_string(db_dir, min.chars = 1L)
+  assert_string(db_dir, min.chars = 1L)
   file.path(db_dir, "doodles.duckdb")
 }
 
@@ -190,15 +190,15 @@ db_file_in <- function(db_dir) {
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
                                min_delta = 1e-4, verbose = TRUE) {
-  checkmate::assert_string(model_name, min.chars = 1L)
-  checkmate::assert_count(size, positive = TRUE)
-  checkmate::assert_choice(as.integer(channels), c(1L, 3L))
-  checkmate::assert_string(models_dir)
-  checkmate::assert_string(logs_dir)
-  checkmate::assert_count(patience_stop, positive = TRUE)
-  checkmate::assert_count(patience_lr, positive = TRUE)
-  checkmate::assert_number(min_delta, lower = 0)
-  checkmate::assert_flag(verbose)
+  assert_string(model_name, min.chars = 1L)
+  assert_count(size, positive = TRUE)
+  assert_choice(as.integer(channels), c(1L, 3L))
+  assert_string(models_dir)
+  assert_string(logs_dir)
+  assert_count(patience_stop, positive = TRUE)
+  assert_count(patience_lr, positive = TRUE)
+  assert_number(min_delta, lower = 0)
+  assert_flag(verbose)
   dir.create(models_dir, showWarnings = FALSE, recursive = TRUE)
   dir.create(logs_dir, showWarnings = FALSE, recursive = TRUE)
   stem <- sprintf("%s_%d_%dch", model_name, as.integer(size), as.integer(channels))
@@ -246,8 +246,8 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
 #' @return The log as a data frame, invisibly (epochs numbered from 1).
 #' @export
 plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height = 450L) {
-  checkmate::assert_file_exists(log_file)
-  checkmate::assert_string(png_file, null.ok = TRUE)
+  assert_file_exists(log_file)
+  assert_string(png_file, null.ok = TRUE)
   log <- utils::read.csv(log_file, check.names = FALSE)
   if (nrow(log) == 0L || !all(c("epoch", "loss") %in% names(log))) {
     abort_doodles(sprintf("'%s' is not a training log with epochs (no rows, or no epoch/loss columns)",
@@ -305,7 +305,7 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
 #'   to distribute or the backend distributes by itself), `n_gpu` (the GPUs used), `backend`.
 #' @export
 training_strategy <- function(n_gpu = 1L) {
-  checkmate::assert_count(n_gpu)
+  assert_count(n_gpu)
   n_gpu <- as.integer(n_gpu)
   backend <- keras_module()$backend$backend()
   gpus <- switch(backend,

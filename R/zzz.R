@@ -9,7 +9,7 @@
 keep_freed_memory_if_asked <- function() {
   asked <- getOption("doodles.keep_freed_memory", Sys.getenv("DOODLES_KEEP_FREED_MEMORY"))
   if (isTRUE(asked) || identical(tolower(as.character(asked)), "true") || identical(asked, "1")) {
-    rust_result(raster_keep_freed_memory(2^30, 2^30))
+    raster_keep_freed_memory(2^30, 2^30)
   } else {
     FALSE
   }

@@ -28,6 +28,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 echo "setup: $(cargo --version)"
+# `make lint` (part of `make test`) runs rustfmt and clippy: rustup's components.
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$tool"
+  fi
+done
 
 # Python Keras for the Keras tests and examples, as doodles::install_keras_env() makes it. Without
 # it (e.g. no access to PyPI) the tests that need Keras are skipped, so a failure here only warns.

@@ -14,13 +14,19 @@ skip_if_no_keras3 <- function() {
   }
 }
 
+# The R Keras library first, then the one doodles was loaded from (a private library in
+# development, the site library in CI).
+r_keras_libs <- function() {
+  paste(unique(c(r_keras_library(), dirname(find.package("doodles")))), collapse = .Platform$path.sep)
+}
+
 # Runs `code` (R source, a sprintf() format when `...` is given) in a child Rscript with the R
 # Keras library first; returns its output lines.
 run_with_r_keras <- function(code, ...) {
   script <- withr::local_tempfile(fileext = ".R")
   writeLines(if (...length()) sprintf(code, ...) else code, script)
   result <- processx::run(file.path(R.home("bin"), "Rscript"), script, error_on_status = FALSE,
-                          env = c("current", R_LIBS = r_keras_library()), timeout = 600)
+                          env = c("current", R_LIBS = r_keras_libs()), timeout = 600)
   if (result$status != 0) fail(paste(c("the child R process failed:", utils::tail(
     strsplit(result$stderr, "\n")[[1]], 15)), collapse = "\n"))
   strsplit(result$stdout, "\n")[[1]]

@@ -9,8 +9,6 @@ dbitest_skips <- c(
   "connect_bigint_integer", "connect_bigint_character", "connect_bigint_integer64",
   "data_64_bit_numeric_warning", "data_64_bit_lossless",
   "roundtrip_64_bit_character", "append_roundtrip_64_bit_character",
-  # A result that is garbage-collected without dbClearResult() is closed silently, not with a warning.
-  "send_query_stale_warning", "send_statement_stale_warning",
   # Named placeholders ($name) are not supported: values are bound by position.
   "bind_unnamed_param_named_placeholders",
   # Not checked: dbBind(res, list()) on a statement without placeholders is accepted; factors are
@@ -48,4 +46,16 @@ if (requireNamespace("DBItest", quietly = TRUE)) {
     name = "doodles"
   )
   DBItest::test_all(skip = unname(dbitest_skips))
+} else {
+  test_that("DBItest's conformance suite", skip("DBItest is not installed (tools/setup.sh installs r-cran-dbitest)"))
 }
+
+test_that("dbAppendTable() keeps the schema of an Id", {
+  con <- local_store()
+  DBI::dbExecute(con, "CREATE SCHEMA s")
+  DBI::dbExecute(con, "CREATE TABLE s.t (x INTEGER)")
+  DBI::dbExecute(con, "CREATE TABLE t (x INTEGER)")
+  DBI::dbAppendTable(con, DBI::Id(schema = "s", table = "t"), data.frame(x = 1:2))
+  expect_identical(DBI::dbGetQuery(con, "SELECT x FROM s.t ORDER BY x")$x, 1:2)
+  expect_equal(DBI::dbGetQuery(con, "SELECT count(*) AS n FROM main.t")$n, 0)
+})

@@ -138,7 +138,7 @@ test_that("bad arguments are refused with clear messages", {
   expect_error(train_generator(con, rows$id, batch_size = 0), "batch_size")
   expect_error(train_generator(con, c(1, 1, 2), batch_size = 2), "duplicated")
   expect_error(train_generator(con, 1:4, batch_size = 8), "samples_index")
-  expect_error(train_generator(con, rows$id, batch_size = 4, scale = 10), "scale")
+  expect_error(train_generator(con, rows$id, batch_size = 4, scale = 20), "scale")
   expect_error(train_generator(con, rows$id, batch_size = 4, color = NA), "color")
   expect_error(train_generator(con, rows$id, batch_size = 4, seed = -1), "seed")
   expect_error(train_generator(con, rows$id, batch_size = 4, features = "shoe_size"),

@@ -33,9 +33,11 @@ test_that("kill -9 during a load, then resume: every row exactly once", {
   db <- file.path(dir, "store.duckdb")
   wal <- paste0(db, ".wal")
 
-  # First kill: right after the first transaction is committed (the write-ahead log grows past the few
-  # KB of the tables' creation), so the next file is being loaded. Second kill: at a random
-  # moment of the resumed load.
+  # First kill: after the first transaction is committed, while later files are being loaded: the
+  # write-ahead log (appended to, never truncated during this load: its ~40 MB stay below the
+  # checkpoint threshold) has grown past one transaction's 2.6 MB, so the first transaction's
+  # records are all in it. (Past 256 KB, the kill could land while that commit was being written,
+  # leaving nothing committed.) Second kill: at a random moment of the resumed load.
   partial <- integer()
   for (round in 1:2) {
     child <- callr::r_bg(loader, args = list(db, files$train), stdout = "|", stderr = "|")
@@ -43,7 +45,7 @@ test_that("kill -9 during a load, then resume: every row exactly once", {
     expect_match(child$read_output_lines()[1], "loading")
     if (round == 1) {
       deadline <- Sys.time() + 60
-      while (child$is_alive() && !(file.exists(wal) && file.size(wal) > 256 * 1024) && Sys.time() < deadline) Sys.sleep(0.005)
+      while (child$is_alive() && !(file.exists(wal) && file.size(wal) > 6 * 1024^2) && Sys.time() < deadline) Sys.sleep(0.005)
     } else {
       Sys.sleep(stats::runif(1, 0.1, 0.6))
     }

@@ -1,20 +1,107 @@
-//! Errors cross into R as a value, never as a panic or a longjmp through Rust frames: every export
-//! runs its body through [`guard`], which turns an error or a caught panic into a list of class
-//! `doodles_rust_error`; R's `rust_result()` raises it as a condition of class `doodles_error`.
+//! Errors cross into R as a value, never as a longjmp through Rust frames: every export runs its
+//! body through [`guard`], which turns an error into a list of class `doodles_rust_error`; the
+//! generated R wrapper (`rust_result()`) raises it as a condition of class `doodles_error`. A
+//! panic is caught by extendr's wrapper, which raises an R error; `rust_result()` makes that a
+//! `doodles_error_internal`.
+use doodles_raster::{BatchError, OptionsError};
+use doodles_store::StoreError;
 use extendr_api::prelude::*;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// An error for R: a kind (becomes a sub-class `doodles_error_<kind>`), a message, and named
-/// details (index, file, line, ...) attached to the condition.
+/// The R condition classes (`doodles_error_<name>`) of errors from Rust: the one table that the
+/// kinds of both crates map to. ?doodles_error lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Argument,
+    Drawing,
+    Input,
+    Zip,
+    ChangedFile,
+    Locked,
+    Io,
+    Index,
+    Db,
+    Internal,
+}
+
+impl Class {
+    const ALL: [Class; 10] = [
+        Class::Argument,
+        Class::Drawing,
+        Class::Input,
+        Class::Zip,
+        Class::ChangedFile,
+        Class::Locked,
+        Class::Io,
+        Class::Index,
+        Class::Db,
+        Class::Internal,
+    ];
+
+    /// The sub-class's name after `doodles_error_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Argument => "argument",
+            Class::Drawing => "drawing",
+            Class::Input => "input",
+            Class::Zip => "zip",
+            Class::ChangedFile => "changed_file",
+            Class::Locked => "locked",
+            Class::Io => "io",
+            Class::Index => "index",
+            Class::Db => "db",
+            Class::Internal => "internal",
+        }
+    }
+}
+
+impl From<doodles_store::ErrorKind> for Class {
+    fn from(kind: doodles_store::ErrorKind) -> Self {
+        use doodles_store::ErrorKind as K;
+        match kind {
+            K::Argument => Class::Argument,
+            K::Input => Class::Input,
+            K::Zip => Class::Zip,
+            K::ChangedFile => Class::ChangedFile,
+            K::Locked => Class::Locked,
+            K::Io => Class::Io,
+            K::Index => Class::Index,
+            K::Drawing => Class::Drawing,
+            K::Database => Class::Db,
+            _ => Class::Internal,
+        }
+    }
+}
+
+impl From<doodles_raster::ErrorKind> for Class {
+    fn from(kind: doodles_raster::ErrorKind) -> Self {
+        use doodles_raster::ErrorKind as K;
+        match kind {
+            K::Argument => Class::Argument,
+            K::Drawing => Class::Drawing,
+            _ => Class::Internal,
+        }
+    }
+}
+
+/// An error for R: its class, a message, and named details (index, file, line, ...) attached to
+/// the condition.
 pub struct RError {
-    pub kind: &'static str,
+    pub class: Class,
     pub message: String,
     pub details: Vec<(&'static str, Robj)>,
 }
 
 impl RError {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        RError { kind, message: message.into(), details: Vec::new() }
+    pub fn new(class: Class, message: impl Into<String>) -> Self {
+        RError { class, message: message.into(), details: Vec::new() }
+    }
+
+    pub fn argument(message: impl Into<String>) -> Self {
+        RError::new(Class::Argument, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        RError::new(Class::Internal, message)
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<Robj>) -> Self {
@@ -23,19 +110,47 @@ impl RError {
     }
 }
 
+impl From<StoreError> for RError {
+    fn from(err: StoreError) -> Self {
+        let mut r = RError::new(err.kind().into(), err.message());
+        if let Some(file) = err.file() {
+            r = r.with("file", file);
+        }
+        if let Some(line) = err.line() {
+            r = r.with("line", line as f64);
+        }
+        if let Some(at) = err.drawing_at() {
+            r = r.with("index", (at.index + 1) as f64).with("id", at.id as f64);
+        }
+        r
+    }
+}
+
+impl From<OptionsError> for RError {
+    fn from(err: OptionsError) -> Self {
+        RError::new(err.kind().into(), err.0)
+    }
+}
+
+/// A rendering error: the drawing's 1-based index and what is wrong with it.
+impl From<BatchError> for RError {
+    fn from(err: BatchError) -> Self {
+        let class = err.kind().into();
+        match err {
+            BatchError::Drawing { index, error } => {
+                RError::new(class, format!("drawing {}: {error}", index + 1)).with("index", (index + 1) as f64)
+            }
+            other => RError::new(class, other.to_string()),
+        }
+    }
+}
+
 pub type RResult = std::result::Result<Robj, RError>;
 
-/// Runs `body`, turning its error or panic into a `doodles_rust_error` value.
+/// Runs an export's body: its value, or its error as a `doodles_rust_error` value. Panics are
+/// left to extendr's wrapper.
 pub fn guard<F: FnOnce() -> RResult>(body: F) -> Robj {
-    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
-        Err(RError::new("internal", format!("internal error in doodles' Rust code: {what}")))
-    });
-    match outcome {
+    match body() {
         Ok(value) => value,
         Err(err) => error_value(err),
     }
@@ -46,7 +161,19 @@ fn error_value(err: RError) -> Robj {
     let values: Vec<Robj> = err.details.into_iter().map(|(_, value)| value).collect();
     let mut details = List::from_values(values);
     let _ = details.set_names(names);
-    let mut value = list!(message = err.message, kind = err.kind, details = details);
+    let mut value = list!(message = err.message, kind = err.class.name(), details = details);
     let _ = value.set_class(&["doodles_rust_error"]);
     value.into()
+}
+
+/// The condition classes of errors from Rust (for the test that ?doodles_error lists them all).
+/// @noRd
+#[extendr]
+fn rust_error_classes() -> Robj {
+    guard(|| Ok(Class::ALL.iter().map(|class| class.name()).collect::<Vec<_>>().into()))
+}
+
+extendr_module! {
+    mod errors;
+    fn rust_error_classes;
 }

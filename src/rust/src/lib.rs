@@ -8,6 +8,7 @@ mod store;
 
 extendr_module! {
     mod doodles;
+    use errors;
     use raster;
     use store;
 }

@@ -1,7 +1,7 @@
 //! R glue for doodles-raster: converts arguments, allocates the batch (an R array, or R memory
 //! that numpy views) on the main thread and hands it to the (R-free) parallel renderer.
-use crate::errors::{guard, RError};
-use doodles_raster::{memory, render_batch, BatchError, Encoding, Output, RenderOptions};
+use crate::errors::{guard, Class, RError};
+use doodles_raster::{memory, render_batch, Encoding, Output, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
@@ -11,9 +11,8 @@ pub(crate) fn render_options(
     line_width: f64,
     antialias: bool,
 ) -> Result<RenderOptions, RError> {
-    let encoding: Encoding =
-        encoding.parse().map_err(|err: doodles_raster::OptionsError| RError::new("argument", err.0))?;
-    RenderOptions::from_scale(scale, encoding, line_width, antialias).map_err(|err| RError::new("argument", err.0))
+    let encoding: Encoding = encoding.parse()?;
+    Ok(RenderOptions::from_scale(scale, encoding, line_width, antialias)?)
 }
 
 /// What R gets for a batch: an R double array, or the storage of a row-major batch for numpy.
@@ -35,10 +34,9 @@ impl Form {
             "array" => Ok(Form::RArray),
             "float32" => Ok(Form::Float32 { imagenet }),
             "uint8" => Ok(Form::Uint8),
-            other => Err(RError::new(
-                "argument",
-                format!("format must be \"array\", \"float32\" or \"uint8\", not \"{other}\""),
-            )),
+            other => {
+                Err(RError::argument(format!("format must be \"array\", \"float32\" or \"uint8\", not \"{other}\"")))
+            }
         }
     }
 }
@@ -65,7 +63,7 @@ impl Batch {
             memory
                 .set_attrib(name, value)
                 .map(|_| ())
-                .map_err(|err| RError::new("internal", format!("cannot set the batch's {name}: {err}")))
+                .map_err(|err| RError::internal(format!("cannot set the batch's {name}: {err}")))
         };
         if form == Form::RArray {
             let mut array = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Doubles), values);
@@ -77,7 +75,7 @@ impl Batch {
         }
         let (length, dtype) = storage_length(values, form);
         let r_length = i32::try_from(length)
-            .map_err(|_| RError::new("argument", format!("a batch of {values} values is too large for R")))?;
+            .map_err(|_| RError::argument(format!("a batch of {values} values is too large for R")))?;
         let mut storage = Robj::alloc_vector(extendr_api::rtype_to_sxp(Rtype::Integers), length);
         attrib(&mut storage, "dim", r_length.into())?;
         attrib(&mut storage, "shape", shape.into())?;
@@ -101,14 +99,14 @@ impl Batch {
             && storage.get_attrib("shape").and_then(|s| s.as_integer_vector()) == Some(shape)
             && storage.get_attrib("dtype").and_then(|d| d.as_str().map(|d| d == dtype)) == Some(true);
         if !fits {
-            return Err(RError::new("internal", "the storage to reuse is not a batch of this shape and format"));
+            return Err(RError::internal("the storage to reuse is not a batch of this shape and format"));
         }
         Ok(Batch { memory: storage, values, form })
     }
 
     /// The batch's memory, as the renderer's output.
     pub(crate) fn output(&mut self) -> Result<Output<'_>, RError> {
-        let not_ours = || RError::new("internal", "the batch is not the vector allocated for it");
+        let not_ours = || RError::internal("the batch is not the vector allocated for it");
         Ok(match self.form {
             Form::RArray => Output::RArray(self.memory.as_real_slice_mut().ok_or_else(not_ours)?),
             Form::Float32 { imagenet } => {
@@ -135,9 +133,7 @@ impl Batch {
 fn batch_shape(n: usize, options: &RenderOptions) -> Result<Vec<i32>, RError> {
     [n, options.side, options.side, options.channels()]
         .iter()
-        .map(|&d| {
-            i32::try_from(d).map_err(|_| RError::new("argument", format!("batch dimension {d} is too large for R")))
-        })
+        .map(|&d| i32::try_from(d).map_err(|_| RError::argument(format!("batch dimension {d} is too large for R"))))
         .collect()
 }
 
@@ -149,22 +145,12 @@ fn storage_length(values: usize, form: Form) -> (usize, &'static str) {
     }
 }
 
-/// A rendering error for R: the drawing's 1-based index and what is wrong with it.
-pub(crate) fn batch_error(err: BatchError) -> RError {
-    match err {
-        BatchError::Drawing { index, error } => {
-            RError::new("drawing", format!("drawing {}: {error}", index + 1)).with("index", (index + 1) as f64)
-        }
-        other => RError::new("internal", other.to_string()),
-    }
-}
-
 /// The worker thread count from R (already checked there).
 pub(crate) fn thread_count(threads: i32) -> Result<usize, RError> {
     usize::try_from(threads)
         .ok()
         .filter(|&count| count >= 1)
-        .ok_or_else(|| RError::new("argument", format!("threads must be at least 1, not {threads}")))
+        .ok_or_else(|| RError::argument(format!("threads must be at least 1, not {threads}")))
 }
 
 /// Renders a character vector of drawings into a new batch (see [`Batch`]).
@@ -185,12 +171,12 @@ fn raster_draw(
         let options = render_options(scale, encoding, line_width, antialias)?;
         let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
-        let strings = x.as_str_iter().ok_or_else(|| RError::new("argument", "drawings must be a character vector"))?;
+        let strings = x.as_str_iter().ok_or_else(|| RError::argument("drawings must be a character vector"))?;
         let mut drawings = Vec::with_capacity(x.len());
         for (index, drawing) in strings.enumerate() {
             if drawing.is_na() {
                 return Err(RError::new(
-                    "drawing",
+                    Class::Drawing,
                     format!("drawing {}: NA, expected a JSON array of strokes", index + 1),
                 )
                 .with("index", (index + 1) as f64));
@@ -198,7 +184,7 @@ fn raster_draw(
             drawings.push(drawing);
         }
         let mut batch = Batch::new(drawings.len(), &options, form)?;
-        render_batch(&drawings, &options, batch.output()?, threads).map_err(batch_error)?;
+        render_batch(&drawings, &options, batch.output()?, threads)?;
         Ok(batch.into_robj())
     })
 }
@@ -222,9 +208,27 @@ fn raster_keep_freed_memory(max_block: f64, keep: f64) -> Robj {
     guard(|| Ok(memory::keep_freed_memory(max_block as usize, keep as usize).into()))
 }
 
+/// The limits of the drawing options, defined once here: list(min_scale, max_scale, max_side,
+/// max_line_width, encodings).
+/// @noRd
+#[extendr]
+fn raster_limits() -> Robj {
+    guard(|| {
+        Ok(list!(
+            min_scale = doodles_raster::MIN_SCALE,
+            max_scale = doodles_raster::MAX_SCALE,
+            max_side = doodles_raster::MAX_SIDE as i32,
+            max_line_width = doodles_raster::MAX_LINE_WIDTH,
+            encodings = Encoding::NAMES.to_vec()
+        )
+        .into())
+    })
+}
+
 extendr_module! {
     mod raster;
     fn raster_draw;
+    fn raster_limits;
     fn raster_cores;
     fn raster_keep_freed_memory;
 }

@@ -3,54 +3,45 @@
 //! collector) closes them.
 use crate::errors::{guard, RError};
 use crate::raster::{render_options, thread_count, Batch, Form};
+use doodles_store::batch::{self, NextBatch};
 use doodles_store::convert::{Column, ColumnKind};
-use doodles_store::db::{open_database, Connection};
-use doodles_store::load::{self, Target};
+use doodles_store::db::Connection;
+use doodles_store::load::{self, LoadOptions, Loader, Target};
+use doodles_store::open_database;
 use doodles_store::query::{self, QueryResult};
-use doodles_store::{batch, source, synthetic, StoreError};
+use doodles_store::{source, synthetic};
 use extendr_api::prelude::*;
 use std::cell::RefCell;
 use std::path::Path;
 
-type ConnectionCell = RefCell<Option<Connection>>;
+/// A connection and the batch rendered ahead for its next store_batch call.
+struct Open {
+    conn: Connection,
+    next_batch: NextBatch,
+}
+
+type ConnectionCell = RefCell<Option<Open>>;
 type ResultCell = RefCell<Option<QueryResult>>;
+type LoaderCell = RefCell<Loader>;
 
-/// The files of one load_doodles() call and what loading them has learnt so far.
-struct SourceSet {
-    sources: Vec<source::SourceFile>,
-    session: RefCell<load::LoadSession>,
-}
-
-impl From<StoreError> for RError {
-    fn from(err: StoreError) -> Self {
-        let mut r = RError::new(err.kind, err.message);
-        if let Some(file) = err.file {
-            r = r.with("file", file);
-        }
-        if let Some(line) = err.line {
-            r = r.with("line", line as f64);
-        }
-        r
-    }
-}
-
-fn argument(message: impl Into<String>) -> RError {
-    RError::new("argument", message)
+fn with_open<T>(con: &Robj, body: impl FnOnce(&mut Open) -> Result<T, RError>) -> Result<T, RError> {
+    let pointer =
+        <&ExternalPtr<ConnectionCell>>::try_from(con).map_err(|_| RError::argument("not a doodles connection"))?;
+    let cell = pointer.try_addr().map_err(|_| RError::argument("the connection has been closed"))?;
+    let mut guard = cell.borrow_mut();
+    let open = guard.as_mut().ok_or_else(|| RError::argument("the connection has been closed (dbDisconnect)"))?;
+    body(open)
 }
 
 fn with_connection<T>(con: &Robj, body: impl FnOnce(&Connection) -> Result<T, RError>) -> Result<T, RError> {
-    let pointer = <&ExternalPtr<ConnectionCell>>::try_from(con).map_err(|_| argument("not a doodles connection"))?;
-    let cell = pointer.try_addr().map_err(|_| argument("the connection has been closed"))?;
-    let guard = cell.borrow();
-    let conn = guard.as_ref().ok_or_else(|| argument("the connection has been closed (dbDisconnect)"))?;
-    body(conn)
+    with_open(con, |open| body(&open.conn))
 }
 
 fn with_result<T>(res: &Robj, body: impl FnOnce(&mut QueryResult) -> Result<T, RError>) -> Result<T, RError> {
-    let pointer = <&ExternalPtr<ResultCell>>::try_from(res).map_err(|_| argument("not a doodles result"))?;
-    let cell = pointer.try_addr().map_err(|_| argument("the result has been cleared"))?;
+    let pointer = <&ExternalPtr<ResultCell>>::try_from(res).map_err(|_| RError::argument("not a doodles result"))?;
+    let cell = pointer.try_addr().map_err(|_| RError::argument("the result has been cleared"))?;
     let mut guard = cell.borrow_mut();
-    let result = guard.as_mut().ok_or_else(|| argument("the result has been cleared (dbClearResult)"))?;
+    let result = guard.as_mut().ok_or_else(|| RError::argument("the result has been cleared (dbClearResult)"))?;
     body(result)
 }
 
@@ -61,7 +52,8 @@ fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
         let db = open_database(dbdir, memory_key, read_only)?;
         let conn = db.connect()?;
         let info = list!(key = db.key.clone(), read_only = db.read_only);
-        let pointer: Robj = ExternalPtr::new(RefCell::new(Some(conn)) as ConnectionCell).into();
+        let open = Open { conn, next_batch: NextBatch::default() };
+        let pointer: Robj = ExternalPtr::new(RefCell::new(Some(open)) as ConnectionCell).into();
         Ok(list!(pointer = pointer, info = info).into())
     })
 }
@@ -69,13 +61,13 @@ fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
 /// @noRd
 #[extendr]
 fn store_disconnect(con: Robj) -> Robj {
-    guard(|| Ok(close_pointer::<Connection>(&con, "not a doodles connection")?.into()))
+    guard(|| Ok(close_pointer::<Open>(&con, "not a doodles connection")?.into()))
 }
 
 /// Drops what an external pointer of ours holds (a connection or a result), once; whether it was
 /// still open.
 fn close_pointer<T: 'static>(pointer: &Robj, not_ours: &str) -> Result<bool, RError> {
-    let pointer = <&ExternalPtr<RefCell<Option<T>>>>::try_from(pointer).map_err(|_| argument(not_ours))?;
+    let pointer = <&ExternalPtr<RefCell<Option<T>>>>::try_from(pointer).map_err(|_| RError::argument(not_ours))?;
     Ok(match pointer.try_addr() {
         Ok(cell) => cell.borrow_mut().take().is_some(),
         Err(_) => false,
@@ -91,11 +83,11 @@ fn store_is_valid(con: Robj) -> Robj {
 /// @noRd
 #[extendr]
 fn store_duckdb_version(con: Robj) -> Robj {
-    guard(|| with_connection(&con, |conn| Ok(conn.conn.version().map_err(StoreError::from)?.into())))
+    guard(|| with_connection(&con, |conn| Ok(conn.duckdb_version()?.into())))
 }
 
 fn column_from_r(value: &Robj, kind: ColumnKind) -> Result<Column, RError> {
-    let bad = || argument(format!("cannot bind a parameter of type {:?} as {}", value.rtype(), kind.name()));
+    let bad = || RError::argument(format!("cannot bind a parameter of type {:?} as {}", value.rtype(), kind.name()));
     Ok(match kind {
         ColumnKind::Logical => Column::Logical(
             value.as_logical_slice().ok_or_else(bad)?.iter().map(|b| (!b.is_na()).then(|| b.is_true())).collect(),
@@ -185,24 +177,34 @@ fn store_placeholders(con: Robj, sql: &str) -> Robj {
 }
 
 fn columns_from_r(values: Robj, kinds: Robj) -> Result<Vec<Column>, RError> {
-    let list = List::try_from(values).map_err(|_| argument("values must be a list"))?;
-    let kinds = kinds.as_str_vector().ok_or_else(|| argument("kinds must be a character vector"))?;
+    let list = List::try_from(values).map_err(|_| RError::argument("values must be a list"))?;
+    let kinds = kinds.as_str_vector().ok_or_else(|| RError::argument("kinds must be a character vector"))?;
     list.values()
         .zip(kinds)
         .map(|(value, kind)| {
-            let kind = ColumnKind::from_name(kind).ok_or_else(|| argument(format!("unknown kind {kind}")))?;
+            let kind = ColumnKind::from_name(kind).ok_or_else(|| RError::argument(format!("unknown kind {kind}")))?;
             column_from_r(&value, kind)
         })
         .collect()
 }
 
-/// Appends a data frame's columns to `table`.
+/// Appends a data frame's columns to `table` (of `schema` unless it is NULL).
 /// @noRd
 #[extendr]
-fn store_append(con: Robj, table: &str, names: Vec<String>, values: Robj, kinds: Robj) -> Robj {
+fn store_append(
+    con: Robj,
+    schema: Nullable<String>,
+    table: &str,
+    names: Vec<String>,
+    values: Robj,
+    kinds: Robj,
+) -> Robj {
     guard(|| {
         let columns = columns_from_r(values, kinds)?;
-        with_connection(&con, |conn| Ok((query::append(conn, table, &names, &columns)? as f64).into()))
+        let schema = schema.into_option();
+        with_connection(&con, |conn| {
+            Ok((query::append(conn, schema.as_deref(), table, &names, &columns)? as f64).into())
+        })
     })
 }
 
@@ -246,88 +248,65 @@ fn store_clear_result(res: Robj) -> Robj {
     guard(|| Ok(close_pointer::<QueryResult>(&res, "not a doodles result")?.into()))
 }
 
-/// The loadable files at `path` (zip, folder or file): their names and sizes, and a handle for
-/// store_load_file.
+/// A load of the files at `path` (zip, folder or file) into `target`: their names and sizes, and
+/// a handle for store_load_next. Files share a transaction until it holds `transaction_rows` rows.
 /// @noRd
 #[extendr]
-fn store_list_sources(path: &str) -> Robj {
+fn store_loader(path: &str, target: &str, skip_bad_rows: bool, threads: i32, transaction_rows: f64) -> Robj {
     guard(|| {
-        let sources = source::list_sources(Path::new(path))?;
-        let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-        let bytes: Vec<f64> = sources.iter().map(|s| s.bytes as f64).collect();
-        let mut session = load::LoadSession::default();
-        session.expect_words(sources.iter().map(|s| s.word_guess().to_string()).collect());
-        let handle: Robj = ExternalPtr::new(SourceSet { sources, session: RefCell::new(session) }).into();
+        let target = match target {
+            "train" => Target::Train,
+            "test" => Target::Test,
+            _ => return Err(RError::argument(format!("unknown target {target}"))),
+        };
+        if transaction_rows.is_nan() || transaction_rows < 1.0 {
+            return Err(RError::argument("transaction_rows must be at least 1"));
+        }
+        let options =
+            LoadOptions { skip_bad_rows, threads: thread_count(threads)?, transaction_rows: transaction_rows as u64 };
+        let loader = Loader::new(source::list_sources(Path::new(path))?, target, options);
+        let names: Vec<String> = loader.sources().iter().map(|s| s.name.clone()).collect();
+        let bytes: Vec<f64> = loader.sources().iter().map(|s| s.bytes as f64).collect();
+        let handle: Robj = ExternalPtr::new(RefCell::new(loader) as LoaderCell).into();
         Ok(list!(name = names, bytes = bytes, handle = handle).into())
     })
 }
 
-fn target_arg(target: &str) -> Result<Target, RError> {
-    match target {
-        "train" => Ok(Target::Train),
-        "test" => Ok(Target::Test),
-        _ => Err(argument(format!("unknown target {target}"))),
-    }
+fn with_loader<T>(loader: &Robj, body: impl FnOnce(&mut Loader) -> Result<T, RError>) -> Result<T, RError> {
+    let pointer = <&ExternalPtr<LoaderCell>>::try_from(loader).map_err(|_| RError::argument("not a doodles load"))?;
+    let cell = pointer.try_addr().map_err(|_| RError::argument("the load is gone"))?;
+    body(&mut cell.borrow_mut())
 }
 
-fn source_set(sources: &Robj) -> Result<&SourceSet, RError> {
-    <&ExternalPtr<SourceSet>>::try_from(sources)
-        .map_err(|_| argument("not a list of source files"))?
-        .try_addr()
-        .map_err(|_| argument("the list of source files is gone"))
-}
-
-/// Loads file `number` (1-based) of a store_list_sources handle; store_ensure_schema first.
-/// Files share a transaction until it holds `transaction_rows` rows (store_load_finish commits
-/// the last one).
+/// Loads the next file of a store_loader handle (store_ensure_schema first): its name, status,
+/// rows and rejected rows, or NULL after the last file.
 /// @noRd
 #[extendr]
-fn store_load_file(
-    con: Robj,
-    sources: Robj,
-    number: i32,
-    target: &str,
-    skip_bad_rows: bool,
-    threads: i32,
-    transaction_rows: f64,
-) -> Robj {
+fn store_load_next(con: Robj, loader: Robj) -> Robj {
     guard(|| {
-        let target = target_arg(target)?;
-        let threads = thread_count(threads)?;
-        if !(transaction_rows >= 1.0) {
-            return Err(argument("transaction_rows must be at least 1"));
-        }
-        let set = source_set(&sources)?;
-        let source = usize::try_from(number - 1)
-            .ok()
-            .and_then(|i| set.sources.get(i))
-            .ok_or_else(|| argument(format!("there is no file number {number}")))?;
-        let mut session = set.session.borrow_mut();
-        session.set_transaction_rows(transaction_rows as u64);
-        let after = usize::try_from(number).unwrap_or(usize::MAX).min(set.sources.len());
-        let upcoming = &set.sources[after..(after + load::READ_AHEAD).min(set.sources.len())];
-        session.read_ahead(upcoming.to_vec());
-        with_connection(&con, |conn| {
-            let outcome = load::load_file(conn, source, target, skip_bad_rows, threads, &mut session)?;
-            Ok(list!(
-                name = outcome.name,
-                status = outcome.status,
-                rows = outcome.rows as f64,
-                rejected = outcome.rejected as f64
-            )
-            .into())
+        with_loader(&loader, |loader| {
+            with_connection(&con, |conn| {
+                Ok(match loader.load_next(conn)? {
+                    None => ().into(),
+                    Some(outcome) => list!(
+                        name = outcome.name,
+                        status = outcome.status.name(),
+                        rows = outcome.rows as f64,
+                        rejected = outcome.rejected as f64
+                    )
+                    .into(),
+                })
+            })
         })
     })
 }
 
-/// Commits what a store_load_file sequence left uncommitted (when it was stopped early).
+/// Commits what a store_load_next sequence left uncommitted (when it was stopped early).
 /// @noRd
 #[extendr]
-fn store_load_finish(con: Robj, sources: Robj) -> Robj {
+fn store_load_finish(con: Robj, loader: Robj) -> Robj {
     guard(|| {
-        let set = source_set(&sources)?;
-        let mut session = set.session.borrow_mut();
-        with_connection(&con, |conn| Ok(load::finish(conn, &mut session).map(|()| true)?.into()))
+        with_loader(&loader, |loader| with_connection(&con, |conn| Ok(loader.finish(conn).map(|()| true)?.into())))
     })
 }
 
@@ -345,7 +324,7 @@ fn store_finalize(con: Robj, build_index: bool) -> Robj {
         with_connection(&con, |conn| {
             load::finalize(conn)?;
             if build_index {
-                batch::current_index(conn)?;
+                conn.stroke_index()?;
             }
             Ok(true.into())
         })
@@ -357,7 +336,7 @@ fn store_finalize(con: Robj, build_index: bool) -> Robj {
 fn store_index_info(con: Robj) -> Robj {
     guard(|| {
         with_connection(&con, |conn| {
-            let index = batch::current_index(conn)?;
+            let index = conn.stroke_index()?;
             let path = index.path.as_ref().map(|p| p.display().to_string());
             Ok(list!(rows = index.len() as f64, path = path, hash = format!("{:016x}", index.fingerprint.hash)).into())
         })
@@ -365,7 +344,7 @@ fn store_index_info(con: Robj) -> Robj {
 }
 
 fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
-    let bad = |i: usize| argument(format!("{what}[{}] is not a whole number", i + 1));
+    let bad = |i: usize| RError::argument(format!("{what}[{}] is not a whole number", i + 1));
     if let Some(ints) = ids.as_integer_slice() {
         ints.iter().enumerate().map(|(i, &v)| if v == i32::MIN { Err(bad(i)) } else { Ok(i64::from(v)) }).collect()
     } else if let Some(reals) = ids.as_real_slice() {
@@ -375,7 +354,7 @@ fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
             .map(|(i, &v)| if v.is_finite() && v.fract() == 0.0 { Ok(v as i64) } else { Err(bad(i)) })
             .collect()
     } else {
-        Err(argument(format!("{what} must be numeric")))
+        Err(RError::argument(format!("{what} must be numeric")))
     }
 }
 
@@ -403,7 +382,7 @@ fn store_batch(
         let options = render_options(scale, encoding, line_width, antialias)?;
         let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
-        with_connection(&con, |conn| {
+        with_open(&con, |open| {
             let mut x = if into.is_null() {
                 Batch::new(ids.len(), &options, form)?
             } else {
@@ -411,10 +390,10 @@ fn store_batch(
             };
             let out = x.output()?;
             let layout = out.layout();
-            let labels = batch::render(conn, &ids, &options, threads, out)?;
+            let labels = batch::render(&open.conn, &mut open.next_batch, &ids, &options, threads, out)?;
             if !next_ids.is_null() {
                 let next = ids_arg(&next_ids, "next_ids")?;
-                batch::start_prefetch(conn, &next, &options, layout, threads)?;
+                batch::start_prefetch(&open.conn, &mut open.next_batch, &next, &options, layout, threads)?;
             }
             Ok(list!(x = x.into_robj(), y = labels).into())
         })
@@ -438,7 +417,7 @@ fn store_read(con: Robj, ids: Robj) -> Robj {
 #[extendr]
 fn store_make_synthetic(dir: &str, n: f64, classes: i32, n_test: f64, seed: f64) -> Robj {
     guard(|| {
-        let classes = usize::try_from(classes).map_err(|_| argument("classes must be positive"))?;
+        let classes = usize::try_from(classes).map_err(|_| RError::argument("classes must be positive"))?;
         let files = synthetic::make_synthetic(Path::new(dir), n as u64, classes, n_test as u64, seed as u64)?;
         let path = |p: &Path| p.display().to_string();
         Ok(list!(train = path(&files.train), test = path(&files.test), answers = path(&files.answers)).into())
@@ -457,8 +436,8 @@ extendr_module! {
     fn store_fetch;
     fn store_result_info;
     fn store_clear_result;
-    fn store_list_sources;
-    fn store_load_file;
+    fn store_loader;
+    fn store_load_next;
     fn store_load_finish;
     fn store_ensure_schema;
     fn store_finalize;

@@ -8,14 +8,19 @@
 //! - [`batch`]: many drawings in parallel, written straight into the caller's buffer (an R array's
 //!   column-major doubles, or NHWC float32 / uint8), or rendered in the background first.
 //! - [`memory`]: how the output memory is obtained (huge pages, keeping freed memory).
+//! - [`error`]: the kinds of the errors above.
 //!
 //! Nothing here calls R; the `doodles` crate does that on R's main thread.
 pub mod batch;
 mod draw;
+pub mod error;
 pub mod memory;
 pub mod options;
 pub mod parse;
 
 pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch, RenderedBatch};
-pub use options::{side_for_scale, Encoding, OptionsError, RenderOptions};
+pub use error::ErrorKind;
+pub use options::{
+    side_for_scale, Encoding, OptionsError, RenderOptions, MAX_LINE_WIDTH, MAX_SCALE, MAX_SIDE, MIN_SCALE,
+};
 pub use parse::{check_drawing, parse_drawing, ParseError, Stroke};

@@ -6,6 +6,14 @@ use std::str::FromStr;
 /// The largest output side accepted (a 4096 x 4096 tile is already 16 MB per drawing).
 pub const MAX_SIDE: usize = 4096;
 
+/// The scales accepted: those of an output side of 1 to [`MAX_SIDE`] pixels (R asks for these
+/// limits instead of keeping its own).
+pub const MIN_SCALE: f64 = 1.0 / 256.0;
+pub const MAX_SCALE: f64 = MAX_SIDE as f64 / 256.0;
+
+/// The widest line accepted, in the dataset's 256-pixel units.
+pub const MAX_LINE_WIDTH: f64 = 256.0;
+
 /// How the channels of a pixel are computed. In every encoding a pixel not touched by ink has the
 /// background value and an inked pixel (coverage `a` in [0, 1], 1 without antialiasing) has
 /// `background + a * (ink - background)`, with the ink of the stroke or segment drawn last there.
@@ -118,13 +126,12 @@ impl std::error::Error for OptionsError {}
 /// The output side for `scale`: `round(256 * scale)`, halves away from zero. The one place this
 /// rounding is done (the article floored the array size but rounded in its resize).
 pub fn side_for_scale(scale: f64) -> Result<usize, OptionsError> {
-    let side = (256.0 * scale).round();
-    if !(side >= 1.0 && side <= MAX_SIDE as f64) {
+    if !(MIN_SCALE..=MAX_SCALE).contains(&scale) {
         return Err(OptionsError(format!(
-            "scale {scale} gives an image side of {side} pixels, expected 1 to {MAX_SIDE}"
+            "scale {scale} is outside {MIN_SCALE} to {MAX_SCALE} (an image side of 1 to {MAX_SIDE} pixels)"
         )));
     }
-    Ok(side as usize)
+    Ok((256.0 * scale).round() as usize)
 }
 
 /// How to draw a batch.
@@ -149,8 +156,8 @@ impl RenderOptions {
         if !(1..=MAX_SIDE).contains(&side) {
             return Err(OptionsError(format!("image side {side} is outside 1 to {MAX_SIDE}")));
         }
-        if !(line_width.is_finite() && line_width > 0.0 && line_width <= 256.0) {
-            return Err(OptionsError(format!("line width {line_width} is outside (0, 256]")));
+        if !(line_width.is_finite() && line_width > 0.0 && line_width <= MAX_LINE_WIDTH) {
+            return Err(OptionsError(format!("line width {line_width} is outside (0, {MAX_LINE_WIDTH}]")));
         }
         Ok(RenderOptions { side, encoding, line_width, antialias })
     }
@@ -208,6 +215,9 @@ mod tests {
         assert!(side_for_scale(0.001).is_err());
         assert!(side_for_scale(f64::NAN).is_err());
         assert!(side_for_scale(100.0).is_err());
+        assert_eq!(side_for_scale(MIN_SCALE).unwrap(), 1);
+        assert_eq!(side_for_scale(MAX_SCALE).unwrap(), MAX_SIDE);
+        assert!(side_for_scale(MAX_SCALE + 1e-9).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! sight: integers up to 32 bits become R integers, wider integers, decimals and floats R doubles
 //! (as duckdb-r does by default), text stays text, timestamps become seconds since the epoch
 //! (POSIXct, UTC), dates days (Date), times seconds (difftime), NULL becomes NA.
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorKind, Result, StoreError};
 use duckdb::arrow::array::{Array, AsArray};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::*;
@@ -142,7 +142,8 @@ impl Column {
 
     /// Appends the values of an Arrow array (of a type that maps to this column's kind).
     pub fn extend_from(&mut self, array: &dyn Array) -> Result<()> {
-        let conversion = |e: ArrowError| StoreError::new("db", format!("cannot convert a result column: {e}"));
+        let conversion =
+            |e: ArrowError| StoreError::new(ErrorKind::Database, format!("cannot convert a result column: {e}"));
         match self {
             Column::Logical(out) => {
                 let a = array.as_boolean();

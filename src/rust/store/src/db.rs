@@ -1,9 +1,14 @@
 //! The database registry: one DuckDB database handle per normalised path (or per in-memory key),
 //! shared by every connection of this process, and closed when the last connection goes.
-//! It also counts writes, so that the stroke index knows when to check itself again.
-use crate::error::{Result, StoreError};
+//!
+//! The DuckDB connection of a [`Connection`] is private to this module: every statement goes
+//! through a method that counts it as a write unless it can only read, so that the stroke index
+//! (kept here too, see [`Connection::stroke_index`]) is checked against the tables again before it
+//! serves the next batch, whoever wrote.
+use crate::error::{ErrorKind, Result, StoreError};
 use crate::index::StrokeIndex;
-use duckdb::{AccessMode, Config};
+use duckdb::vtab::VTab;
+use duckdb::{AccessMode, Appender, AppenderParams, Config, Params, Row, Statement};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +22,10 @@ pub struct Database {
     pub path: Option<PathBuf>,
     pub read_only: bool,
     root: Mutex<duckdb::Connection>,
-    /// Incremented by every statement that may write (see [`Connection::note_statement`]).
+    /// Incremented by every statement that may write.
     write_epoch: AtomicU64,
     /// The stroke index and the write epoch at which it was last checked against the tables.
-    pub(crate) index: Mutex<Option<(Arc<StrokeIndex>, u64)>>,
+    index: Mutex<Option<(Arc<StrokeIndex>, u64)>>,
 }
 
 fn registry() -> &'static Mutex<HashMap<String, Weak<Database>>> {
@@ -32,20 +37,26 @@ fn registry() -> &'static Mutex<HashMap<String, Weak<Database>>> {
 pub fn normalise_path(dbdir: &str) -> Result<PathBuf> {
     let path = Path::new(dbdir);
     let absolute = std::path::absolute(path)
-        .map_err(|e| StoreError::new("argument", format!("cannot resolve database path '{dbdir}': {e}")))?;
+        .map_err(|e| StoreError::new(ErrorKind::Argument, format!("cannot resolve database path '{dbdir}': {e}")))?;
     let parent = absolute.parent().unwrap_or(Path::new("/"));
     let name = absolute
         .file_name()
-        .ok_or_else(|| StoreError::new("argument", format!("database path '{dbdir}' names no file")))?;
-    let parent = parent
-        .canonicalize()
-        .map_err(|e| StoreError::new("argument", format!("the folder of database '{dbdir}' does not exist: {e}")))?;
+        .ok_or_else(|| StoreError::new(ErrorKind::Argument, format!("database path '{dbdir}' names no file")))?;
+    let parent = parent.canonicalize().map_err(|e| {
+        StoreError::new(ErrorKind::Argument, format!("the folder of database '{dbdir}' does not exist: {e}"))
+    })?;
     Ok(parent.join(name))
 }
 
 /// Opens a database or returns the handle this process already has for it. `memory_key`
-/// separates in-memory databases (one per R driver object).
-pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<Arc<Database>> {
+/// separates in-memory databases (one per R driver object). `setup` runs once, when the database
+/// is opened by this process (`crate::open_database` registers the loader's table functions).
+pub fn open_database(
+    dbdir: &str,
+    memory_key: &str,
+    read_only: bool,
+    setup: impl FnOnce(&Database) -> Result<()>,
+) -> Result<Arc<Database>> {
     let in_memory = dbdir.is_empty() || dbdir == ":memory:";
     let (key, path) = if in_memory {
         (format!(":memory:{memory_key}"), None)
@@ -53,11 +64,12 @@ pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<A
         let path = normalise_path(dbdir)?;
         (path.to_string_lossy().into_owned(), Some(path))
     };
-    let mut registry = registry().lock().map_err(|_| StoreError::new("internal", "database registry poisoned"))?;
+    let mut registry =
+        registry().lock().map_err(|_| StoreError::new(ErrorKind::Internal, "database registry poisoned"))?;
     if let Some(db) = registry.get(&key).and_then(Weak::upgrade) {
         if db.read_only && !read_only {
             return Err(StoreError::new(
-                "argument",
+                ErrorKind::Argument,
                 format!("{key} is already open read-only in this session; disconnect it first"),
             ));
         }
@@ -71,7 +83,6 @@ pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<A
             duckdb::Connection::open_with_flags(path, config).map_err(|e| open_error(path, e))?
         }
     };
-    crate::feed::register(&root)?;
     let db = Arc::new(Database {
         key: key.clone(),
         path,
@@ -80,6 +91,7 @@ pub fn open_database(dbdir: &str, memory_key: &str, read_only: bool) -> Result<A
         write_epoch: AtomicU64::new(0),
         index: Mutex::new(None),
     });
+    setup(&db)?;
     registry.retain(|_, weak| weak.strong_count() > 0);
     registry.insert(key, Arc::downgrade(&db));
     Ok(db)
@@ -89,7 +101,7 @@ fn open_error(path: &Path, err: duckdb::Error) -> StoreError {
     let text = err.to_string();
     if text.contains("Could not set lock") || text.contains("Conflicting lock") {
         StoreError::new(
-            "locked",
+            ErrorKind::Locked,
             format!(
                 "the database {} is in use by another process; close it there first (DuckDB allows \
                  one writing process at a time). DuckDB said: {text}",
@@ -97,8 +109,12 @@ fn open_error(path: &Path, err: duckdb::Error) -> StoreError {
             ),
         )
     } else {
-        StoreError::new("db", format!("cannot open the database {}: {text}", path.display()))
+        StoreError::new(ErrorKind::Database, format!("cannot open the database {}: {text}", path.display()))
     }
+}
+
+fn poisoned(what: &str) -> StoreError {
+    StoreError::new(ErrorKind::Internal, format!("{what} is poisoned (a thread panicked)"))
 }
 
 impl Database {
@@ -106,38 +122,188 @@ impl Database {
         self.write_epoch.load(Ordering::SeqCst)
     }
 
-    pub fn note_write(&self) {
+    fn note_write(&self) {
         self.write_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A new DuckDB connection to this database, with its own transactions.
     pub fn connect(self: &Arc<Self>) -> Result<Connection> {
-        let root = self.root.lock().map_err(|_| StoreError::new("internal", "database handle poisoned"))?;
-        Ok(Connection { db: Arc::clone(self), conn: root.try_clone()?, prefetch: Mutex::new(None) })
+        let root = self.root.lock().map_err(|_| poisoned("the database handle"))?;
+        Ok(Connection { db: Arc::clone(self), conn: root.try_clone()? })
+    }
+
+    /// Registers the table function `T` as `name` with this database.
+    pub(crate) fn register_table_function<T: VTab>(&self, name: &str) -> Result<()> {
+        let root = self.root.lock().map_err(|_| poisoned("the database handle"))?;
+        Ok(root.register_table_function::<T>(name)?)
     }
 }
 
 /// One DBI connection: a DuckDB connection plus the shared database it belongs to.
 pub struct Connection {
-    pub db: Arc<Database>,
-    pub conn: duckdb::Connection,
-    /// The batch being rendered in the background for this connection's next `doodle_batch`.
-    pub(crate) prefetch: Mutex<Option<crate::batch::Prefetched>>,
+    db: Arc<Database>,
+    conn: duckdb::Connection,
 }
 
 impl Connection {
-    /// Counts a statement as a write unless it can only read, so that the stroke index is checked
-    /// against the tables again before it serves the next batch. Being conservative costs at worst
-    /// one extra check; missing a write could serve stale rows.
-    pub fn note_statement(&self, sql: &str) {
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Counts `sql` as a write unless it can only read. Being conservative costs at worst one
+    /// extra check of the index; missing a write could serve stale rows.
+    fn note_statement(&self, sql: &str) {
         if !is_read_only_statement(sql) {
             self.db.note_write();
         }
     }
+
+    /// Runs statements (separated by `;`) without results.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        let done = self.conn.execute_batch(sql);
+        self.note_statement(sql);
+        Ok(done?)
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        let done = self.conn.execute(sql, params);
+        self.note_statement(sql);
+        Ok(done?)
+    }
+
+    /// The first row of a query, through `read`.
+    pub fn query_row<T, P: Params>(
+        &self,
+        sql: &str,
+        params: P,
+        read: impl FnOnce(&Row<'_>) -> duckdb::Result<T>,
+    ) -> Result<T> {
+        let row = self.conn.query_row(sql, params, read);
+        self.note_statement(sql);
+        Ok(row?)
+    }
+
+    /// Prepares `sql` for `body`, which may run it any number of times; counted as a write (unless
+    /// it can only read) after `body`.
+    pub fn with_statement<T>(&self, sql: &str, body: impl FnOnce(&mut Statement<'_>) -> Result<T>) -> Result<T> {
+        let outcome = self.conn.prepare(sql).map_err(StoreError::from).and_then(|mut stmt| body(&mut stmt));
+        self.note_statement(sql);
+        outcome
+    }
+
+    /// An appender to `table` (to the named columns only, if any); counted as a write.
+    pub fn appender(&self, table: &str, columns: Option<&[&str]>) -> Result<Appending<'_>> {
+        self.appender_in(None, table, columns)
+    }
+
+    /// As [`Connection::appender`], to a table of `schema` when given.
+    pub fn appender_in(&self, schema: Option<&str>, table: &str, columns: Option<&[&str]>) -> Result<Appending<'_>> {
+        let appender = match (schema, columns) {
+            (Some(schema), Some(columns)) => self.conn.appender_with_columns_to_db(table, schema, columns)?,
+            (Some(schema), None) => self.conn.appender_to_db(table, schema)?,
+            (None, Some(columns)) => self.conn.appender_with_columns(table, columns)?,
+            (None, None) => self.conn.appender(table)?,
+        };
+        Ok(Appending { appender, db: &self.db })
+    }
+
+    /// Whether a transaction is open on this connection (dbBegin()). DuckDB gives each statement
+    /// outside one a transaction of its own, so two statements see the same transaction id only
+    /// inside one (duckdb-rs' `is_autocommit` is always true).
+    pub fn in_transaction(&self) -> Result<bool> {
+        let id = || self.conn.query_row("SELECT txid_current()", [], |r| r.get::<_, i64>(0));
+        Ok(id()? == id()?)
+    }
+
+    pub fn duckdb_version(&self) -> Result<String> {
+        Ok(self.conn.version()?)
+    }
+
+    /// Runs `body` on one consistent snapshot: in a transaction of its own, or in the one the
+    /// caller has open (never a BEGIN inside it). The COMMIT of a transaction of its own only ends
+    /// a read, but its failure is still an error.
+    fn in_snapshot<T>(&self, body: impl FnOnce(&duckdb::Connection) -> Result<T>) -> Result<T> {
+        if self.in_transaction()? {
+            return body(&self.conn);
+        }
+        self.conn.execute_batch("BEGIN TRANSACTION")?;
+        match body(&self.conn) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(err) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+
+    /// The stroke index of the database, checked against the tables if anything may have been
+    /// written since it was last checked, and rebuilt if it does not match.
+    pub fn stroke_index(&self) -> Result<Arc<StrokeIndex>> {
+        let epoch = self.db.write_epoch();
+        let mut slot = self.db.index.lock().map_err(|_| poisoned("the stroke index"))?;
+        if let Some((index, checked)) = slot.as_ref() {
+            if *checked == epoch {
+                return Ok(Arc::clone(index));
+            }
+        }
+        let path = self.db.path.as_deref().map(StrokeIndex::path_for);
+        let known = slot.take().map(|(index, _)| index);
+        let candidate = known.or_else(|| path.as_deref().and_then(|p| StrokeIndex::open(p).ok()).map(Arc::new));
+        let index = match candidate {
+            Some(index) if self.in_snapshot(|conn| index.matches(conn))? => index,
+            _ => {
+                let built = match path.as_deref() {
+                    // A read-only database's folder may not be writable: keep the index in memory then.
+                    Some(p) => self.in_snapshot(|conn| StrokeIndex::build(conn, Some(p))).or_else(|err| match self
+                        .db
+                        .read_only
+                    {
+                        true => self.in_snapshot(|conn| StrokeIndex::build(conn, None)),
+                        false => Err(err),
+                    })?,
+                    None => self.in_snapshot(|conn| StrokeIndex::build(conn, None))?,
+                };
+                Arc::new(built)
+            }
+        };
+        *slot = Some((Arc::clone(&index), self.db.write_epoch()));
+        Ok(index)
+    }
 }
 
-/// True for statements that cannot change table contents (SELECT, SHOW, DESCRIBE, ...).
+/// DuckDB's appender, counted as a write when it is dropped (it flushes its last rows then).
+pub struct Appending<'a> {
+    appender: Appender<'a>,
+    db: &'a Database,
+}
+
+impl Appending<'_> {
+    pub fn append_row<P: AppenderParams>(&mut self, row: P) -> Result<()> {
+        Ok(self.appender.append_row(row)?)
+    }
+
+    /// Writes the appended rows now (a failure shows here rather than at drop).
+    pub fn flush(&mut self) -> Result<()> {
+        Ok(self.appender.flush()?)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.db.note_write();
+    }
+}
+
+/// True for one statement that cannot change table contents (SELECT, SHOW, DESCRIBE, ...). Several
+/// statements (DuckDB runs all of them) count as a write, as does a `;` inside a string.
 pub fn is_read_only_statement(sql: &str) -> bool {
+    if sql.trim_end().trim_end_matches(';').contains(';') {
+        return false;
+    }
     let mut rest = sql.trim_start();
     loop {
         if let Some(after) = rest.strip_prefix("--") {
@@ -166,6 +332,8 @@ mod tests {
         assert!(!is_read_only_statement("UPDATE doodles SET id = 1"));
         assert!(!is_read_only_statement("WITH x AS (SELECT 1) DELETE FROM doodles"));
         assert!(!is_read_only_statement("insert into t values (1)"));
+        assert!(is_read_only_statement("SELECT 1;"));
+        assert!(!is_read_only_statement("SELECT 1; DELETE FROM doodles"));
     }
 
     #[test]
@@ -175,12 +343,20 @@ mod tests {
         let a = dir.join("x.duckdb");
         let b = dir.join("sub/../x.duckdb");
         std::fs::create_dir_all(dir.join("sub")).unwrap();
-        let db1 = open_database(a.to_str().unwrap(), "", false).unwrap();
-        let db2 = open_database(b.to_str().unwrap(), "", false).unwrap();
+        let open = |dbdir: &str, key: &str| open_database(dbdir, key, false, |_| Ok(())).unwrap();
+        let db1 = open(a.to_str().unwrap(), "");
+        let db2 = open(b.to_str().unwrap(), "");
         assert!(Arc::ptr_eq(&db1, &db2));
-        let m1 = open_database(":memory:", "k1", false).unwrap();
-        let m2 = open_database(":memory:", "k2", false).unwrap();
+        let m1 = open(":memory:", "k1");
+        let m2 = open(":memory:", "k2");
         assert!(!Arc::ptr_eq(&m1, &m2));
+        let conn = m1.connect().unwrap();
+        assert!(!conn.in_transaction().unwrap());
+        conn.execute_batch("BEGIN TRANSACTION").unwrap();
+        assert!(conn.in_transaction().unwrap());
+        assert!(!m1.connect().unwrap().in_transaction().unwrap());
+        conn.execute_batch("COMMIT").unwrap();
+        assert!(!conn.in_transaction().unwrap());
         drop((db1, db2));
         std::fs::remove_dir_all(&dir).unwrap();
     }

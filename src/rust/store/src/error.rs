@@ -1,35 +1,105 @@
-//! One error type for the store: a kind (the R condition's sub-class), a message, and where the
-//! problem is (file and 1-based line) when it comes from an input file.
+//! One error type for the store, as rust-csv's `Error(Box<ErrorKind>)`: a kind to act on (the R
+//! glue maps each to a condition class), a message, and where the problem is: the file and
+//! 1-based line of an input file, or the drawing of a batch.
 use std::fmt;
 
-#[derive(Debug, Clone)]
-pub struct StoreError {
-    pub kind: &'static str,
-    pub message: String,
-    pub file: Option<String>,
-    pub line: Option<u64>,
+/// What went wrong. New kinds may be added: match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A bad argument (an id outside the table, a statement's parameters, a path).
+    Argument,
+    /// A bad row or header in an input file.
+    Input,
+    /// A truncated or corrupt zip file, or an entry that cannot be read.
+    Zip,
+    /// A file whose name was loaded before with other contents.
+    ChangedFile,
+    /// The database file is in use by another process.
+    Locked,
+    /// A file or folder that cannot be read or written.
+    Io,
+    /// The stroke index cannot be built from the table.
+    Index,
+    /// A drawing of a batch that cannot be drawn.
+    Drawing,
+    /// DuckDB refused a statement or failed.
+    Database,
+    /// A bug in doodles.
+    Internal,
 }
+
+/// The drawing an error is about: its 0-based position in the batch and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrawingAt {
+    pub index: usize,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Repr {
+    kind: ErrorKind,
+    message: String,
+    file: Option<String>,
+    line: Option<u64>,
+    drawing: Option<DrawingAt>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreError(Box<Repr>);
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 impl StoreError {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        StoreError { kind, message: message.into(), file: None, line: None }
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        StoreError(Box::new(Repr { kind, message: message.into(), file: None, line: None, drawing: None }))
     }
 
     /// A problem in an input file, at a 1-based line when known.
-    pub fn input(kind: &'static str, file: &str, line: Option<u64>, message: impl fmt::Display) -> Self {
+    pub fn input(kind: ErrorKind, file: &str, line: Option<u64>, message: impl fmt::Display) -> Self {
         let place = match line {
             Some(line) => format!("{file}, line {line}"),
             None => file.to_string(),
         };
-        StoreError { kind, message: format!("{place}: {message}"), file: Some(file.to_string()), line }
+        let mut err = StoreError::new(kind, format!("{place}: {message}"));
+        err.0.file = Some(file.to_string());
+        err.0.line = line;
+        err
+    }
+
+    /// A drawing of a batch that cannot be drawn.
+    pub fn drawing(at: DrawingAt, message: impl Into<String>) -> Self {
+        let mut err = StoreError::new(ErrorKind::Drawing, message);
+        err.0.drawing = Some(at);
+        err
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The input file the error is about.
+    pub fn file(&self) -> Option<&str> {
+        self.0.file.as_deref()
+    }
+
+    /// The 1-based line of [`StoreError::file`].
+    pub fn line(&self) -> Option<u64> {
+        self.0.line
+    }
+
+    pub fn drawing_at(&self) -> Option<DrawingAt> {
+        self.0.drawing
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -37,6 +107,6 @@ impl std::error::Error for StoreError {}
 
 impl From<duckdb::Error> for StoreError {
     fn from(err: duckdb::Error) -> Self {
-        StoreError::new("db", format!("DuckDB: {err}"))
+        StoreError::new(ErrorKind::Database, format!("DuckDB: {err}"))
     }
 }

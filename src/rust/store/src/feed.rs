@@ -6,22 +6,42 @@
 //! set aside); filling DuckDB's vectors happens outside it. A bad row or a reader failure ends
 //! the feed early without failing the statement (a failed statement would abort the whole open
 //! transaction, with the files before this one); the loader reads [`Feed::finish`] afterwards.
-use crate::error::StoreError;
-use crate::load::{Item, Message, Reject};
+use crate::db::Database;
+use crate::error::{ErrorKind, StoreError};
 use crate::parse::{TestRow, TrainRow};
 use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
-use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// A checked row, or why it was rejected and its text.
+pub(crate) struct Item<R> {
+    pub line: u64,
+    pub outcome: std::result::Result<R, (String, String)>,
+}
+
+/// What a reader thread sends: checked rows, or why it stopped.
+pub(crate) enum Message<R> {
+    Rows(Vec<Item<R>>),
+    Failed(StoreError),
+}
+
+/// A rejected row: its 1-based line, the reason and its text.
+pub(crate) struct Reject {
+    pub line: u64,
+    pub reason: String,
+    pub raw: String,
+}
+
 /// A row kind the feed can hand to DuckDB: its table function and columns, in table order.
 pub(crate) trait FeedRow: Sized + Send + 'static {
     const FUNCTION: &'static str;
     const COLUMNS: &'static [(&'static str, LogicalTypeId)];
+    /// The feeds of this row kind being inserted.
+    fn feeds() -> &'static Feeds<Self>;
     fn fill(rows: &[(i32, Self)], labels: &HashMap<String, i32>, output: &mut DataChunkHandle);
 }
 
@@ -66,6 +86,12 @@ fn fill_nullable_ints(output: &DataChunkHandle, column: usize, values: impl Exac
 
 impl FeedRow for TrainRow {
     const FUNCTION: &'static str = "doodles_feed_train";
+
+    fn feeds() -> &'static Feeds<Self> {
+        static FEEDS: OnceLock<Feeds<TrainRow>> = OnceLock::new();
+        FEEDS.get_or_init(Feeds::default)
+    }
+
     const COLUMNS: &'static [(&'static str, LogicalTypeId)] = &[
         ("countrycode", LogicalTypeId::Varchar),
         ("drawing", LogicalTypeId::Varchar),
@@ -91,6 +117,12 @@ impl FeedRow for TrainRow {
 
 impl FeedRow for TestRow {
     const FUNCTION: &'static str = "doodles_feed_test";
+
+    fn feeds() -> &'static Feeds<Self> {
+        static FEEDS: OnceLock<Feeds<TestRow>> = OnceLock::new();
+        FEEDS.get_or_init(Feeds::default)
+    }
+
     const COLUMNS: &'static [(&'static str, LogicalTypeId)] = &[
         ("key_id", LogicalTypeId::Bigint),
         ("countrycode", LogicalTypeId::Varchar),
@@ -155,7 +187,8 @@ impl<R: FeedRow> Feed<R> {
 
     /// The next rows to insert, at most `capacity`; empty once the feed has ended.
     fn take(&self, capacity: usize) -> Result<Vec<(i32, R)>, StoreError> {
-        let mut state = self.state.lock().map_err(|_| StoreError::new("internal", "a loader thread panicked"))?;
+        let mut state =
+            self.state.lock().map_err(|_| StoreError::new(ErrorKind::Internal, "a loader thread panicked"))?;
         while state.pending.len() < capacity && !state.ended {
             match state.receiver.recv() {
                 Ok(Message::Rows(items)) => state.accept(items)?,
@@ -173,9 +206,10 @@ impl<R: FeedRow> Feed<R> {
     /// After the insert: the rows inserted and the rejected ones, or why the file is refused. A
     /// reader's error found after a bad row (a damaged zip entry) is the one reported.
     pub(crate) fn finish(&self) -> Result<(u64, Vec<Reject>), StoreError> {
-        let mut state = self.state.lock().map_err(|_| StoreError::new("internal", "a loader thread panicked"))?;
+        let mut state =
+            self.state.lock().map_err(|_| StoreError::new(ErrorKind::Internal, "a loader thread panicked"))?;
         if !state.ended {
-            return Err(StoreError::new("internal", "DuckDB stopped reading the rows before their end"));
+            return Err(StoreError::new(ErrorKind::Internal, "DuckDB stopped reading the rows before their end"));
         }
         while let Ok(message) = state.receiver.recv() {
             if let Message::Failed(err) = message {
@@ -195,14 +229,14 @@ impl<R> FeedState<R> {
             match item.outcome {
                 Ok(row) => {
                     let id = i32::try_from(self.next_id).map_err(|_| {
-                        StoreError::input("input", &self.display, Some(item.line), "more than 2^31 rows")
+                        StoreError::input(ErrorKind::Input, &self.display, Some(item.line), "more than 2^31 rows")
                     })?;
                     self.pending.push_back((id, row));
                     self.next_id += 1;
                 }
-                Err((reason, raw)) if self.skip_bad_rows => self.rejects.push((item.line, reason, raw)),
+                Err((reason, raw)) if self.skip_bad_rows => self.rejects.push(Reject { line: item.line, reason, raw }),
                 Err((reason, _)) => {
-                    self.stopped = Some(StoreError::input("input", &self.display, Some(item.line), reason));
+                    self.stopped = Some(StoreError::input(ErrorKind::Input, &self.display, Some(item.line), reason));
                     self.ended = true;
                     // Rows checked before the bad one stay pending: they are inserted and then
                     // deleted with the file, which keeps this path simple.
@@ -214,32 +248,31 @@ impl<R> FeedState<R> {
     }
 }
 
-/// The feeds being inserted, by the key their statement passes to the table function.
-fn feeds() -> &'static Mutex<HashMap<u64, Arc<dyn Any + Send + Sync>>> {
-    static FEEDS: OnceLock<Mutex<HashMap<u64, Arc<dyn Any + Send + Sync>>>> = OnceLock::new();
-    FEEDS.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// The feeds of one row kind being inserted, by the key their statement passes to the table
+/// function.
+pub(crate) type Feeds<R> = Mutex<HashMap<u64, Arc<Feed<R>>>>;
 
 /// A feed made reachable from SQL for as long as this lives.
-pub(crate) struct Published {
+pub(crate) struct Published<R: FeedRow> {
     pub key: u64,
+    rows: PhantomData<R>,
 }
 
-impl Drop for Published {
+impl<R: FeedRow> Drop for Published<R> {
     fn drop(&mut self) {
-        if let Ok(mut feeds) = feeds().lock() {
+        if let Ok(mut feeds) = R::feeds().lock() {
             feeds.remove(&self.key);
         }
     }
 }
 
-pub(crate) fn publish<R: FeedRow>(feed: Arc<Feed<R>>) -> Published {
+pub(crate) fn publish<R: FeedRow>(feed: Arc<Feed<R>>) -> Published<R> {
     static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-    if let Ok(mut feeds) = feeds().lock() {
+    if let Ok(mut feeds) = R::feeds().lock() {
         feeds.insert(key, feed);
     }
-    Published { key }
+    Published { key, rows: PhantomData }
 }
 
 struct FeedFunction<R>(PhantomData<R>);
@@ -253,13 +286,13 @@ impl<R: FeedRow> VTab for FeedFunction<R> {
             bind.add_result_column(name, (*kind).into());
         }
         let key = bind.get_parameter(0).to_int64();
-        let feed = feeds()
+        let feed = R::feeds()
             .lock()
             .map_err(|_| "the feed registry is poisoned")?
             .get(&(key as u64))
             .cloned()
             .ok_or("no such feed: doodles_feed_* is called by the loader only")?;
-        feed.downcast::<Feed<R>>().map_err(|_| "the feed holds rows of another table".into())
+        Ok(feed)
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, Box<dyn std::error::Error>> {
@@ -283,8 +316,8 @@ impl<R: FeedRow> VTab for FeedFunction<R> {
     }
 }
 
-/// Registers the feed functions with a database (once, on its first connection).
-pub(crate) fn register(conn: &duckdb::Connection) -> duckdb::Result<()> {
-    conn.register_table_function::<FeedFunction<TrainRow>>(TrainRow::FUNCTION)?;
-    conn.register_table_function::<FeedFunction<TestRow>>(TestRow::FUNCTION)
+/// Registers the feed functions with a database (when it is opened).
+pub(crate) fn register(db: &Database) -> Result<(), StoreError> {
+    db.register_table_function::<FeedFunction<TrainRow>>(TrainRow::FUNCTION)?;
+    db.register_table_function::<FeedFunction<TestRow>>(TestRow::FUNCTION)
 }

@@ -8,7 +8,7 @@
 //! the table now: row count, largest id and the XOR of `hash(id, label_int, drawing)` over all
 //! rows, and (2) a sample of rows read from DuckDB equals the index's copies byte for byte. The
 //! check runs when the index is first used by a process and again after any statement that may
-//! have written to the database (see `db::Connection::note_statement`).
+//! have written to the database (see `db::Connection::stroke_index`).
 //!
 //! An index file read from disk is also checked against itself first: its header holds the
 //! CRC-32 of everything after the header, so a damaged file is rebuilt, not served.
@@ -16,8 +16,8 @@
 //! File layout (little endian): header (64 bytes: magic, rows, max id, hash, data length, data
 //! offset, CRC-32), `rows + 1` u64 offsets into the data, `rows` i32 labels, padding, then the
 //! drawings' bytes back to back.
-use crate::error::{Result, StoreError};
-use duckdb::arrow::array::{Array, AsArray};
+use crate::error::{ErrorKind, Result, StoreError};
+use duckdb::arrow::array::{Array, AsArray, PrimitiveArray};
 use duckdb::arrow::datatypes::{DataType, Int32Type};
 use duckdb::arrow::record_batch::RecordBatch;
 use memmap2::{Mmap, MmapMut};
@@ -27,6 +27,13 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"DOODLIX1";
 const HEADER: usize = 64;
+/// Where each u64 field of the header is (the magic takes bytes 0..8).
+const ROWS_AT: usize = 8;
+const MAX_ID_AT: usize = 16;
+const HASH_AT: usize = 24;
+const DATA_LEN_AT: usize = 32;
+const DATA_OFFSET_AT: usize = 40;
+const CRC_AT: usize = 48;
 /// Ids read from DuckDB per query while building.
 const BUILD_RANGE: i64 = 262_144;
 /// Rows compared byte for byte with DuckDB when an index is checked.
@@ -61,7 +68,7 @@ pub struct StrokeIndex {
 }
 
 fn index_error(message: impl Into<String>) -> StoreError {
-    StoreError::new("index", message)
+    StoreError::new(ErrorKind::Index, message)
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> u64 {
@@ -115,7 +122,7 @@ impl StrokeIndex {
         // never modified afterwards; a replaced file keeps this mapping's inode alive.
         let map =
             unsafe { Mmap::map(&file) }.map_err(|e| index_error(format!("cannot map {}: {e}", path.display())))?;
-        if map.len() < HEADER || read_u64(&map, 48) != u64::from(crc32fast::hash(&map[HEADER..])) {
+        if map.len() < HEADER || read_u64(&map, CRC_AT) != u64::from(crc32fast::hash(&map[HEADER..])) {
             return Err(index_error("the stroke index file is damaged"));
         }
         Self::from_map(map, Some(path.to_path_buf()))
@@ -126,11 +133,15 @@ impl StrokeIndex {
         if map.len() < HEADER || &map[..8] != MAGIC {
             return Err(broken());
         }
-        let fingerprint = Fingerprint { rows: read_u64(&map, 8), max_id: read_u64(&map, 16), hash: read_u64(&map, 24) };
-        let data_len = read_u64(&map, 32) as usize;
+        let fingerprint = Fingerprint {
+            rows: read_u64(&map, ROWS_AT),
+            max_id: read_u64(&map, MAX_ID_AT),
+            hash: read_u64(&map, HASH_AT),
+        };
+        let data_len = read_u64(&map, DATA_LEN_AT) as usize;
         let rows = usize::try_from(fingerprint.rows).map_err(|_| broken())?;
         let (_, _, data_at) = layout(rows);
-        if read_u64(&map, 40) as usize != data_at || map.len() != data_at + data_len {
+        if read_u64(&map, DATA_OFFSET_AT) as usize != data_at || map.len() != data_at + data_len {
             return Err(broken());
         }
         if rows > 0 && read_u64(&map, HEADER + rows * 8) as usize != data_len {
@@ -169,16 +180,10 @@ impl StrokeIndex {
         Ok(seen == ids.len())
     }
 
-    /// Builds the index of `doodles` from one consistent snapshot of the database, into a new
-    /// file renamed to `path` when complete (or an unlinked temporary file when `path` is `None`).
+    /// Builds the index of `doodles` into a new file renamed to `path` when complete (or an
+    /// unlinked temporary file when `path` is `None`). `conn` must see one consistent snapshot of
+    /// the database (see `db::Connection::stroke_index`).
     pub fn build(conn: &duckdb::Connection, path: Option<&Path>) -> Result<StrokeIndex> {
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        let built = Self::build_in_snapshot(conn, path);
-        let _ = conn.execute_batch("COMMIT");
-        built
-    }
-
-    fn build_in_snapshot(conn: &duckdb::Connection, path: Option<&Path>) -> Result<StrokeIndex> {
         let fingerprint = Fingerprint::of_database(conn)?;
         let rows = usize::try_from(fingerprint.rows).map_err(|_| index_error("too many rows"))?;
         if fingerprint.max_id != fingerprint.rows {
@@ -199,11 +204,10 @@ impl StrokeIndex {
         };
         let io = |e: std::io::Error| index_error(format!("cannot write the stroke index {}: {e}", temp.display()));
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&temp).map_err(io)?;
-        let written = Self::write(conn, &file, rows, fingerprint).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            e
-        });
-        let written = written.and_then(|()| Self::seal(&file).map_err(io)).and_then(|()| file.sync_all().map_err(io));
+        // On any failure the temporary file is removed below.
+        let written = Self::write(conn, &file, rows, fingerprint)
+            .and_then(|()| Self::seal(&file).map_err(io))
+            .and_then(|()| file.sync_all().map_err(io));
         let placed = written.and_then(|()| match path {
             Some(path) => std::fs::rename(&temp, path).map_err(io),
             None => Ok(()),
@@ -227,7 +231,7 @@ impl StrokeIndex {
         // SAFETY: see `write`; the file is complete and only this process knows its name.
         let map = unsafe { Mmap::map(file) }?;
         let crc = u64::from(crc32fast::hash(&map[HEADER..]));
-        file.write_all_at(&crc.to_le_bytes(), 48)
+        file.write_all_at(&crc.to_le_bytes(), CRC_AT as u64)
     }
 
     fn write(conn: &duckdb::Connection, file: &File, rows: usize, fingerprint: Fingerprint) -> Result<()> {
@@ -248,8 +252,8 @@ impl StrokeIndex {
             stmt.execute([low, high])?;
             while let Some(array) = stmt.step()? {
                 let batch = RecordBatch::from(&array);
-                let ids = batch.column(0).as_primitive::<Int32Type>();
-                let labels = batch.column(1).as_primitive::<Int32Type>();
+                let ids = integers(&batch, 0, "id")?;
+                let labels = integers(&batch, 1, "label_int")?;
                 let drawings = batch.column(2);
                 for i in 0..batch.num_rows() {
                     let id = i64::from(ids.value(i));
@@ -281,16 +285,28 @@ impl StrokeIndex {
         fixed[offsets_at + rows * 8..offsets_at + rows * 8 + 8].copy_from_slice(&offset.to_le_bytes());
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
-        for (slot, value) in
-            [fingerprint.rows, fingerprint.max_id, fingerprint.hash, offset, data_at as u64].into_iter().enumerate()
-        {
-            header[8 + slot * 8..16 + slot * 8].copy_from_slice(&value.to_le_bytes());
+        for (at, value) in [
+            (ROWS_AT, fingerprint.rows),
+            (MAX_ID_AT, fingerprint.max_id),
+            (HASH_AT, fingerprint.hash),
+            (DATA_LEN_AT, offset),
+            (DATA_OFFSET_AT, data_at as u64),
+        ] {
+            header[at..at + 8].copy_from_slice(&value.to_le_bytes());
         }
         fixed[..HEADER].copy_from_slice(&header);
         fixed.flush().map_err(io)?;
         data.flush().map_err(io)?;
         Ok(())
     }
+}
+
+/// Column `i` of `batch` as INTEGER values: another type is an error, not a panic.
+fn integers<'a>(batch: &'a RecordBatch, i: usize, name: &str) -> Result<&'a PrimitiveArray<Int32Type>> {
+    let column = batch.column(i);
+    column
+        .as_primitive_opt::<Int32Type>()
+        .ok_or_else(|| index_error(format!("doodles.{name} has type {}, expected INTEGER", column.data_type())))
 }
 
 fn string_at(array: &dyn Array, i: usize) -> Result<&[u8]> {

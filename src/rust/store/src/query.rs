@@ -2,7 +2,7 @@
 //! materialised result that dbFetch reads in pieces.
 use crate::convert::{Column, ColumnKind};
 use crate::db::Connection;
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorKind, Result, StoreError};
 use duckdb::arrow::record_batch::RecordBatch;
 
 /// The result of one statement (all parameter rows): Arrow batches read on demand.
@@ -52,81 +52,86 @@ impl QueryResult {
 
 /// Runs `sql` once, or once per row of `params` (columns of equal length, bound positionally).
 pub fn run(conn: &Connection, sql: &str, params: Option<&[Column]>) -> Result<QueryResult> {
-    conn.note_statement(sql);
-    let mut stmt = conn.conn.prepare(sql)?;
-    let expected = stmt.parameter_count();
-    let mut result = QueryResult {
-        names: Vec::new(),
-        kinds: Vec::new(),
-        batches: Vec::new(),
-        batch: 0,
-        offset: 0,
-        rows_affected: 0,
-        rows_fetched: 0,
-    };
-    let rows = match params {
-        None => {
-            if expected > 0 {
+    conn.with_statement(sql, |stmt| {
+        let expected = stmt.parameter_count();
+        let rows = match params {
+            None if expected > 0 => {
                 return Err(StoreError::new(
-                    "argument",
+                    ErrorKind::Argument,
                     format!("the statement has {expected} placeholders but no parameters were bound"),
                 ));
             }
-            1
-        }
-        Some(params) => {
-            if params.len() != expected {
-                return Err(StoreError::new(
-                    "argument",
-                    format!("the statement has {expected} placeholders but {} parameters were bound", params.len()),
-                ));
+            None => 1,
+            Some(params) => {
+                if params.len() != expected {
+                    return Err(StoreError::new(
+                        ErrorKind::Argument,
+                        format!("the statement has {expected} placeholders but {} parameters were bound", params.len()),
+                    ));
+                }
+                let lengths: Vec<usize> = params.iter().map(Column::len).collect();
+                if lengths.windows(2).any(|w| w[0] != w[1]) {
+                    return Err(StoreError::new(ErrorKind::Argument, "all bound parameters must have the same length"));
+                }
+                lengths.first().copied().unwrap_or(1)
             }
-            let lengths: Vec<usize> = params.iter().map(Column::len).collect();
-            if lengths.windows(2).any(|w| w[0] != w[1]) {
-                return Err(StoreError::new("argument", "all bound parameters must have the same length"));
+        };
+        let mut result = QueryResult {
+            names: Vec::new(),
+            kinds: Vec::new(),
+            batches: Vec::new(),
+            batch: 0,
+            offset: 0,
+            rows_affected: 0,
+            rows_fetched: 0,
+        };
+        for row in 0..rows {
+            if let Some(params) = params {
+                for (i, column) in params.iter().enumerate() {
+                    stmt.raw_bind_parameter(i + 1, column.value(row))?;
+                }
             }
-            lengths.first().copied().unwrap_or(1)
-        }
-    };
-    for row in 0..rows {
-        if let Some(params) = params {
-            for (i, column) in params.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, column.value(row))?;
+            result.rows_affected += stmt.raw_execute()?;
+            if result.names.is_empty() {
+                let schema = stmt.schema();
+                result.names = schema.fields().iter().map(|f| f.name().clone()).collect();
+                result.kinds = schema.fields().iter().map(|f| ColumnKind::of(f.data_type())).collect();
+            }
+            while let Some(array) = stmt.step()? {
+                result.batches.push(RecordBatch::from(&array));
             }
         }
-        result.rows_affected += stmt.raw_execute()?;
-        if result.names.is_empty() {
-            let schema = stmt.schema();
-            result.names = schema.fields().iter().map(|f| f.name().clone()).collect();
-            result.kinds = schema.fields().iter().map(|f| ColumnKind::of(f.data_type())).collect();
-        }
-        while let Some(array) = stmt.step()? {
-            result.batches.push(RecordBatch::from(&array));
-        }
-    }
-    Ok(result)
+        Ok(result)
+    })
 }
 
 /// The number of placeholders (`?`, `$1`) in `sql`.
 pub fn placeholders(conn: &Connection, sql: &str) -> Result<usize> {
-    Ok(conn.conn.prepare(sql)?.parameter_count())
+    conn.with_statement(sql, |stmt| Ok(stmt.parameter_count()))
 }
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Appends rows (columns of equal length, matched to the table's columns by `names`) with
+/// Appends rows (columns of equal length, matched to the table's columns by `names`) to `table`
+/// (of `schema` when given) with
 /// DuckDB's Appender, or with a prepared INSERT where no appender can be made (e.g. a temporary
 /// table).
-pub fn append(conn: &Connection, table: &str, names: &[String], columns: &[Column]) -> Result<usize> {
-    conn.db.note_write();
+pub fn append(
+    conn: &Connection,
+    schema: Option<&str>,
+    table: &str,
+    names: &[String],
+    columns: &[Column],
+) -> Result<usize> {
     let rows = columns.first().map_or(0, Column::len);
     if columns.iter().any(|c| c.len() != rows) || names.len() != columns.len() {
-        return Err(StoreError::new("argument", "all columns must have the same length and a name"));
+        return Err(StoreError::new(ErrorKind::Argument, "all columns must have the same length and a name"));
     }
     let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
-    if let Ok(mut appender) = conn.conn.appender_with_columns(table, &names_ref) {
+    // A temporary table has no appender.
+    if let Ok(mut appender) = conn.appender_in(schema, table, Some(&names_ref)) {
         for row in 0..rows {
             let values: Vec<duckdb::types::Value> = columns.iter().map(|c| c.value(row)).collect();
             appender.append_row(duckdb::appender_params_from_iter(values))?;
@@ -135,17 +140,19 @@ pub fn append(conn: &Connection, table: &str, names: &[String], columns: &[Colum
         return Ok(rows);
     }
     let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
+        "INSERT INTO {}{} ({}) VALUES ({})",
+        schema.map(|schema| format!("{}.", quote_identifier(schema))).unwrap_or_default(),
         quote_identifier(table),
         names.iter().map(|n| quote_identifier(n)).collect::<Vec<_>>().join(", "),
         vec!["?"; names.len()].join(", ")
     );
-    let mut stmt = conn.conn.prepare(&sql)?;
-    for row in 0..rows {
-        for (i, column) in columns.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, column.value(row))?;
+    conn.with_statement(&sql, |stmt| {
+        for row in 0..rows {
+            for (i, column) in columns.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, column.value(row))?;
+            }
+            stmt.raw_execute()?;
         }
-        stmt.raw_execute()?;
-    }
-    Ok(rows)
+        Ok(rows)
+    })
 }

@@ -1,6 +1,6 @@
 //! Input files: the CSVs inside a zip (read in place, never unpacked to disk), a folder of CSV or
 //! ndjson files, or one such file; each with the size and CRC-32 that identify its contents.
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorKind, Result, StoreError};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ fn base_name(name: &str) -> &str {
 }
 
 fn io_error(path: &Path, err: impl std::fmt::Display) -> StoreError {
-    StoreError::input("io", &path.display().to_string(), None, err)
+    StoreError::input(ErrorKind::Io, &path.display().to_string(), None, err)
 }
 
 pub fn open_zip(zip: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
@@ -71,7 +71,7 @@ pub fn open_zip(zip: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
     // A small buffer: opening an archive seeks once per entry, and each seek refills the buffer.
     zip::ZipArchive::new(BufReader::with_capacity(64 << 10, file)).map_err(|e| {
         StoreError::input(
-            "zip",
+            ErrorKind::Zip,
             &zip.display().to_string(),
             None,
             format!("not a readable zip file (truncated or corrupt?): {e}"),
@@ -97,7 +97,12 @@ pub fn list_sources(path: &Path) -> Result<Vec<SourceFile>> {
         let mut archive = open_zip(path)?;
         for index in 0..archive.len() {
             let entry = archive.by_index_raw(index).map_err(|e| {
-                StoreError::input("zip", &path.display().to_string(), None, format!("corrupt entry {}: {e}", index + 1))
+                StoreError::input(
+                    ErrorKind::Zip,
+                    &path.display().to_string(),
+                    None,
+                    format!("corrupt entry {}: {e}", index + 1),
+                )
             })?;
             let full = entry.name().map(|n| n.into_owned()).unwrap_or_default();
             let name = base_name(&full).to_string();
@@ -119,13 +124,13 @@ pub fn list_sources(path: &Path) -> Result<Vec<SourceFile>> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let format = format_of(&name).ok_or_else(|| {
             StoreError::new(
-                "argument",
+                ErrorKind::Argument,
                 format!("{}: expected a .zip, a .csv or an .ndjson file, or a folder", path.display()),
             )
         })?;
         sources.push(plain_file(path, name, format)?);
     } else {
-        return Err(StoreError::new("argument", format!("{} does not exist", path.display())));
+        return Err(StoreError::new(ErrorKind::Argument, format!("{} does not exist", path.display())));
     }
     sources.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(sources)
@@ -189,9 +194,9 @@ pub fn with_reader<T>(source: &SourceFile, body: impl FnOnce(&mut dyn Read) -> R
     match &source.location {
         Location::ZipEntry { zip, index } => {
             let mut archive = open_zip(zip)?;
-            let entry = archive
-                .by_index(*index)
-                .map_err(|e| StoreError::input("zip", &source.display, None, format!("cannot read this entry: {e}")))?;
+            let entry = archive.by_index(*index).map_err(|e| {
+                StoreError::input(ErrorKind::Zip, &source.display, None, format!("cannot read this entry: {e}"))
+            })?;
             let mut reader = ChecksumReader::new(entry);
             let value = body(&mut reader)?;
             let (bytes, crc) = reader.finish();

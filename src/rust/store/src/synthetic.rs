@@ -3,7 +3,7 @@
 //! star, ...) drawn with random size, rotation, position and point jitter, so a model can learn
 //! them; classes beyond the base shapes add short tick marks around the shape (variant `v` has a
 //! tick at 72 * b degrees for each bit b of `v`), which keeps drawings as small as real ones.
-use crate::error::{Result, StoreError};
+use crate::error::{ErrorKind, Result, StoreError};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -191,17 +191,18 @@ pub struct SyntheticFiles {
 /// `train_simplified.zip`), and `n_test` test drawings with their answers, into `dir`.
 pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, seed: u64) -> Result<SyntheticFiles> {
     if classes == 0 {
-        return Err(StoreError::new("argument", "classes must be at least 1"));
+        return Err(StoreError::new(ErrorKind::Argument, "classes must be at least 1"));
     }
-    let io =
-        |what: &Path, e: &dyn std::fmt::Display| StoreError::new("io", format!("cannot write {}: {e}", what.display()));
+    let io = |what: &Path, e: &dyn std::fmt::Display| {
+        StoreError::new(ErrorKind::Io, format!("cannot write {}: {e}", what.display()))
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
     let files = SyntheticFiles {
         train: dir.join("train_simplified.zip"),
         test: dir.join("test_simplified.csv"),
         answers: dir.join("test_answers.csv"),
     };
-    let mut rng = Rng(seed ^ 0x5EED_D00D_1E5);
+    let mut rng = Rng(seed ^ 0x05EE_DD00_D1E5);
     let zip_file = File::create(&files.train).map_err(|e| io(&files.train, &e))?;
     let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, zip_file));
     let options = SimpleFileOptions::default()

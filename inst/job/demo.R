@@ -5,7 +5,7 @@
 # 2. load the training zip into a DuckDB database, train a small network for a few epochs on the CPU
 #    with bin/train_nn.R, predict the test drawings with bin/predict.R, write the submission and
 #    print MAP@3, the timings and where the files are.
-# Usage: Rscript inst/demo/demo.R [output dir, default out/demo]
+# Usage: Rscript inst/job/demo.R [output dir, default out/demo]
 library(doodles)
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args) >= 1) args[1] else file.path("out", "demo")
