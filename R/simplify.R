@@ -39,7 +39,8 @@
 #'                       y = c(400, 400, 401, 400, 400, 300, 200))))
 #' simplify_doodles(raw)
 #' simplify_doodles("[[[10, 20, 30], [5, 5, 6], [0, 16, 33]]]") # raw JSON with times
-#' draw_doodle(simplify_doodles(raw), scale = 0.125)[, , 1]
+#' image <- draw_doodle(simplify_doodles(raw), scale = 0.125)
+#' sum(image == 0) # the inked pixels of the 32 x 32 picture
 simplify_doodles <- function(x, epsilon = 2) {
   call <- environment()
   checkmate::assert_number(epsilon, lower = 0, finite = TRUE)
