@@ -116,7 +116,7 @@ db_arg <- function(db_dir) if (!is.null(db_dir) && nzchar(db_dir)) db_dir else "
 
 # The one line that trains a small model on the sample shipped with the package.
 train_line <- function(db_dir, data = FALSE) {
-  paste0("Rscript bin/train_nn.R -m lenet -s 0.25 -e 10 -d ", db_arg(db_dir),
+  paste0("Rscript bin/train_nn.R -m lenet -s 0.25 -r 0.9 -e 10 -d ", db_arg(db_dir),
          if (data) " --data train_simplified.zip")
 }
 

@@ -151,7 +151,7 @@ per_drawing <- function(v, drawing, f) {
 
 # Ramer-Douglas-Peucker over all strokes at once: the indices of the points to keep. Each pass
 # examines every segment not yet settled (between two kept points of one stroke), finds for each
-# its interior point farthest from its line (the first one on a tie, as the recursive algorithm does)
+# its interior point farthest from its line (the first on a tie, as the recursive algorithm does)
 # and keeps that point when it is farther than epsilon; the passes stop when no segment splits.
 rdp_keep <- function(x, y, stroke, epsilon) {
   n <- length(x)

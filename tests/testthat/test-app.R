@@ -23,7 +23,7 @@ test_that("without a model the page says how to train one, and still records str
   shiny::testServer(app, {
     sent <- canvas_messages(session)
     expect_match(page_text(output$guesses), paste0(
-      "No model yet. Train one in one line: Rscript bin/train_nn.R -m lenet -s 0.25 -e 10 -d ",
+      "No model yet. Train one in one line: Rscript bin/train_nn.R -m lenet -s 0.25 -r 0.9 -e 10 -d ",
       db_dir, ", then open this page with -m models/lenet_64_1ch_final.keras -d ", db_dir, "."
     ), fixed = TRUE)
     for (stroke in drawing) session$setInputs(stroke = stroke_message(stroke))
@@ -51,7 +51,7 @@ test_that("without a model the page says how to train one, and still records str
     sent <- canvas_messages(session)
     expect_match(page_text(output$guesses), sprintf(paste0(
       "No training database in '%s'. Load the data and train a model in one line: ",
-      "Rscript bin/train_nn.R -m lenet -s 0.25 -e 10 -d %s --data train_simplified.zip"), no_db, no_db),
+      "Rscript bin/train_nn.R -m lenet -s 0.25 -r 0.9 -e 10 -d %s --data train_simplified.zip"), no_db, no_db),
       fixed = TRUE)
   })
 })
