@@ -54,6 +54,7 @@ fi
 
 # Selenium for the browser test of the drawing page (tests/testthat/test-app-browser.R), which
 # drives Debian's chromium through chromium-driver; not for users, who need no browser driver.
+# 4.51.0: 4.52.0 requires a certifi newer than the registry has.
 if "$venv/bin/python" -c "import keras" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import selenium" >/dev/null 2>&1; then
   "$venv/bin/python" -m pip install --quiet "selenium==4.51.0" ||
     echo "setup: WARNING: could not install selenium; the browser test will be skipped" >&2
