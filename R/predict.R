@@ -30,18 +30,7 @@ predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), step
   if (inherits(words, "DBIConnection")) words <- class_words(words)
   assert_character(words, any.missing = FALSE, min.len = 1)
   assert_count(steps, positive = TRUE, null.ok = TRUE)
-  generator <- if (is.function(data)) {
-    # A generator's batches are checked by the form it declares, without drawing one.
-    if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"))
-    data
-  } else {
-    as_argument_error(checkmate::assert(checkmate::check_array(data, min.d = 2), checkmate::check_list(data)))
-    check_batch_for_model(model, data)
-    one_batch(data)
-  }
-  probabilities <- bridge_py()$predict_loop(model, generator,
-                                            if (is.null(steps)) NULL else as.integer(steps))
-  probabilities <- as.matrix(probabilities)
+  probabilities <- predict_probabilities(model, data, steps)
   if (ncol(probabilities) > length(words)) {
     abort_doodles(sprintf("The model predicts %d classes but `words` names %d.",
                           ncol(probabilities), length(words)), kind = "argument")
@@ -159,6 +148,24 @@ prediction_matrix <- function(predicted, k) {
                   kind = "argument")
   }
   matrix(as.character(predicted), nrow = nrow(predicted))
+}
+
+# The model's class probabilities for `data` (a generator or a batch), one row per drawing: what
+# predict_top3() ranks, and what the drawing page (doodle_app()) shows.
+predict_probabilities <- function(model, data, steps = NULL, call = rlang::caller_env()) {
+  generator <- if (is.function(data)) {
+    # A generator's batches are checked by the form it declares, without drawing one.
+    if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"), call)
+    data
+  } else {
+    as_argument_error(checkmate::assert(checkmate::check_array(data, min.d = 2),
+                                        checkmate::check_list(data)))
+    check_batch_for_model(model, data, call)
+    one_batch(data)
+  }
+  probabilities <- bridge_py()$predict_loop(model, generator,
+                                            if (is.null(steps)) NULL else as.integer(steps))
+  as.matrix(probabilities)
 }
 
 # Column indices of the k largest values of each row, largest first (ties: the first column).

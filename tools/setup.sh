@@ -7,7 +7,8 @@ set -euo pipefail
 r_packages="r-base-dev r-cran-checkmate r-cran-cli r-cran-dbi r-cran-rlang r-cran-testthat
   r-cran-dbitest r-cran-rsqlite r-cran-docopt r-cran-reticulate r-cran-png r-cran-roxygen2
   r-cran-devtools r-cran-knitr r-cran-rmarkdown r-cran-bench r-cran-withr r-cran-processx
-  r-cran-callr r-cran-data.table r-cran-zip python3-venv zip unzip"
+  r-cran-callr r-cran-data.table r-cran-zip python3-venv zip unzip
+  r-cran-shiny r-cran-jsonlite chromium chromium-driver"
 
 missing=()
 for pkg in $r_packages; do
@@ -63,6 +64,14 @@ fi
 if "$venv/bin/python" -c "import numpy" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import cv2" >/dev/null 2>&1; then
   "$venv/bin/python" -m pip install --quiet "opencv-python-headless==4.10.0.84" ||
     echo "setup: WARNING: could not install OpenCV; the OpenCV comparison test will be skipped" >&2
+fi
+
+# Selenium for the browser test of the drawing page (tests/testthat/test-app-browser.R), which
+# drives Debian's chromium through chromium-driver; not for users, who need no browser driver.
+# 4.51.0: 4.52.0 requires a certifi newer than the registry has.
+if "$venv/bin/python" -c "import keras" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import selenium" >/dev/null 2>&1; then
+  "$venv/bin/python" -m pip install --quiet "selenium==4.51.0" ||
+    echo "setup: WARNING: could not install selenium; the browser test will be skipped" >&2
 fi
 
 # The R Keras stack Debian lacks (keras3, keras, tensorflow and a reticulate newer than Debian's),

@@ -89,6 +89,21 @@ test_that("predict.R --help works and a missing model file is named", {
   expect_identical(res$stderr, "predict.R: error: the file 'missing.keras' does not exist\n")
 })
 
+test_that("app.R --help lists its options and a bad option stops it, without Python", {
+  skip_if_not_installed("processx")
+  res <- rscript("app.R", "--help", env = no_python)
+  expect_identical(res$status, 0L)
+  for (option in c("app.R [options]", "-m --model=<model>", "-d --db-dir=<path>", "DBDIR",
+                   "-p --port=<port>", "[default: 8888]", "--host=<address>",
+                   "[default: 127.0.0.1]", "--examples=<n>", "--imagenet-preproc")) {
+    expect_match(res$stdout, option, fixed = TRUE, label = option)
+  }
+  res <- rscript("app.R", c("--port", "http"), env = no_python)
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr,
+    "app.R: error: option --port must be a whole number between 1 and 65535, not 'http'\n")
+})
+
 test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a scored submission", {
   skip_if_not_installed("processx")
   keras_ok <- keras_available()
@@ -167,12 +182,12 @@ test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a s
   expect_match(res$stdout, sprintf("MAP@3: %.4f", expected_map), fixed = TRUE)
 })
 
-test_that("bin/train_nn.R and bin/predict.R of a checkout run the inst/bin scripts", {
+test_that("bin/train_nn.R, bin/predict.R and bin/app.R of a checkout run the inst/bin scripts", {
   skip_if_not_installed("processx")
   # Only when the tests run from a source checkout (tests/testthat inside it).
   root <- normalizePath(file.path(getwd(), "..", ".."), mustWork = FALSE)
   skip_if_not(file.exists(file.path(root, "bin", "train_nn.R")), "not run from a source checkout")
-  for (script in c("train_nn.R", "predict.R")) {
+  for (script in c("train_nn.R", "predict.R", "app.R")) {
     res <- processx::run(file.path(R.home("bin"), "Rscript"), c(file.path("bin", script), "--help"),
                          error_on_status = FALSE, wd = root, env = c("current", no_python))
     expect_identical(res$status, 0L)
