@@ -327,9 +327,9 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
 #' global batch (see `workers` in [train_generator()]); the workers must run the same number of
 #' steps, and [check_workers_agree()] checks that they train on the same data with the same
 #' settings. When a worker dies, the others' next step fails within about 10 s (TensorFlow's
-#' coordination service notices the missing heartbeats) and [fit_doodles()] stops with an error
-#' naming the worker; a worker that stalls without dying makes them fail after `worker_timeout`
-#' seconds. Training is not resumed by TensorFlow: restart all workers, from the last checkpoint.
+#' coordination service notices the missing heartbeats; at once when worker 0, which hosts it,
+#' dies) and [fit_doodles()] stops with an error naming the worker; a worker that stalls without
+#' dying makes them fail after `worker_timeout` seconds. Training is not resumed by TensorFlow: restart all workers, from the last checkpoint.
 #' Only the TensorFlow backend is supported.
 #'
 #' @param n_gpu The number of GPUs asked for (per worker, with `workers`).
@@ -457,6 +457,14 @@ check_worker_addresses <- function(workers, call = rlang::caller_env()) {
 #'   `database = database_fingerprint(con)`, `"--batch-size" = 32`.
 #' @return `TRUE` invisibly, when all workers agree.
 #' @export
+#' @examples
+#' # Alone, there is nothing to compare with:
+#' check_workers_agree(list(n_workers = 1L), database = "3,000 rows", batch_size = 32)
+#' \dontrun{
+#' devices <- training_strategy(workers = c("a.example.org:2222", "b.example.org:2222"),
+#'                              worker_index = 0)
+#' check_workers_agree(devices, database = database_fingerprint(con), batch_size = 256)
+#' }
 check_workers_agree <- function(devices, ...) {
   checkmate::assert_list(devices)
   facts <- list(...)
