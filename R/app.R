@@ -40,11 +40,11 @@
 doodle_app <- function(model = NULL, db_dir = Sys.getenv("DBDIR"), imagenet_preproc = FALSE,
                        examples = 4, max_points = 20000) {
   rlang::check_installed(c("shiny", "png"), "for the drawing page")
-  if (!is.null(model) && !is_keras_model(model)) checkmate::assert_string(model)
-  checkmate::assert_string(db_dir, null.ok = TRUE)
-  checkmate::assert_flag(imagenet_preproc)
-  checkmate::assert_count(examples)
-  checkmate::assert_count(max_points, positive = TRUE)
+  if (!is.null(model) && !is_keras_model(model)) assert_string(model)
+  assert_string(db_dir, null.ok = TRUE)
+  assert_flag(imagenet_preproc)
+  assert_count(examples)
+  assert_count(max_points, positive = TRUE)
   context <- app_context(model, db_dir, imagenet_preproc)
   context$examples <- as.integer(examples)
   context$max_points <- as.integer(max_points)

@@ -55,11 +55,18 @@
 #'   Formats.
 #' @param sparse_labels `y` as the 0-based integer classes (R integers, or int32 numpy) instead of
 #'   one-hot rows.
+#' @param workers,worker For a worker of a multi-worker training (see [training_strategy()]):
+#'   the number of workers and this one's index, from 0. Every epoch, all workers shuffle all of
+#'   `samples_index` the same way (they need the same `seed`, which is then required) and cut
+#'   the order into global batches of `workers * batch_size` ids; this worker's batch is its
+#'   slice of each. Their shards are disjoint and together hold each id once per epoch (but the
+#'   remainder short of a global batch), and each global batch is the batch of
+#'   `workers * batch_size` a single process would get with the same seed.
 #' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
 #'   `antialias`, `encoding`.
-#' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch),
-#'   `num_classes`, `image_shape` (height, width, channels), `n_features`, `format` and
-#'   `sparse_labels`.
+#' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch,
+#'   global batches with `workers`), `num_classes`, `image_shape` (height, width, channels),
+#'   `n_features`, `format`, `sparse_labels`, `workers` and `worker`.
 #' @export
 #' @examples
 #' \dontrun{
@@ -77,11 +84,20 @@
 train_generator <- function(con, samples_index, num_classes = NULL, batch_size = 32, scale = 1,
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
                             features = NULL, prefetch = TRUE, threads = doodles_threads(),
-                            format = "array", sparse_labels = FALSE, ...) {
+                            format = "array", sparse_labels = FALSE, workers = 1L, worker = 0L,
+                            ...) {
   assert_class(con, "DBIConnection")
   assert_count(batch_size, positive = TRUE)
+  assert_count(workers, positive = TRUE)
+  assert_int(worker, lower = 0, upper = workers - 1)
+  if (workers > 1 && is.null(seed)) {
+    abort_doodles("With several `workers`, a `seed` is needed: all workers shuffle the ids alike.",
+                  kind = "argument")
+  }
+  workers <- as.integer(workers)
+  worker <- as.integer(worker)
   assert_integerish(samples_index, lower = 1, any.missing = FALSE,
-                               min.len = batch_size, unique = TRUE)
+                               min.len = batch_size * workers, unique = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
   assert_count(seed, null.ok = TRUE)
   assert_flag(prefetch)
@@ -100,7 +116,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE,
                          c(draw_options, format = format, imagenet_preproc = imagenet_preproc))
 
-  steps <- length(samples_index) %/% batch_size
+  global_batch <- batch_size * workers
+  steps <- length(samples_index) %/% global_batch
   epoch <- 0L
   step <- steps
   order <- integer()
@@ -111,7 +128,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
       step <<- 0L
     }
     step <<- step + 1L
-    order[(step - 1L) * batch_size + seq_len(batch_size)]
+    order[(step - 1L) * global_batch + worker * batch_size + seq_len(batch_size)]
   }
   upcoming <- NULL
   generator <- function() {
@@ -128,7 +145,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   structure(generator, steps_per_epoch = steps, num_classes = num_classes,
             image_shape = image_shape(scale, color, draw_options),
             n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
-            format = format, sparse_labels = sparse_labels)
+            format = format, sparse_labels = sparse_labels, workers = workers, worker = worker)
 }
 
 #' A generator of test batches

@@ -26,6 +26,16 @@
 #'   epoch logs, `val_loss` included, as in Keras' `fit()`.
 #' @param verbose 0 (silent), 1 (progress bar) or 2 (a line per epoch).
 #' @param initial_epoch Epoch at which to start (to resume training).
+#' @section Several workers:
+#' With a model built under a multi-worker strategy (see [training_strategy()]), every worker
+#' calls `fit_doodles()` with its own generator (its shard, see `workers` in [train_generator()])
+#' and the same `steps_per_epoch`, `epochs` and `validation_steps`: each step is one step of all
+#' workers together, its gradients all-reduced over them, and the logs every worker sees (and its
+#' callbacks act on) are the means over all workers. At the end of every epoch the statistics
+#' layers keep for themselves (BatchNormalization's moving mean and variance) are averaged over
+#' the workers, so that all workers hold the same model. When another worker dies or stalls, it
+#' stops with an error of class `doodles_error_workers` saying which worker and in which epoch
+#' and step.
 #' @return A data frame with one row per epoch: `epoch` (1-based), the sample-weighted means of the
 #'   loss and metrics (and their `val_` forms), `data_seconds` (time spent waiting for the
 #'   generator) and `train_seconds` (time in Keras).
@@ -58,13 +68,24 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
   }
   first_batch <- generator()
   if (!is.null(first_batch)) check_batch_for_model(model, first_batch[[1]])
-  result <- bridge_py()$fit_loop(
-    model, generator, pulled = list(first_batch),
-    steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
-    callbacks = callbacks, verbose = as.integer(verbose),
-    validation_fn = validation_data,
-    validation_steps = if (is.null(validation_data)) NULL else as.integer(validation_steps),
-    initial_epoch = as.integer(initial_epoch)
+  result <- tryCatch(
+    bridge_py()$fit_loop(
+      model, generator, pulled = list(first_batch),
+      steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
+      callbacks = callbacks, verbose = as.integer(verbose),
+      validation_fn = validation_data,
+      validation_steps = if (is.null(validation_data)) NULL else as.integer(validation_steps),
+      initial_epoch = as.integer(initial_epoch)
+    ),
+    error = function(e) {
+      # A worker of a multi-worker training gone: the bridge's one-line account, without the
+      # Python traceback reticulate adds.
+      said <- regmatches(conditionMessage(e),
+                         regexpr("doodles: worker [0-9]+ of [0-9]+ stopped training[^\n]*",
+                                 conditionMessage(e)))
+      if (length(said) == 0L) stop(e)
+      abort_doodles(sub("^doodles: ", "", said), kind = "workers", call = NULL)
+    }
   )
   history <- result[[1]]
   timings <- result[[2]]

@@ -87,6 +87,53 @@ index_doodles <- function(con) {
   invisible(store_index_info(con@ptr))
 }
 
+#' A fingerprint of a database's doodles
+#'
+#' Two databases with the same fingerprint hold the same doodles (`id`, `label_int` and
+#' `drawing` of every row) and the same classes, whichever file or machine they are on: the
+#' workers of a multi-worker training check with it that their copies agree (see
+#' [check_workers_agree()]). It is the stroke index's own check ([index_doodles()]: row count and
+#' the XOR of DuckDB's `hash(id, label_int, drawing)` over all rows, computed when the index is
+#' first used, so that the batches that follow cost nothing more) and a hash of the `labels` table.
+#' Works on read-only connections.
+#'
+#' @inheritParams load_doodles
+#' @return A list: `rows`, `hash` (of the doodles, 16 hex digits) and `labels` (a hash of the
+#'   `labels` table, or `NA` without one), with a `format()` method giving one line.
+#' @export
+#' @examples
+#' con <- DBI::dbConnect(doodles_duckdb())
+#' load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
+#' format(database_fingerprint(con))
+#' DBI::dbDisconnect(con)
+database_fingerprint <- function(con) {
+  check_store_connection(con)
+  if (!DBI::dbExistsTable(con, "doodles")) {
+    abort_doodles("The database has no `doodles` table.", kind = "argument")
+  }
+  index <- rust_result(store_index_info(con@ptr))
+  labels <- if (DBI::dbExistsTable(con, "labels")) {
+    rows <- DBI::dbGetQuery(con, "SELECT label_int, word FROM labels ORDER BY label_int")
+    rlang::hash(paste(rows$label_int, rows$word, sep = "\t", collapse = "\n"))
+  } else {
+    NA_character_
+  }
+  structure(list(rows = index$rows, hash = index$hash, labels = labels),
+            class = "doodles_fingerprint")
+}
+
+#' @export
+format.doodles_fingerprint <- function(x, ...) {
+  sprintf("%s rows, doodles hash %s, labels hash %s", format(x$rows, big.mark = ",",
+          scientific = FALSE), x$hash, substr(x$labels, 1, 16))
+}
+
+#' @export
+print.doodles_fingerprint <- function(x, ...) {
+  cat(format(x), "\n", sep = "")
+  invisible(x)
+}
+
 check_store_connection <- function(con, call = rlang::caller_env()) {
   if (!methods::is(con, "doodles_duckdb_connection")) {
     abort_doodles("con must be a connection from DBI::dbConnect(doodles_duckdb(), ...)", kind = "argument", call = call)

@@ -43,11 +43,11 @@
 #' sum(image == 0) # the inked pixels of the 32 x 32 picture
 simplify_doodles <- function(x, epsilon = 2) {
   call <- environment()
-  checkmate::assert_number(epsilon, lower = 0, finite = TRUE)
+  assert_number(epsilon, lower = 0, finite = TRUE)
   drawings <- if (is.character(x)) {
     lapply(seq_along(x), function(i) parse_drawing(x[[i]], i, call))
   } else {
-    checkmate::assert_list(x)
+    assert_list(x)
     lapply(seq_along(x), function(i) drawing_strokes(x[[i]], i, call))
   }
   points <- stack_points(drawings)

@@ -181,15 +181,20 @@ db_file_in <- function(db_dir) {
 #'   the learning rate.
 #' @param min_delta The smallest change in validation loss that counts as an improvement.
 #' @param verbose Whether the callbacks say when they stop or change the learning rate.
+#' @param write Whether to write files. `FALSE` (a worker other than worker 0 of a multi-worker
+#'   training, see [training_strategy()]) keeps early stopping and the learning-rate schedule,
+#'   which every worker must run alike, but writes no checkpoint and no log and creates no
+#'   folder; the paths are still returned.
 #' @return A list: `callbacks` (a list of Python Keras callbacks for [fit_doodles()]),
 #'   `log_file` (the CSV log's path), `checkpoint_pattern` (the checkpoints' path, with Keras'
 #'   `{epoch}` and `{val_loss}` fields), `checkpoint_file` (a function of the epoch, from 1, and the
 #'   validation loss giving that epoch's checkpoint), `final_file` (where to save the final model:
-#'   `<model>_<size>_<channels>ch_final.keras`) and `curve_file` (the PNG next to the log).
+#'   `<model>_<size>_<channels>ch_final.keras`), `curve_file` (the PNG next to the log) and `stem`
+#'   (`<model>_<size>_<channels>ch`, the start of every file name).
 #' @export
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
-                               min_delta = 1e-4, verbose = TRUE) {
+                               min_delta = 1e-4, verbose = TRUE, write = TRUE) {
   assert_string(model_name, min.chars = 1L)
   assert_count(size, positive = TRUE)
   assert_choice(as.integer(channels), c(1L, 3L))
@@ -199,30 +204,38 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   assert_count(patience_lr, positive = TRUE)
   assert_number(min_delta, lower = 0)
   assert_flag(verbose)
-  dir.create(models_dir, showWarnings = FALSE, recursive = TRUE)
-  dir.create(logs_dir, showWarnings = FALSE, recursive = TRUE)
+  assert_flag(write)
+  if (write) {
+    dir.create(models_dir, showWarnings = FALSE, recursive = TRUE)
+    dir.create(logs_dir, showWarnings = FALSE, recursive = TRUE)
+  }
   stem <- sprintf("%s_%d_%dch", model_name, as.integer(size), as.integer(channels))
   log_file <- file.path(logs_dir, sprintf("%s_%s.csv", stem, format(Sys.time(), "%Y%m%d%H%M%S")))
   checkpoint_pattern <- file.path(models_dir, paste0(stem, "_{epoch:02d}_{val_loss:.4f}.keras"))
   callbacks <- keras_module()$callbacks
   verbose <- as.integer(verbose)
-  list(
-    # The learning-rate callback runs before the logger so the log has the rate of each epoch.
-    callbacks = list(
-      callbacks$ReduceLROnPlateau(
-        monitor = "val_loss", factor = 0.5, patience = as.integer(patience_lr),
-        min_delta = min_delta, mode = "min", verbose = verbose
-      ),
-      callbacks$EarlyStopping(
-        monitor = "val_loss", min_delta = min_delta, patience = as.integer(patience_stop),
-        mode = "min", verbose = verbose
-      ),
+  schedule <- list(
+    callbacks$ReduceLROnPlateau(
+      monitor = "val_loss", factor = 0.5, patience = as.integer(patience_lr),
+      min_delta = min_delta, mode = "min", verbose = verbose
+    ),
+    callbacks$EarlyStopping(
+      monitor = "val_loss", min_delta = min_delta, patience = as.integer(patience_stop),
+      mode = "min", verbose = verbose
+    )
+  )
+  writers <- if (write) {
+    list(
       callbacks$ModelCheckpoint(
         filepath = checkpoint_pattern, monitor = "val_loss", save_best_only = FALSE,
         save_weights_only = FALSE, mode = "min"
       ),
       callbacks$CSVLogger(filename = log_file)
-    ),
+    )
+  }
+  list(
+    # The learning-rate callback runs before the logger so the log has the rate of each epoch.
+    callbacks = c(schedule, writers),
     log_file = log_file,
     checkpoint_pattern = checkpoint_pattern,
     # Keras formats the pattern with Python's format(); C's printf rounds the same way.
@@ -230,6 +243,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
       file.path(models_dir, sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss))
     },
     final_file = file.path(models_dir, paste0(stem, "_final.keras")),
+    stem = stem,
     curve_file = sub("\\.csv$", ".png", log_file)
   )
 }
@@ -298,16 +312,73 @@ plot_training_log <- function(log_file, png_file = NULL, width = 1000L, height =
 #' GPUs than asked, a message says so and what there is is used; with none, training runs on the
 #' CPU. `n_gpu = 0` hides the GPUs and trains on the CPU.
 #'
-#' Call it before building the model, and build the model inside [with_strategy()].
+#' With `workers`, this process is one worker of several (on one host or several) training one
+#' model: TensorFlow's `MultiWorkerMirroredStrategy`, which all-reduces the gradients of every
+#' step over all workers (and, with `n_gpu` of 2 or more, over each worker's GPUs).
 #'
-#' @param n_gpu The number of GPUs asked for.
+#' Call it before building the model, and build the model inside [with_strategy()]. With workers,
+#' call it before anything else uses TensorFlow in the process, and start every worker with the
+#' same `workers` (and its own `worker_index`) within `worker_timeout` seconds of each other.
+#'
+#' @section Several workers:
+#' Each worker is a process that runs the same training script with its own `worker_index`.
+#' Worker 0 is the chief: it hosts TensorFlow's coordination service and is the one that should
+#' write checkpoints and logs (`chief` in the result). Each worker feeds its own shard of every
+#' global batch (see `workers` in [train_generator()]); the workers must run the same number of
+#' steps, and [check_workers_agree()] checks that they train on the same data with the same
+#' settings. When a worker dies, the others' next step fails within about 10 s (TensorFlow's
+#' coordination service notices the missing heartbeats; at once when worker 0, which hosts it,
+#' dies) and [fit_doodles()] stops with an error naming the worker; a worker that stalls without
+#' dying makes them fail after `worker_timeout` seconds. Training is not resumed by TensorFlow: restart all workers, from the last checkpoint.
+#' Only the TensorFlow backend is supported.
+#'
+#' @param n_gpu The number of GPUs asked for (per worker, with `workers`).
+#' @param workers Every worker's address, `"host:port"` (a character vector, or one string of
+#'   comma-separated addresses), in the same order on every worker; `NULL` to train in this
+#'   process alone, unless the environment variable `TF_CONFIG` describes a cluster, which is then
+#'   used (as TensorFlow defines it: `cluster` and `task`).
+#' @param worker_index This worker's position in `workers`, from 0.
+#' @param worker_timeout Seconds a worker waits for the others: for all of them to start, and at
+#'   each step; past it, it stops with an error.
 #' @return A list: `strategy` (a TensorFlow distribution strategy, or `NULL` when there is nothing
-#'   to distribute or the backend distributes by itself), `n_gpu` (the GPUs used), `backend`.
+#'   to distribute or the backend distributes by itself), `n_gpu` (the GPUs used, per worker),
+#'   `backend`, `worker` (this worker's index, 0 alone), `n_workers` (1 alone) and `chief`
+#'   (whether this process is worker 0, the one that writes files).
 #' @export
-training_strategy <- function(n_gpu = 1L) {
+#' @examples
+#' \dontrun{
+#' # On host a.example.org:
+#' devices <- training_strategy(workers = c("a.example.org:2222", "b.example.org:2222"),
+#'                              worker_index = 0)
+#' # On host b.example.org, the same with worker_index = 1.
+#' }
+training_strategy <- function(n_gpu = 1L, workers = NULL, worker_index = NULL,
+                              worker_timeout = 600) {
   assert_count(n_gpu)
+  assert_character(workers, min.len = 1, any.missing = FALSE, null.ok = TRUE)
+  assert_count(worker_index, null.ok = TRUE)
+  assert_number(worker_timeout, lower = 1)
   n_gpu <- as.integer(n_gpu)
+  if (!is.null(workers)) {
+    workers <- check_worker_addresses(workers)
+    if (is.null(worker_index)) {
+      abort_doodles("`worker_index` is needed with `workers`: this worker's place in the list, from 0.",
+                    kind = "argument")
+    }
+    if (worker_index >= length(workers)) {
+      abort_doodles(sprintf("`worker_index` is %d, but there are %d workers (indices 0 to %d).",
+                            worker_index, length(workers), length(workers) - 1L), kind = "argument")
+    }
+  } else if (!is.null(worker_index)) {
+    abort_doodles("`worker_index` needs `workers`, every worker's host:port.", kind = "argument")
+  }
+  multi_worker <- !is.null(workers) || nzchar(Sys.getenv("TF_CONFIG"))
   backend <- keras_module()$backend$backend()
+  if (multi_worker && backend != "tensorflow") {
+    abort_doodles(sprintf(paste(
+      "Training with several workers needs the TensorFlow backend (MultiWorkerMirroredStrategy);",
+      "the Keras backend is %s: set KERAS_BACKEND=tensorflow."), backend), kind = "argument")
+  }
   gpus <- switch(backend,
     tensorflow = reticulate::import("tensorflow")$config$list_physical_devices("GPU"),
     # Device names ("gpu:0", ...) as DataParallel takes them; an error when JAX has no GPU.
@@ -325,8 +396,18 @@ training_strategy <- function(n_gpu = 1L) {
       if (used == 0L) "the CPU" else "{used} GPU{?s}", "."
     ))
   }
-  if (n_gpu == 0L && length(gpus) > 0L && backend == "tensorflow") {
-    reticulate::import("tensorflow")$config$set_visible_devices(list(), "GPU")
+  if (backend == "tensorflow" && used < length(gpus) && (n_gpu == 0L || multi_worker)) {
+    # A worker's strategy uses every visible GPU: show it only those asked for.
+    reticulate::import("tensorflow")$config$set_visible_devices(gpus[seq_len(used)], "GPU")
+  }
+  if (multi_worker) {
+    strategy <- bridge_py()$start_workers(
+      workers = workers, index = if (!is.null(worker_index)) as.integer(worker_index),
+      timeout_seconds = as.integer(ceiling(worker_timeout))
+    )
+    info <- bridge_py()$worker_info(strategy)
+    return(list(strategy = strategy, n_gpu = used, backend = backend, worker = info[[1]],
+                n_workers = info[[2]], chief = info[[1]] == 0L))
   }
   strategy <- NULL
   if (used >= 2L) {
@@ -341,7 +422,91 @@ training_strategy <- function(n_gpu = 1L) {
       used <- 1L
     }
   }
-  list(strategy = strategy, n_gpu = used, backend = backend)
+  list(strategy = strategy, n_gpu = used, backend = backend, worker = 0L, n_workers = 1L,
+       chief = TRUE)
+}
+
+check_worker_addresses <- function(workers, call = rlang::caller_env()) {
+  workers <- trimws(unlist(strsplit(workers, ",", fixed = TRUE)))
+  workers <- workers[nzchar(workers)]
+  bad <- workers[!grepl("^[^:[:space:]]+:[0-9]+$|^\\[[0-9A-Fa-f:.]+\\]:[0-9]+$", workers)]
+  if (length(workers) == 0L || length(bad) > 0L) {
+    abort_doodles(sprintf("Worker addresses must be host:port, not '%s'.",
+                          paste(if (length(bad)) bad else "", collapse = "', '")),
+                  kind = "argument", call = call)
+  }
+  if (anyDuplicated(workers)) {
+    abort_doodles(sprintf("Worker address '%s' is given twice.", workers[anyDuplicated(workers)]),
+                  kind = "argument", call = call)
+  }
+  workers
+}
+
+#' Check that all workers train on the same data with the same settings
+#'
+#' Each worker of a multi-worker training (see [training_strategy()]) opens its own copy of the
+#' database and is started with its own options. Before training, every worker calls this with
+#' what must be the same everywhere, typically `database = database_fingerprint(con)` and the
+#' training options; the values are exchanged through TensorFlow's coordination service, and on
+#' any difference every worker stops with the same error, naming what differs and on which
+#' workers, before any training step.
+#'
+#' @param devices The result of [training_strategy()]; alone (one worker) there is nothing to
+#'   check.
+#' @param ... Named values, each turned into one string (`format()`ed and pasted), e.g.
+#'   `database = database_fingerprint(con)`, `"--batch-size" = 32`.
+#' @return `TRUE` invisibly, when all workers agree.
+#' @export
+#' @examples
+#' # Alone, there is nothing to compare with:
+#' check_workers_agree(list(n_workers = 1L), database = "3,000 rows", batch_size = 32)
+#' \dontrun{
+#' devices <- training_strategy(workers = c("a.example.org:2222", "b.example.org:2222"),
+#'                              worker_index = 0)
+#' check_workers_agree(devices, database = database_fingerprint(con), batch_size = 256)
+#' }
+check_workers_agree <- function(devices, ...) {
+  assert_list(devices)
+  facts <- list(...)
+  assert_list(facts, names = "unique", min.len = 1)
+  if (is.null(devices$n_workers) || devices$n_workers <= 1L) {
+    return(invisible(TRUE))
+  }
+  texts <- vapply(facts, function(value) {
+    value <- if (is.list(value) && !is.object(value)) {
+      paste(names(value), vapply(value, function(v) paste(format(v), collapse = " "), ""), sep = " ",
+            collapse = ", ")
+    } else {
+      paste(format(value), collapse = " ")
+    }
+    gsub("[\r\n\t]+", " ", value)
+  }, "")
+  mine <- paste(names(texts), texts, sep = "\t", collapse = "\n")
+  everyone <- unlist(bridge_py()$exchange_among_workers(devices$strategy, "agree", mine))
+  parsed <- lapply(strsplit(everyone, "\n", fixed = TRUE), function(lines) {
+    parts <- regmatches(lines, regexpr("\t", lines, fixed = TRUE), invert = TRUE)
+    values <- vapply(parts, `[`, "", 2L)
+    names(values) <- vapply(parts, `[`, "", 1L)
+    values
+  })
+  differences <- character()
+  for (name in names(texts)) {
+    values <- vapply(parsed, function(p) if (name %in% names(p)) p[[name]] else "(not given)", "")
+    if (length(unique(values)) > 1L) {
+      differ <- which(values != values[1]) - 1L
+      differences <- c(differences, sprintf(
+        "%s: worker 0 has %s; %s", name, values[1],
+        paste(sprintf("worker %d has %s", differ, values[differ + 1L]), collapse = "; ")
+      ))
+    }
+  }
+  if (length(differences) > 0L) {
+    abort_doodles(paste0(
+      "The workers differ, so none starts training. ", paste(differences, collapse = ". "),
+      ". Every worker needs a copy of the same database and the same options."
+    ), kind = "workers")
+  }
+  invisible(TRUE)
 }
 
 #' Evaluate code inside a distribution strategy's scope

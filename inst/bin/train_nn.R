@@ -20,12 +20,12 @@ Options:
   -h --help                    Show this message.
   -l --list-models             List available models.
   -m --model=<model>           Neural network model name [default: mobilenet_v2].
-  -b --batch-size=<size>       Batch size, split across the GPUs [default: 32].
+  -b --batch-size=<size>       Batch size, split across the GPUs and workers [default: 32].
   -s --scale-factor=<ratio>    Scale factor: images of 256 x ratio pixels [default: 0.5].
   -c --color                   Use color lines (3 channels) instead of grayscale.
   -d --db-dir=<path>           Path to database directory (default: environment variable DBDIR).
   -r --validate-ratio=<ratio>  Share of the rows used for training; the rest validates [default: 0.995].
-  -n --n-gpu=<number>          Number of GPUs; 0 trains on the CPU [default: 1].
+  -n --n-gpu=<number>          Number of GPUs (of each worker); 0 trains on the CPU [default: 1].
   -e --epochs=<n>              Most epochs to train; early stopping may end sooner [default: 100].
   --steps-per-epoch=<n>        Batches per epoch (default: each training row once).
   --validation-steps=<n>       Validation batches per epoch (default: each validation row once).
@@ -35,6 +35,11 @@ Options:
   --models-dir=<path>          Folder for checkpoints and the final model [default: models].
   --logs-dir=<path>            Folder for the CSV log and the training curve [default: logs].
   --data=<zip>                 Competition zip (train_simplified.zip) loaded first if the database is empty.
+  --resume=<checkpoint>        Continue from a checkpoint of this script (.keras), after its epoch.
+  --workers=<hosts>            Train as one of several workers: every worker's host:port, comma-separated,
+                               the same on each (default: TF_CONFIG, if set). Only worker 0 writes files.
+  --worker-index=<i>           This worker's place in --workers, from 0.
+  --worker-timeout=<seconds>   Longest wait for the other workers, at start and at each step [default: 600].
 "
 
 main <- function(opts) {
@@ -60,6 +65,26 @@ main <- function(opts) {
   models_dir <- cli_option(opts, "models-dir")
   logs_dir <- cli_option(opts, "logs-dir")
   data_zip <- cli_option(opts, "data", optional = TRUE)
+  resume <- cli_option(opts, "resume", optional = TRUE)
+  workers <- cli_option(opts, "workers", optional = TRUE)
+  worker_index <- cli_option(opts, "worker-index", "count", optional = TRUE)
+  worker_timeout <- cli_option(opts, "worker-timeout", "number", lower = 1)
+  if (!is.null(workers) && is.null(worker_index)) {
+    stop("--workers needs --worker-index: this worker's place in the list, from 0", call. = FALSE)
+  }
+  if (is.null(workers) && !is.null(worker_index)) {
+    stop("--worker-index needs --workers, every worker's host:port", call. = FALSE)
+  }
+  multi_worker <- !is.null(workers) || nzchar(Sys.getenv("TF_CONFIG"))
+  if (multi_worker && !is.null(data_zip)) {
+    stop(paste(
+      "--data cannot be used with several workers: load the database once (without --workers)",
+      "and give every worker a copy of it"
+    ), call. = FALSE)
+  }
+  if (!is.null(resume) && !file.exists(resume)) {
+    stop(sprintf("the checkpoint '%s' (--resume) does not exist", resume), call. = FALSE)
+  }
   db_dir <- cli_option(opts, "db-dir", optional = TRUE)
   if (is.null(db_dir)) db_dir <- Sys.getenv("DBDIR")
   if (!nzchar(db_dir)) {
@@ -78,7 +103,12 @@ main <- function(opts) {
     dir.create(db_dir, recursive = TRUE)
   }
 
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
+  if (multi_worker && !file.exists(db_file_in(db_dir))) {
+    stop(sprintf("the database folder '%s' holds no database (%s)", db_dir,
+                 basename(db_file_in(db_dir))), call. = FALSE)
+  }
+  # Workers only read their copy of the database (read-only: several processes may share one).
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = multi_worker)
   on.exit(DBI::dbDisconnect(con), add = TRUE)
   n_rows <- if (DBI::dbExistsTable(con, "doodles")) {
     DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
@@ -114,31 +144,92 @@ main <- function(opts) {
   }
   if (is.null(steps_per_epoch)) steps_per_epoch <- length(train_ids) %/% batch_size
   if (is.null(validation_steps)) validation_steps <- length(val_ids) %/% batch_size
-
-  keras <- keras_module()
-  keras$utils$set_random_seed(seed)
-  devices <- training_strategy(n_gpu)
   imagenet_preproc <- weights == "imagenet"
   first <- doodle_batch(con, train_ids[1], scale = scale, color = color)
   input_shape <- dim(first$x)[-1]
+  stem <- sprintf("%s_%d_%dch", model_name, input_shape[1], input_shape[3])
+  initial_epoch <- 0L
+  if (!is.null(resume)) {
+    # Checkpoints are named <model>_<size>_<channels>ch_<epoch>_<val_loss>.keras.
+    pattern <- sprintf("^%s_([0-9]+)_[^_]*\\.keras$", stem)
+    if (!grepl(pattern, basename(resume))) {
+      stop(sprintf(paste(
+        "'%s' (--resume) is not a checkpoint of %s at this size and colour (%s_<epoch>_<val_loss>.keras):",
+        "give the -m, -s and -c it was trained with"), resume, model_name, stem), call. = FALSE)
+    }
+    initial_epoch <- as.integer(sub(pattern, "\\1", basename(resume)))
+    if (initial_epoch >= epochs) {
+      stop(sprintf("the checkpoint '%s' is of epoch %d: -e/--epochs (%d) leaves nothing to train",
+                   resume, initial_epoch, epochs), call. = FALSE)
+    }
+  }
+
+  # With several workers, the strategy joins them: before anything else uses TensorFlow.
+  devices <- training_strategy(n_gpu,
+    workers = workers, worker_index = worker_index, worker_timeout = worker_timeout
+  )
+  n_workers <- devices$n_workers
+  if (n_workers > 1L) {
+    cli::cli_alert_info(paste(
+      "Worker {devices$worker} of {n_workers}",
+      if (devices$chief) "(writes the checkpoints, log and curve)" else "(writes no files)"
+    ))
+    # Refused on every worker before any training step: another database, or other options.
+    check_workers_agree(devices,
+      database = database_fingerprint(con),
+      `-m/--model` = model_name, `-b/--batch-size` = batch_size, `-s/--scale-factor` = scale,
+      `-c/--color` = color, `-r/--validate-ratio` = train_ratio, `-e/--epochs` = epochs,
+      `--steps-per-epoch` = steps_per_epoch, `--validation-steps` = validation_steps,
+      `--learning-rate` = learning_rate, `-w/--weights` = weights, `--seed` = seed,
+      `--resume` = if (is.null(resume)) "none" else {
+        sprintf("%s (file hash %s)", basename(resume), substr(rlang::hash_file(resume), 1, 16))
+      }
+    )
+    if (batch_size %% n_workers != 0L) {
+      stop(sprintf("-b/--batch-size (%d) must be a multiple of the number of workers (%d)",
+                   batch_size, n_workers), call. = FALSE)
+    }
+  }
+  keras <- keras_module()
+  keras$utils$set_random_seed(seed)
   # The fastest form: uint8 NHWC batches, rescaled (to [-1, 1] for ImageNet weights) by the
-  # model's first layer on the device.
+  # model's first layer on the device. Each worker draws its share of every global batch.
+  worker_batch <- batch_size %/% n_workers
   train_it <- train_generator(con, train_ids,
-    num_classes = num_classes, batch_size = batch_size,
-    scale = scale, color = color, seed = seed, format = "uint8"
+    num_classes = num_classes, batch_size = worker_batch,
+    scale = scale, color = color, seed = seed, format = "uint8",
+    workers = n_workers, worker = devices$worker
   )
   val_it <- train_generator(con, val_ids,
-    num_classes = num_classes, batch_size = batch_size,
-    scale = scale, color = color, seed = seed + 1L, format = "uint8"
+    num_classes = num_classes, batch_size = worker_batch,
+    scale = scale, color = color, seed = seed + 1L, format = "uint8",
+    workers = n_workers, worker = devices$worker
   )
-  model <- with_strategy(devices$strategy, get_model(
-    model_name,
-    input_shape = input_shape, weights = if (imagenet_preproc) "imagenet" else NULL,
-    num_classes = num_classes, color = color, compile = TRUE, optimizer = learning_rate,
-    input_dtype = "uint8", imagenet_preproc = imagenet_preproc
-  ))
+  model <- with_strategy(devices$strategy, if (is.null(resume)) {
+    get_model(
+      model_name,
+      input_shape = input_shape, weights = if (imagenet_preproc) "imagenet" else NULL,
+      num_classes = num_classes, color = color, compile = TRUE, optimizer = learning_rate,
+      input_dtype = "uint8", imagenet_preproc = imagenet_preproc
+    )
+  } else {
+    # Weights and optimizer state (the learning rate as the schedule left it) from the file.
+    keras$saving$load_model(resume)
+  })
+  if (!is.null(resume)) {
+    # (None, height, width, channels) and (None, classes); unlist() drops the None.
+    shape <- unlist(model$input_shape)
+    classes <- unlist(model$output_shape)
+    if (!identical(as.integer(shape), as.integer(input_shape)) ||
+        !identical(as.integer(classes[length(classes)]), as.integer(num_classes))) {
+      stop(sprintf("the checkpoint '%s' takes %s images into %d classes, not %s into %d",
+                   resume, paste(shape, collapse = "x"), classes[length(classes)],
+                   paste(input_shape, collapse = "x"), num_classes), call. = FALSE)
+    }
+    cli::cli_alert_info("Resuming from {.file {resume}} after epoch {initial_epoch}")
+  }
   callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
-    models_dir = models_dir, logs_dir = logs_dir
+    models_dir = models_dir, logs_dir = logs_dir, write = devices$chief
   )
   cli::cli_alert_info(paste(
     "Training {model_name} on {format(length(train_ids), big.mark = ',')} doodles",
@@ -150,9 +241,16 @@ main <- function(opts) {
   history <- fit_doodles(model, train_it,
     steps_per_epoch = steps_per_epoch, epochs = epochs,
     validation_data = val_it, validation_steps = validation_steps,
-    callbacks = callbacks$callbacks
+    callbacks = callbacks$callbacks, initial_epoch = initial_epoch
   )
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
+  if (!devices$chief) {
+    cli::cli_alert_success(paste(
+      "Worker {devices$worker}: trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s;",
+      "worker 0 wrote the model, log and curve"
+    ))
+    return(invisible(NULL))
+  }
 
   model$save(callbacks$final_file)
   log <- plot_training_log(callbacks$log_file, callbacks$curve_file)

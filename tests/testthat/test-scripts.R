@@ -23,7 +23,8 @@ test_that("train_nn.R --help prints the article's options and exits 0, without P
                    "-n --n-gpu=<number>", "-l --list-models", "--epochs=<n>",
                    "--steps-per-epoch=<n>", "--validation-steps=<n>", "--learning-rate=<rate>",
                    "--weights=<weights>", "--seed=<n>", "--models-dir=<path>",
-                   "--logs-dir=<path>", "--data=<zip>")) {
+                   "--logs-dir=<path>", "--data=<zip>", "--resume=<checkpoint>",
+                   "--workers=<hosts>", "--worker-index=<i>", "--worker-timeout=<seconds>")) {
     expect_match(res$stdout, option, fixed = TRUE, label = option)
   }
   expect_identical(res$stderr, "")
