@@ -12,9 +12,9 @@
 #' The 256 x 256 canvas of the dataset is mapped onto `side = round(256 * scale)` pixels: a point
 #' `(x, y)` lands at `((x + 0.5) * f, (y + 0.5) * f)` with `f = side / 256`, and pixel `(i, j)`
 #' covers `[i, i + 1) x [j, j + 1)`. A stroke is the set of points within the radius
-#' `r = max((line_width / 2 + e) * f, 0.5)` pixels of its segments (a one-point stroke is a dot).
+#' `radius = max((line_width / 2 + e) * f, 0.5)` pixels of its segments (a one-point stroke is a dot).
 #' Without `antialias`, a pixel is inked when its centre lies within the radius; with it, its
-#' coverage is `clamp(r + 0.5 - d, 0, 1)` for a centre at distance `d`, combined by maximum.
+#' coverage is `clamp(radius + 0.5 - d, 0, 1)` for a centre at distance `d`, combined by maximum.
 #' Coordinates outside the canvas are drawn and cut at its edge. Values are exact multiples of
 #' 1/255 of the coverage.
 #'

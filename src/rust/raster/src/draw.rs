@@ -332,41 +332,41 @@ mod tests {
         (0..side * side).filter(|&p| tile.coverage[p] > 0).map(|p| (p / side, p % side)).collect()
     }
 
-    #[test]
-    fn a_horizontal_line_at_scale_1_is_three_pixels_thick() {
-        let tile = draw("[[[10, 20], [100, 100]]]", 256, Encoding::Gray, false);
-        let pixels = inked(&tile, 256);
-        // Centres within 1.5 of the segment from (10.5, 100.5) to (20.5, 100.5).
-        let mut expected = vec![];
-        for x in 9..=21 {
-            for y in 99..=101 {
-                let dx = if x < 10 {
-                    10.0 - x as f64
-                } else if x > 20 {
-                    x as f64 - 20.0
-                } else {
-                    0.0
-                };
-                let dy = y as f64 - 100.0;
-                if dx * dx + dy * dy <= 2.25 {
-                    expected.push((x, y));
+    /// Pixels (column, row) whose centre lies within `radius2` (squared) of the segment from
+    /// pixel centre `(x0, y)` to `(x1, y)`, in column order.
+    fn within(x0: i64, x1: i64, y: i64, radius2: i64) -> Vec<(usize, usize)> {
+        let mut pixels = vec![];
+        for x in x0 - 3..=x1 + 3 {
+            for row in y - 3..=y + 3 {
+                let dx = if x < x0 { x0 - x } else { (x - x1).max(0) };
+                let dy = row - y;
+                // Squares in quarters: radius 2.5 is 6.25.
+                if 4 * (dx * dx + dy * dy) <= radius2 {
+                    pixels.push((x as usize, row as usize));
                 }
             }
         }
-        assert_eq!(pixels, expected);
-        assert_eq!(pixels.len(), 11 * 3 + 2 * 3);
+        pixels
+    }
+
+    #[test]
+    fn a_horizontal_line_at_scale_1_is_five_pixels_thick() {
+        let tile = draw("[[[10, 20], [100, 100]]]", 256, Encoding::Gray, false);
+        let pixels = inked(&tile, 256);
+        // Centres within 3 / 2 + 1 = 2.5 of the segment from (10.5, 100.5) to (20.5, 100.5), as
+        // OpenCV's cv::line(thickness = 3).
+        assert_eq!(pixels, within(10, 20, 100, 25));
+        assert_eq!(pixels.len(), 13 * 5 + 2 * 3);
     }
 
     #[test]
     fn a_one_point_stroke_is_a_dot_and_an_empty_drawing_is_blank() {
         let tile = draw("[[[50], [60]]]", 256, Encoding::Gray, false);
-        assert_eq!(
-            inked(&tile, 256),
-            vec![(49, 59), (49, 60), (49, 61), (50, 59), (50, 60), (50, 61), (51, 59), (51, 60), (51, 61)]
-        );
+        assert_eq!(inked(&tile, 256), within(50, 50, 60, 25));
+        assert_eq!(inked(&tile, 256).len(), 21);
         let tile = draw("[[[50], [60]]]", 64, Encoding::Gray, false);
-        // At (12.625, 15.125) with r = sqrt(0.5): the centres (12.5, 15.5) and (12.5, 14.5).
-        assert_eq!(inked(&tile, 64), vec![(12, 14), (12, 15)]);
+        // At (12.625, 15.125) with r = max((1.5 + 0.65) / 4, 0.5): the one centre (12.5, 15.5).
+        assert_eq!(inked(&tile, 64), vec![(12, 15)]);
         assert!(inked(&draw("[]", 128, Encoding::Gray, false), 128).is_empty());
         assert!(inked(&draw("[[[], []]]", 128, Encoding::Gray, false), 128).is_empty());
     }
@@ -402,11 +402,12 @@ mod tests {
 
     #[test]
     fn antialiased_coverage_falls_off_with_distance() {
-        // At side 128 the line lies at y = 50.25 with r = 0.75: rows 48..=51 have centres at
-        // distance 1.75, 0.75, 0.25 and 1.25, so coverage 0, 0.5, 1 and 0.
+        // At side 128 the line lies at y = 50.25 with r = (1.5 + 1.1) / 2 = 1.3: rows 47..=52 have
+        // centres at distance 2.75, 1.75, 0.75, 0.25, 1.25 and 2.25, so coverage clamp(1.8 - d, 0,
+        // 1): 0, 0.05, 1, 1, 0.55 and 0.
         let tile = draw("[[[10, 200], [100, 100]]]", 128, Encoding::Gray, true);
         let at = |x: usize, y: usize| tile.coverage[x * 128 + y];
-        assert_eq!((at(50, 48), at(50, 49), at(50, 50), at(50, 51)), (0, 128, 255, 0));
+        assert_eq!([47, 48, 49, 50, 51, 52].map(|y| at(50, y)), [0, 13, 255, 255, 140, 0]);
     }
 
     #[test]
