@@ -242,9 +242,9 @@ test_that("when a worker is killed the other stops with an error naming it; resu
   expect_true(w1$is_alive())
   w1$kill()
   # The bound: TensorFlow's coordination service notices the missing heartbeats in about 10 s
-  # (or the 120 s of --worker-timeout would end the wait), with room for a busy machine; finish()
-  # The bound: TensorFlow's coordination service notices the missing heartbeats in about 10 s
-  # (or a collective step sees the connection reset first: "failed or cannot be reached")
+  # (or a collective step sees the connection reset first: "failed or cannot be reached"; or the
+  # 120 s of --worker-timeout would end the wait), with room for a busy machine; finish() fails
+  # the test if worker 0 is still running after it.
   res <- finish(w0, timeout = 200)
   expect_identical(res$status, 1L)
   expect_match(res$stderr, paste0(
