@@ -1,5 +1,6 @@
-# Every option and environment variable the package reads, with its default, in one table: the
-# code reads them through doodles_option() (options with a default) and ?doodles_options lists them.
+# Every option and environment variable the package reads, with its default, in one table that
+# ?doodles_options lists. The code reads each where it is used (getOption(), Sys.getenv()) with the
+# same default; test-options.R checks that every name it reads is in the table.
 
 option_table <- list(
   list(name = "doodles.threads", kind = "option", default = NULL,
