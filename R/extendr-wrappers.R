@@ -74,7 +74,7 @@ store_ensure_schema <- function(con) rust_result(.Call(wrap__store_ensure_schema
 
 #' Labels and ids after a load, then the stroke index (checked, rebuilt if needed).
 #' @noRd
-store_finalize <- function(con, build_index) rust_result(.Call(wrap__store_finalize, con, build_index))
+store_finalize <- function(con, build_index, rebuild) rust_result(.Call(wrap__store_finalize, con, build_index, rebuild))
 
 #' @noRd
 store_index_info <- function(con) rust_result(.Call(wrap__store_index_info, con))
@@ -88,5 +88,5 @@ store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_i
 store_read <- function(con, ids) rust_result(.Call(wrap__store_read, con, ids))
 
 #' @noRd
-store_make_synthetic <- function(dir, n, classes, n_test, seed) rust_result(.Call(wrap__store_make_synthetic, dir, n, classes, n_test, seed))
+store_make_synthetic <- function(dir, n, classes, n_test, seed, like) rust_result(.Call(wrap__store_make_synthetic, dir, n, classes, n_test, seed, like))
 

@@ -56,7 +56,7 @@
 load_doodles <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
                          threads = doodles_threads()) {
   outcome <- load_files(con, path, "train", on_error, progress, threads)
-  store_finalize(con@ptr, FALSE)
+  store_finalize(con@ptr, FALSE, FALSE)
   invisible(outcome)
 }
 
@@ -70,20 +70,43 @@ load_test <- function(con, path, on_error = c("stop", "skip"), progress = intera
 #' Build or check the stroke index
 #'
 #' Random batches ([doodle_batch()], [read_doodles()]) read drawings from the stroke index, a
-#' compact memory-mapped copy of `doodles(id, label_int, drawing)` kept next to the database file
-#' (`<dbdir>.strokes`), so that their cost does not grow with the table. It is derived data:
-#' whenever it is first used in a session, and after any statement that may have written to the
-#' database, it is checked against the table (row count, largest id, XOR of DuckDB's
-#' `hash(id, label_int, drawing)` over all rows, and 32 rows compared byte for byte) and rebuilt
-#' if it does not match. `index_doodles()` does this now (e.g. after a load, before timing
-#' batches), assigning labels and ids first if needed.
+#' memory-mapped copy of `doodles(id, label_int, drawing)` kept next to the database file
+#' (`<dbdir>.strokes`), so that their cost does not grow with the table and no JSON is parsed per
+#' batch: each drawing is stored as one byte per coordinate, or as its text when bytes cannot
+#' hold it exactly (coordinates outside 0..255 or fractional, other spacing than the dataset's,
+#' text that is not a drawing); `read_doodles()` gives back the table's text byte for byte. It is
+#' derived data, checked against the table and rebuilt when it does not match:
+#'
+#' * **When a process first uses it** (a quick check, milliseconds at 50 million rows): the file's
+#'   length and header checksum, the checksums of a few of its 1 MiB blocks, the row count and
+#'   largest id of `doodles`, a hash of `upload_log` (which loads made the database), and 32 rows
+#'   spread over the ids compared byte for byte with the table. A truncated or damaged file, a
+#'   file from another database, or a load made since, is caught here.
+#' * **After any statement made through this package that may have written** (anything but
+#'   `SELECT`, `SHOW`, `DESCRIBE`, ... on a doodles connection, including `dbExecute()`,
+#'   `dbWriteTable()` and the loaders): also the XOR of DuckDB's `hash(id, label_int, drawing)`
+#'   over all rows, so that no change to the table through this package is ever served stale.
+#'   Such a statement first marks the index file as out of date on disk, so that a session that
+#'   ends before the check leaves the full check (and every block's checksum) to the next one.
+#'
+#' A write by another DuckDB client (the `duckdb` package, the DuckDB command line) does not mark
+#' the file: the quick check sees it only if it changes the row count, the largest id,
+#' `upload_log` or one of the sampled rows. After such a write, run
+#' `index_doodles(con, rebuild = TRUE)`.
+#'
+#' `index_doodles()` does this now (e.g. after a load, before timing batches), assigning labels
+#' and ids first if needed.
 #'
 #' @inheritParams load_doodles
-#' @return A list, invisibly: `rows`, `path` (`NULL` for an in-memory database), `hash`.
+#' @param rebuild If `TRUE`, the index is built anew from the table whatever the checks say.
+#' @return A list, invisibly: `rows`, `compact_rows` (rows held as bytes rather than text),
+#'   `bytes` (the index's size), `path` (`NULL` for an in-memory database) and `hash` (the XOR
+#'   above, 16 hex digits).
 #' @export
-index_doodles <- function(con) {
+index_doodles <- function(con, rebuild = FALSE) {
   check_store_connection(con)
-  store_finalize(con@ptr, TRUE)
+  assert_flag(rebuild)
+  store_finalize(con@ptr, TRUE, rebuild)
   invisible(store_index_info(con@ptr))
 }
 
@@ -92,9 +115,9 @@ index_doodles <- function(con) {
 #' Two databases with the same fingerprint hold the same doodles (`id`, `label_int` and
 #' `drawing` of every row) and the same classes, whichever file or machine they are on: the
 #' workers of a multi-worker training check with it that their copies agree (see
-#' [check_workers_agree()]). It is the stroke index's own check ([index_doodles()]: row count and
-#' the XOR of DuckDB's `hash(id, label_int, drawing)` over all rows, computed when the index is
-#' first used, so that the batches that follow cost nothing more) and a hash of the `labels` table.
+#' [check_workers_agree()]). It is the stroke index's own fingerprint ([index_doodles()]: row
+#' count and the XOR of DuckDB's `hash(id, label_int, drawing)` over all rows, computed when the
+#' index was built and trusted as far as the index's checks go) and a hash of the `labels` table.
 #' Works on read-only connections.
 #'
 #' @inheritParams load_doodles

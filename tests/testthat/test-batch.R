@@ -59,47 +59,6 @@ test_that("writes through DBI are seen at once: the index never serves stale row
   expect_identical(read_doodles(con, 5), before)
 })
 
-test_that("a stale or damaged index file is rebuilt, never used", {
-  dir <- withr::local_tempdir()
-  db <- file.path(dir, "store.duckdb")
-  con <- local_sample_store(db)
-  info <- index_doodles(con)
-  expect_identical(info$rows, 3000)
-  expect_identical(normalizePath(info$path), normalizePath(paste0(db, ".strokes")))
-  original <- read_doodles(con, 1:3000)
-  DBI::dbDisconnect(con)
-
-  # The database changes while no session has it open: the index file is now stale.
-  con <- local_store(db)
-  DBI::dbExecute(con, "UPDATE doodles SET drawing = '[[[1], [1]]]' WHERE id = 1234")
-  DBI::dbDisconnect(con)
-  con <- local_store(db)
-  changed <- read_doodles(con, 1:3000)
-  expect_identical(changed$drawing[1234], "[[[1], [1]]]")
-  expect_identical(changed[-1234, ], original[-1234, ])
-  DBI::dbDisconnect(con)
-
-  # The index file is damaged (one byte of the last drawing): detected and rebuilt.
-  index <- paste0(db, ".strokes")
-  bytes <- readBin(index, "raw", file.size(index))
-  bytes[length(bytes) - 3] <- as.raw(0x31)
-  writeBin(bytes, index)
-  con <- local_store(db)
-  expect_identical(read_doodles(con, 1:3000), changed)
-  DBI::dbDisconnect(con)
-
-  # An index file of another database is not used either.
-  other_db <- file.path(dir, "other.duckdb")
-  other <- local_store(other_db)
-  load_doodles(other, sample_zip(), progress = FALSE)
-  DBI::dbExecute(other, "DELETE FROM doodles WHERE id > 100")
-  index_doodles(other)
-  DBI::dbDisconnect(other)
-  file.copy(paste0(other_db, ".strokes"), index, overwrite = TRUE)
-  con <- local_store(db)
-  expect_identical(read_doodles(con, 1:3000), changed)
-})
-
 test_that("bad ids and options are errors", {
   con <- local_sample_store()
   expect_error(doodle_batch(con, c(1, NA)), "ids")

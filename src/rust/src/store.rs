@@ -316,14 +316,17 @@ fn store_ensure_schema(con: Robj) -> Robj {
     guard(|| with_connection(&con, |conn| Ok(load::ensure_schema(conn).map(|()| true)?.into())))
 }
 
-/// Labels and ids after a load, then the stroke index (checked, rebuilt if needed).
+/// Labels and ids after a load, then the stroke index (checked, rebuilt if needed; built anew
+/// if `rebuild`).
 /// @noRd
 #[extendr]
-fn store_finalize(con: Robj, build_index: bool) -> Robj {
+fn store_finalize(con: Robj, build_index: bool, rebuild: bool) -> Robj {
     guard(|| {
         with_connection(&con, |conn| {
             load::finalize(conn)?;
-            if build_index {
+            if rebuild {
+                conn.rebuild_stroke_index()?;
+            } else if build_index {
                 conn.stroke_index()?;
             }
             Ok(true.into())
@@ -338,7 +341,14 @@ fn store_index_info(con: Robj) -> Robj {
         with_connection(&con, |conn| {
             let index = conn.stroke_index()?;
             let path = index.path.as_ref().map(|p| p.display().to_string());
-            Ok(list!(rows = index.len() as f64, path = path, hash = format!("{:016x}", index.fingerprint.hash)).into())
+            Ok(list!(
+                rows = index.len() as f64,
+                compact_rows = index.compact_rows as f64,
+                bytes = index.size() as f64,
+                path = path,
+                hash = format!("{:016x}", index.fingerprint.hash)
+            )
+            .into())
         })
     })
 }
@@ -415,10 +425,11 @@ fn store_read(con: Robj, ids: Robj) -> Robj {
 
 /// @noRd
 #[extendr]
-fn store_make_synthetic(dir: &str, n: f64, classes: i32, n_test: f64, seed: f64) -> Robj {
+fn store_make_synthetic(dir: &str, n: f64, classes: i32, n_test: f64, seed: f64, like: Vec<String>) -> Robj {
     guard(|| {
         let classes = usize::try_from(classes).map_err(|_| RError::argument("classes must be positive"))?;
-        let files = synthetic::make_synthetic(Path::new(dir), n as u64, classes, n_test as u64, seed as u64)?;
+        let like = synthetic::stroke_lengths(&like.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let files = synthetic::make_synthetic(Path::new(dir), n as u64, classes, n_test as u64, seed as u64, &like)?;
         let path = |p: &Path| p.display().to_string();
         Ok(list!(train = path(&files.train), test = path(&files.test), answers = path(&files.answers)).into())
     })

@@ -19,10 +19,11 @@
 //!
 //! [`Prefetch`] runs the first pass on other threads ahead of time and keeps only the coverage
 //! (1/8 of the R array's size for one channel); [`RenderedBatch::write_into`] runs the second.
+use crate::compact::AsDrawing;
 use crate::draw::{PixelOrder, Tile, TooManyInks};
 use crate::memory;
 use crate::options::RenderOptions;
-use crate::parse::{parse_into, ParseError, Points};
+use crate::parse::{ParseError, Points};
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -92,7 +93,7 @@ impl std::error::Error for BatchError {}
 /// Renders `drawings` into `out`, which must hold `drawings.len() * options.values_per_drawing()`
 /// elements, with `threads` worker threads. Every element of `out` is written (it may be
 /// uninitialised R memory); on error nothing is written.
-pub fn render_batch<S: AsRef<str> + Sync>(
+pub fn render_batch<S: AsDrawing + Sync>(
     drawings: &[S],
     options: &RenderOptions,
     out: Output<'_>,
@@ -346,7 +347,7 @@ impl Drop for RenderedBatch {
 
 /// Renders `drawings` into coverage with `threads` threads, to be written out later into an
 /// output of layout `layout`.
-pub fn render_tiles<S: AsRef<str> + Sync>(
+pub fn render_tiles<S: AsDrawing + Sync>(
     drawings: &[S],
     options: &RenderOptions,
     layout: Layout,
@@ -373,7 +374,7 @@ pub fn render_tiles<S: AsRef<str> + Sync>(
             .map(|(offset, drawing)| {
                 // Ink 0 of each drawing is the background (what blank pixels show).
                 let mut inks = if items.is_empty() { Vec::new() } else { vec![[background; 3]] };
-                parse_into(drawing.as_ref(), points).map_err(DrawingError::Parse)?;
+                drawing.as_drawing().read_into(points).map_err(DrawingError::Parse)?;
                 let drawn = tile.draw(points, options, &mut inks);
                 match layout {
                     Layout::RArray => tile.move_into(coverage, items, size, offset, PixelOrder::ColumnMajor),
@@ -438,8 +439,8 @@ pub struct Prefetch {
 impl Prefetch {
     /// Starts rendering `drawings` (owned, so the caller's buffers are free) with `threads`
     /// worker threads, for an output of layout `layout`.
-    pub fn spawn(
-        drawings: Vec<String>,
+    pub fn spawn<D: AsDrawing + Send + Sync + 'static>(
+        drawings: Vec<D>,
         options: RenderOptions,
         layout: Layout,
         threads: usize,

@@ -3,6 +3,8 @@
 //!
 //! - [`parse`]: JSON to strokes, with the structure validated (an array of strokes, each exactly two
 //!   equal-length arrays of numbers).
+//! - [`compact`]: the binary drawing records of the stroke index, and what the renderer accepts as a
+//!   drawing (JSON text or a record).
 //! - [`options`]: what to draw (side, encoding of the channels, line width, antialiasing).
 //! - `draw`: one drawing into a small `u8` tile, by an exact distance-to-segment test.
 //! - [`batch`]: many drawings in parallel, written straight into the caller's buffer (an R array's
@@ -12,6 +14,7 @@
 //!
 //! Nothing here calls R; the `doodles` crate does that on R's main thread.
 pub mod batch;
+pub mod compact;
 mod draw;
 pub mod error;
 pub mod memory;
@@ -19,6 +22,7 @@ pub mod options;
 pub mod parse;
 
 pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch, RenderedBatch};
+pub use compact::{AsDrawing, Drawing, RecordEncoder};
 pub use error::ErrorKind;
 pub use options::{
     side_for_scale, Encoding, OptionsError, RenderOptions, MAX_LINE_WIDTH, MAX_SCALE, MAX_SIDE, MIN_SCALE,

@@ -19,7 +19,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ParseError { message: message.into() }
     }
 }
@@ -160,7 +160,18 @@ impl Points {
         starts.zip(self.ends.iter().copied()).map(move |(start, end)| (&self.x[start..end], &self.y[start..end]))
     }
 
-    fn clear(&mut self) {
+    /// Points in all strokes.
+    pub(crate) fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    pub(crate) fn push_stroke(&mut self, x: impl Iterator<Item = f64>, y: impl Iterator<Item = f64>) {
+        self.x.extend(x);
+        self.y.extend(y);
+        self.ends.push(self.x.len());
+    }
+
+    pub(crate) fn clear(&mut self) {
         self.x.clear();
         self.y.clear();
         self.ends.clear();

@@ -3,7 +3,7 @@
 use crate::db::Connection;
 use crate::error::{DrawingAt, ErrorKind, Result, StoreError};
 use crate::index::StrokeIndex;
-use doodles_raster::{render_batch, BatchError, Layout, Output, Prefetch, RenderOptions};
+use doodles_raster::{render_batch, AsDrawing, BatchError, Drawing, Layout, Output, Prefetch, RenderOptions};
 use std::sync::Arc;
 
 /// A batch started by [`start_prefetch`], for the connection's next [`render`] call.
@@ -23,7 +23,7 @@ pub struct NextBatch(Option<Prefetched>);
 
 /// Drawings and labels of `ids`, borrowed from the index; an id outside 1..N is an error naming
 /// its 1-based position.
-pub fn lookup<'a>(index: &'a StrokeIndex, ids: &[i64]) -> Result<(Vec<&'a str>, Vec<i32>)> {
+pub fn lookup<'a>(index: &'a StrokeIndex, ids: &[i64]) -> Result<(Vec<Drawing<'a>>, Vec<i32>)> {
     let mut drawings = Vec::with_capacity(ids.len());
     let mut labels = Vec::with_capacity(ids.len());
     for (position, &id) in ids.iter().enumerate() {
@@ -88,17 +88,41 @@ pub fn start_prefetch(
     threads: usize,
 ) -> Result<()> {
     let index = conn.stroke_index()?;
-    let (drawings, labels) = lookup(&index, ids)?;
-    let owned: Vec<String> = drawings.into_iter().map(str::to_string).collect();
-    let job = Prefetch::spawn(owned, *options, layout, threads).map_err(|e| render_error(e, ids))?;
+    let (_, labels) = lookup(&index, ids)?;
+    let rows = ids.iter().map(|&id| IndexedDrawing { index: Arc::clone(&index), id }).collect();
+    let job = Prefetch::spawn(rows, *options, layout, threads).map_err(|e| render_error(e, ids))?;
     let prefetched = Prefetched { ids: ids.to_vec(), labels, options: *options, layout, index, job };
     next.0 = Some(prefetched);
     Ok(())
 }
 
-/// Drawings and labels of `ids` as owned values (for `read_doodles`).
+/// A drawing of an index that a background thread can hold: the index stays mapped until the
+/// batch is done.
+struct IndexedDrawing {
+    index: Arc<StrokeIndex>,
+    /// Checked by [`lookup`] before.
+    id: i64,
+}
+
+impl AsDrawing for IndexedDrawing {
+    fn as_drawing(&self) -> Drawing<'_> {
+        self.index.get(self.id).map_or(Drawing::Record(&[]), |(drawing, _)| drawing)
+    }
+}
+
+/// Drawings (their JSON text, as in the table) and labels of `ids` (for `read_doodles`).
 pub fn read(conn: &Connection, ids: &[i64]) -> Result<(Vec<String>, Vec<i32>)> {
     let index = conn.stroke_index()?;
     let (drawings, labels) = lookup(&index, ids)?;
-    Ok((drawings.into_iter().map(str::to_string).collect(), labels))
+    let texts = drawings
+        .into_iter()
+        .zip(ids)
+        .map(|(drawing, id)| {
+            drawing
+                .json()
+                .map(|text| text.into_owned())
+                .map_err(|e| StoreError::new(ErrorKind::Index, format!("id {id}: {e}")))
+        })
+        .collect::<Result<Vec<String>>>()?;
+    Ok((texts, labels))
 }

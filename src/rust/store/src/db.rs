@@ -11,7 +11,7 @@ use duckdb::vtab::VTab;
 use duckdb::{AccessMode, Appender, AppenderParams, Config, Params, Row, Statement};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// A database opened by this process.
@@ -24,6 +24,8 @@ pub struct Database {
     root: Mutex<duckdb::Connection>,
     /// Incremented by every statement that may write.
     write_epoch: AtomicU64,
+    /// Whether this process marked the index file dirty and has not checked it since.
+    marked_dirty: AtomicBool,
     /// The stroke index and the write epoch at which it was last checked against the tables.
     index: Mutex<Option<(Arc<StrokeIndex>, u64)>>,
 }
@@ -89,6 +91,7 @@ pub fn open_database(
         read_only,
         root: Mutex::new(root),
         write_epoch: AtomicU64::new(0),
+        marked_dirty: AtomicBool::new(false),
         index: Mutex::new(None),
     });
     setup(&db)?;
@@ -126,6 +129,19 @@ impl Database {
         self.write_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Marks the index file dirty before a write (once until the next check), so that a process
+    /// ending before it checks the index leaves that check to the next one.
+    fn before_write(&self) -> Result<()> {
+        match &self.path {
+            Some(path) if !self.read_only && !self.marked_dirty.load(Ordering::SeqCst) => {
+                StrokeIndex::mark_dirty(&StrokeIndex::path_for(path))?;
+                self.marked_dirty.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A new DuckDB connection to this database, with its own transactions.
     pub fn connect(self: &Arc<Self>) -> Result<Connection> {
         let root = self.root.lock().map_err(|_| poisoned("the database handle"))?;
@@ -150,8 +166,17 @@ impl Connection {
         &self.db
     }
 
-    /// Counts `sql` as a write unless it can only read. Being conservative costs at worst one
-    /// extra check of the index; missing a write could serve stale rows.
+    /// Before running `sql`: marks the index dirty unless `sql` can only read. Being conservative
+    /// costs at worst one extra check of the index; missing a write could serve stale rows.
+    fn before_statement(&self, sql: &str) -> Result<()> {
+        if is_read_only_statement(sql) {
+            Ok(())
+        } else {
+            self.db.before_write()
+        }
+    }
+
+    /// After running `sql`: counts it as a write unless it can only read.
     fn note_statement(&self, sql: &str) {
         if !is_read_only_statement(sql) {
             self.db.note_write();
@@ -160,6 +185,7 @@ impl Connection {
 
     /// Runs statements (separated by `;`) without results.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.before_statement(sql)?;
         let done = self.conn.execute_batch(sql);
         self.note_statement(sql);
         Ok(done?)
@@ -167,6 +193,7 @@ impl Connection {
 
     /// Runs one statement; the number of rows it changed.
     pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        self.before_statement(sql)?;
         let done = self.conn.execute(sql, params);
         self.note_statement(sql);
         Ok(done?)
@@ -179,6 +206,7 @@ impl Connection {
         params: P,
         read: impl FnOnce(&Row<'_>) -> duckdb::Result<T>,
     ) -> Result<T> {
+        self.before_statement(sql)?;
         let row = self.conn.query_row(sql, params, read);
         self.note_statement(sql);
         Ok(row?)
@@ -187,6 +215,7 @@ impl Connection {
     /// Prepares `sql` for `body`, which may run it any number of times; counted as a write (unless
     /// it can only read) after `body`.
     pub fn with_statement<T>(&self, sql: &str, body: impl FnOnce(&mut Statement<'_>) -> Result<T>) -> Result<T> {
+        self.before_statement(sql)?;
         let outcome = self.conn.prepare(sql).map_err(StoreError::from).and_then(|mut stmt| body(&mut stmt));
         self.note_statement(sql);
         outcome
@@ -199,6 +228,7 @@ impl Connection {
 
     /// As [`Connection::appender`], to a table of `schema` when given.
     pub fn appender_in(&self, schema: Option<&str>, table: &str, columns: Option<&[&str]>) -> Result<Appending<'_>> {
+        self.db.before_write()?;
         let appender = match (schema, columns) {
             (Some(schema), Some(columns)) => self.conn.appender_with_columns_to_db(table, schema, columns)?,
             (Some(schema), None) => self.conn.appender_to_db(table, schema)?,
@@ -240,8 +270,10 @@ impl Connection {
         }
     }
 
-    /// The stroke index of the database, checked against the tables if anything may have been
-    /// written since it was last checked, and rebuilt if it does not match.
+    /// The stroke index of the database: the one this process checked at the current write
+    /// epoch; else checked against the tables (fully if anything may have been written since it
+    /// was last checked, quickly if it was just opened and is not marked dirty, see
+    /// `crate::index`) and rebuilt if it does not match.
     pub fn stroke_index(&self) -> Result<Arc<StrokeIndex>> {
         let epoch = self.db.write_epoch();
         let mut slot = self.db.index.lock().map_err(|_| poisoned("the stroke index"))?;
@@ -251,27 +283,66 @@ impl Connection {
             }
         }
         let path = self.db.path.as_deref().map(StrokeIndex::path_for);
-        let known = slot.take().map(|(index, _)| index);
-        let candidate = known.or_else(|| path.as_deref().and_then(|p| StrokeIndex::open(p).ok()).map(Arc::new));
-        let index = match candidate {
-            Some(index) if self.in_snapshot(|conn| index.matches(conn))? => index,
-            _ => {
-                let built = match path.as_deref() {
-                    // A read-only database's folder may not be writable: keep the index in memory then.
-                    Some(p) => self.in_snapshot(|conn| StrokeIndex::build(conn, Some(p))).or_else(|err| match self
-                        .db
-                        .read_only
-                    {
-                        true => self.in_snapshot(|conn| StrokeIndex::build(conn, None)),
-                        false => Err(err),
-                    })?,
-                    None => self.in_snapshot(|conn| StrokeIndex::build(conn, None))?,
-                };
-                Arc::new(built)
-            }
+        let matching = match slot.take() {
+            Some((index, _)) => self.in_snapshot(|conn| index.matches(conn))?.then_some(index),
+            None => match path.as_deref().and_then(|p| StrokeIndex::open(p).ok()) {
+                Some(index) => self.in_snapshot(|conn| index.matches_quickly(conn))?.then(|| Arc::new(index)),
+                None => None,
+            },
         };
+        // Rows a transaction of the caller's has not committed yet may be rolled back, also by a
+        // crash: an index that holds them is left marked dirty for the next process.
+        let uncommitted = self.in_transaction()?;
+        let index = match matching {
+            Some(index) => {
+                if !uncommitted
+                    && !self.db.read_only
+                    && (index.is_dirty() || self.db.marked_dirty.load(Ordering::SeqCst))
+                {
+                    index.mark_clean();
+                }
+                index
+            }
+            None => self.build_index(uncommitted)?,
+        };
+        if !uncommitted {
+            self.db.marked_dirty.store(false, Ordering::SeqCst);
+        }
         *slot = Some((Arc::clone(&index), self.db.write_epoch()));
         Ok(index)
+    }
+
+    /// Builds the stroke index anew from the tables, whatever the checks would say.
+    pub fn rebuild_stroke_index(&self) -> Result<Arc<StrokeIndex>> {
+        let mut slot = self.db.index.lock().map_err(|_| poisoned("the stroke index"))?;
+        let uncommitted = self.in_transaction()?;
+        let index = self.build_index(uncommitted)?;
+        if !uncommitted {
+            self.db.marked_dirty.store(false, Ordering::SeqCst);
+        }
+        *slot = Some((Arc::clone(&index), self.db.write_epoch()));
+        Ok(index)
+    }
+
+    /// Builds the index file (it replaces the old one only when complete); `uncommitted`: see
+    /// [`Connection::stroke_index`].
+    fn build_index(&self, uncommitted: bool) -> Result<Arc<StrokeIndex>> {
+        let built = match self.db.path.as_deref().map(StrokeIndex::path_for) {
+            // A read-only database's folder may not be writable: keep the index in memory then.
+            Some(p) => {
+                self.in_snapshot(|conn| StrokeIndex::build(conn, Some(&p))).or_else(|err| match self.db.read_only {
+                    true => self.in_snapshot(|conn| StrokeIndex::build(conn, None)),
+                    false => Err(err),
+                })?
+            }
+            None => self.in_snapshot(|conn| StrokeIndex::build(conn, None))?,
+        };
+        if uncommitted {
+            if let Some(p) = &built.path {
+                StrokeIndex::mark_dirty(p)?;
+            }
+        }
+        Ok(Arc::new(built))
     }
 }
 

@@ -126,31 +126,40 @@ fn base_shape(k: usize) -> Vec<Stroke> {
     }
 }
 
-/// One drawing of class `k` as Kaggle's stroke JSON (`[[[x, ...], [y, ...]], ...]`, 0..255).
-fn drawing(k: usize, rng: &mut Rng) -> String {
-    let strokes = class_shape(k);
-    let size = rng.uniform(55.0, 85.0);
-    let angle = rng.uniform(-0.3, 0.3);
-    let (cx, cy) = (rng.uniform(110.0, 146.0), rng.uniform(110.0, 146.0));
-    let (sin, cos) = angle.sin_cos();
-    let mut out = String::with_capacity(256);
+/// Where a drawing's shape goes: a random size, rotation and centre.
+struct Placement {
+    size: f64,
+    sin: f64,
+    cos: f64,
+    centre: (f64, f64),
+}
+
+impl Placement {
+    fn random(rng: &mut Rng) -> Placement {
+        let size = rng.uniform(55.0, 85.0);
+        let (sin, cos) = rng.uniform(-0.3, 0.3).sin_cos();
+        let centre = (rng.uniform(110.0, 146.0), rng.uniform(110.0, 146.0));
+        Placement { size, sin, cos, centre }
+    }
+
+    /// A point of the unit shape, jittered, placed and rounded to the dataset's 0..255 pixels.
+    fn pixel(&self, (x, y): (f64, f64), rng: &mut Rng) -> (i64, i64) {
+        let (x, y) = (x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04));
+        let (rx, ry) = (x * self.cos - y * self.sin, x * self.sin + y * self.cos);
+        let px = (self.centre.0 + self.size * rx).round().clamp(0.0, 255.0) as i64;
+        let py = (self.centre.1 + self.size * ry).round().clamp(0.0, 255.0) as i64;
+        (px, py)
+    }
+}
+
+/// Strokes of pixels as Kaggle's stroke JSON (`[[[x, ...], [y, ...]], ...]`).
+fn stroke_json(strokes: impl Iterator<Item = Vec<(i64, i64)>>) -> String {
+    let mut out = String::with_capacity(512);
     out.push('[');
-    for (i, stroke) in strokes.iter().enumerate() {
+    for (i, points) in strokes.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        // Midpoints make the point count (and the JSON size, ~400 bytes) like real drawings'.
-        let dense = stroke.windows(2).flat_map(|w| [w[0], ((w[0].0 + w[1].0) / 2.0, (w[0].1 + w[1].1) / 2.0)]);
-        let points: Vec<(i64, i64)> = dense
-            .chain(stroke.last().copied())
-            .map(|(x, y)| {
-                let (x, y) = (x + rng.uniform(-0.04, 0.04), y + rng.uniform(-0.04, 0.04));
-                let (rx, ry) = (x * cos - y * sin, x * sin + y * cos);
-                let px = (cx + size * rx).round().clamp(0.0, 255.0) as i64;
-                let py = (cy + size * ry).round().clamp(0.0, 255.0) as i64;
-                (px, py)
-            })
-            .collect();
         let join = |values: Vec<i64>| values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
         out.push_str("[[");
         out.push_str(&join(points.iter().map(|p| p.0).collect()));
@@ -160,6 +169,62 @@ fn drawing(k: usize, rng: &mut Rng) -> String {
     }
     out.push(']');
     out
+}
+
+/// One drawing of class `k`, 0..255.
+fn drawing(k: usize, rng: &mut Rng) -> String {
+    let strokes = class_shape(k);
+    let place = Placement::random(rng);
+    stroke_json(strokes.iter().map(|stroke| {
+        // Midpoints make the point count (and the JSON size, ~260 bytes) closer to real drawings'.
+        let dense = stroke.windows(2).flat_map(|w| [w[0], ((w[0].0 + w[1].0) / 2.0, (w[0].1 + w[1].1) / 2.0)]);
+        dense.chain(stroke.last().copied()).map(|point| place.pixel(point, rng)).collect()
+    }))
+}
+
+/// One drawing of class `k` with exactly `lengths[j]` points in stroke `j`: stroke `j` follows
+/// the shape's stroke `j % strokes`, shrunk a little more on each round, with its points spread
+/// evenly along it.
+fn drawing_like(k: usize, lengths: &[usize], rng: &mut Rng) -> String {
+    let strokes = class_shape(k);
+    let place = Placement::random(rng);
+    stroke_json(lengths.iter().enumerate().map(|(j, &points)| {
+        let shrink = 0.85f64.powi((j / strokes.len()) as i32);
+        let stroke: Stroke = strokes[j % strokes.len()].iter().map(|&(x, y)| (x * shrink, y * shrink)).collect();
+        (0..points)
+            .map(|i| along(&stroke, if points > 1 { i as f64 / (points - 1) as f64 } else { 0.0 }))
+            .map(|point| place.pixel(point, rng))
+            .collect()
+    }))
+}
+
+/// The point a fraction `t` (0..=1) of the way along a polyline.
+fn along(stroke: &[(f64, f64)], t: f64) -> (f64, f64) {
+    let length = |a: (f64, f64), b: (f64, f64)| (b.0 - a.0).hypot(b.1 - a.1);
+    let total: f64 = stroke.windows(2).map(|w| length(w[0], w[1])).sum();
+    let mut left = t * total;
+    for w in stroke.windows(2) {
+        let step = length(w[0], w[1]);
+        if left <= step && step > 0.0 {
+            let f = left / step;
+            return (w[0].0 + f * (w[1].0 - w[0].0), w[0].1 + f * (w[1].1 - w[0].1));
+        }
+        left -= step;
+    }
+    stroke.last().copied().unwrap_or((0.0, 0.0))
+}
+
+/// Points per stroke of each drawing of `drawings`, for [`make_synthetic`]'s `like`.
+pub fn stroke_lengths(drawings: &[&str]) -> Result<Vec<Vec<usize>>> {
+    drawings
+        .iter()
+        .enumerate()
+        .map(|(i, drawing)| {
+            doodles_raster::parse_drawing(drawing)
+                .map(|strokes| strokes.iter().map(|s| s.x.len()).collect())
+                .map_err(|e| StoreError::new(ErrorKind::Argument, format!("like[{}]: {e}", i + 1)))
+        })
+        .collect()
 }
 
 fn timestamp(rng: &mut Rng) -> String {
@@ -188,11 +253,27 @@ pub struct SyntheticFiles {
 }
 
 /// Writes `n_train` training drawings spread evenly over `classes` classes (one CSV per class in
-/// `train_simplified.zip`), and `n_test` test drawings with their answers, into `dir`.
-pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, seed: u64) -> Result<SyntheticFiles> {
+/// `train_simplified.zip`), and `n_test` test drawings with their answers, into `dir`. With
+/// `like` (points per stroke of real drawings, see [`stroke_lengths`]) each drawing has the
+/// strokes and points of one of them, drawn at random, so that sizes are like the real data's.
+pub fn make_synthetic(
+    dir: &Path,
+    n_train: u64,
+    classes: usize,
+    n_test: u64,
+    seed: u64,
+    like: &[Vec<usize>],
+) -> Result<SyntheticFiles> {
     if classes == 0 {
         return Err(StoreError::new(ErrorKind::Argument, "classes must be at least 1"));
     }
+    let draw = |k: usize, rng: &mut Rng| match like.len() {
+        0 => drawing(k, rng),
+        n => {
+            let lengths = &like[rng.below(n as u64) as usize];
+            drawing_like(k, lengths, rng)
+        }
+    };
     let io = |what: &Path, e: &dyn std::fmt::Display| {
         StoreError::new(ErrorKind::Io, format!("cannot write {}: {e}", what.display()))
     };
@@ -220,11 +301,8 @@ pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, see
             key_id += 1 + rng.below(1000);
             let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
             let recognized = if rng.below(10) == 0 { "False" } else { "True" };
-            let line = format!(
-                "{country},\"{}\",{key_id},{recognized},{},{word}\n",
-                drawing(k, &mut rng),
-                timestamp(&mut rng)
-            );
+            let line =
+                format!("{country},\"{}\",{key_id},{recognized},{},{word}\n", draw(k, &mut rng), timestamp(&mut rng));
             chunk.push_str(&line);
             if chunk.len() > (1 << 20) - 4096 {
                 zip.write_all(chunk.as_bytes()).map_err(|e| io(&files.train, &e))?;
@@ -245,7 +323,7 @@ pub fn make_synthetic(dir: &Path, n_train: u64, classes: usize, n_test: u64, see
         key_id += 1 + rng.below(1000);
         let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
         written = written
-            .and_then(|()| writeln!(test, "{key_id},{country},\"{}\"", drawing(k, &mut rng)))
+            .and_then(|()| writeln!(test, "{key_id},{country},\"{}\"", draw(k, &mut rng)))
             .and_then(|()| writeln!(answers, "{key_id},{}", class_word(k).replace(' ', "_")));
     }
     written.and_then(|()| test.flush()).and_then(|()| answers.flush()).map_err(|e| io(&files.test, &e))?;
@@ -268,6 +346,23 @@ mod tests {
         }
         assert_eq!(class_word(0), "circle");
         assert_eq!(class_word(SHAPES.len() + 1), "triangle 2");
+    }
+
+    #[test]
+    fn drawings_like_real_ones_have_their_strokes_and_points() {
+        let real =
+            ["[[[0, 21, 43, 83], [162, 163, 157, 134]], [[228], [182]], [[1, 2], [3, 4]]]", "[[[5, 6], [7, 8]]]"];
+        let like = stroke_lengths(&real).unwrap();
+        assert_eq!(like, vec![vec![4, 1, 2], vec![2]]);
+        let mut rng = Rng(3);
+        for k in [0, 4, 17, 339] {
+            for lengths in &like {
+                let strokes = doodles_raster::parse_drawing(&drawing_like(k, lengths, &mut rng)).unwrap();
+                assert_eq!(&strokes.iter().map(|s| s.x.len()).collect::<Vec<_>>(), lengths);
+                assert!(strokes.iter().flat_map(|s| s.x.iter().chain(&s.y)).all(|v| (0.0..=255.0).contains(v)));
+            }
+        }
+        assert!(stroke_lengths(&["[[[1], [2]]]", "[1]"]).unwrap_err().to_string().contains("like[2]"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use doodles_store::synthetic::{make_synthetic, SyntheticFiles};
 /// to a new in-memory database with the store's tables.
 fn synthetic_store(name: &str, n: u64, classes: usize) -> (std::path::PathBuf, SyntheticFiles, Connection) {
     let dir = std::env::temp_dir().join(format!("doodles-{name}-{}", std::process::id()));
-    let files = make_synthetic(&dir, n, classes, 10, 9).unwrap();
+    let files = make_synthetic(&dir, n, classes, 10, 9, &[]).unwrap();
     let conn = open_database(":memory:", name, false).unwrap().connect().unwrap();
     load::ensure_schema(&conn).unwrap();
     (dir, files, conn)
