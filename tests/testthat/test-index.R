@@ -29,6 +29,16 @@ execute_in_another_process <- function(db, sql) {
   }, args = list(db, sql))
 }
 
+# A database file in `dir` loaded with the sample (its index built), closed again.
+sample_store_file <- function(dir) {
+  db <- file.path(dir, "store.duckdb")
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db)
+  load_doodles(con, sample_zip(), progress = FALSE)
+  index_doodles(con)
+  DBI::dbDisconnect(con)
+  db
+}
+
 # The inode of a file: a new one means the file was written anew.
 inode_of <- function(path) system2("stat", c("-c", "%i", shQuote(path)), stdout = TRUE)
 
@@ -77,19 +87,17 @@ test_that("drawings bytes cannot hold exactly are kept as their text, never draw
 })
 
 test_that("a process opening the index checks it quickly and keeps it when it matches", {
-  dir <- withr::local_tempdir()
-  db <- file.path(dir, "store.duckdb")
+  db <- sample_store_file(withr::local_tempdir())
   index <- paste0(db, ".strokes")
   con <- local_store(db)
-  load_doodles(con, sample_zip(), progress = FALSE)
-  expected <- doodle_batch(con, 1:100, scale = 0.25)
+  expected <- draw_doodles(read_doodles(con, 1:100)$drawing, scale = 0.25)
   DBI::dbDisconnect(con)
   built <- inode_of(index)
   # Reading through another process leaves the file as it is.
   batch <- callr::r(function(db) {
     con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db)
     on.exit(DBI::dbDisconnect(con))
-    doodles::doodle_batch(con, 1:100, scale = 0.25)
+    doodles::doodle_batch(con, 1:100, scale = 0.25)$x
   }, args = list(db))
   expect_identical(batch, expected)
   expect_identical(inode_of(index), built)
@@ -100,23 +108,22 @@ test_that("a process opening the index checks it quickly and keeps it when it ma
   execute_in_another_process(db, "CREATE TABLE notes (x INTEGER)")
   expect_identical(dirty_byte(), as.raw(1))
   con <- local_store(db)
-  expect_identical(doodle_batch(con, 1:100, scale = 0.25), expected)
+  expect_identical(doodle_batch(con, 1:100, scale = 0.25)$x, expected)
   expect_identical(dirty_byte(), as.raw(0))
   expect_identical(inode_of(index), built)
   # rebuild = TRUE writes it anew.
   con <- local_store(db)
   index_doodles(con, rebuild = TRUE)
   expect_false(identical(inode_of(index), built))
-  expect_identical(doodle_batch(con, 1:100, scale = 0.25), expected)
+  expect_identical(doodle_batch(con, 1:100, scale = 0.25)$x, expected)
   expect_error(index_doodles(con, rebuild = NA), class = "doodles_error_argument")
 })
 
 test_that("a truncated file, another database's file and a change made through the package are caught", {
   dir <- withr::local_tempdir()
-  db <- file.path(dir, "store.duckdb")
+  db <- sample_store_file(dir)
   index <- paste0(db, ".strokes")
   con <- local_store(db)
-  load_doodles(con, sample_zip(), progress = FALSE)
   original <- read_doodles(con, 1:3000)
   DBI::dbDisconnect(con)
 
