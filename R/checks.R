@@ -34,3 +34,13 @@ assert_names <- doodles_assertion("assert_names")
 assert_number <- doodles_assertion("assert_number")
 assert_path_for_output <- doodles_assertion("assert_path_for_output")
 assert_string <- doodles_assertion("assert_string")
+
+# match.arg() for one of `values` (the first when `x` is the whole default vector), raising
+# doodles_error_argument.
+arg_choice <- function(x, values, .var.name = checkmate::vname(x), call = rlang::caller_env()) {
+  if (identical(x, values)) {
+    return(values[[1]])
+  }
+  assert_choice(x, values, .var.name = .var.name, call = call)
+  x
+}

@@ -169,7 +169,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   rlang::local_error_call(call)
   check_store_connection(con, call = call)
   assert_string(path)
-  on_error <- match.arg(on_error, c("stop", "skip"))
+  on_error <- arg_choice(on_error, c("stop", "skip"))
   assert_flag(progress)
   threads <- assert_count(threads, positive = TRUE, coerce = TRUE)
   if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)

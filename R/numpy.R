@@ -38,7 +38,7 @@ as_numpy_batch <- function(storage) {
 # for as long as anyone (R or Python) holds it. R frees the views it dropped only when its garbage
 # collector runs, which the pool's own lack of allocation makes rare: when no storage is free, a
 # young-generation collection finds them.
-batch_pool <- function(image_shape, size = getOption("doodles.batch_pool", 3L)) {
+batch_pool <- function(image_shape, size = doodles_option("doodles.batch_pool")) {
   slots <- list()
   taken <- 0L
   free_slot <- function(shape) {

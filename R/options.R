@@ -1,6 +1,7 @@
 # Every option and environment variable the package reads, with its default, in one table that
-# ?doodles_options lists. The code reads each where it is used (getOption(), Sys.getenv()) with the
-# same default; test-options.R checks that every name it reads is in the table.
+# ?doodles_options lists. Options with a default are read with doodles_option(), which takes the
+# default from here; the others (whose default is an environment variable) and the environment
+# variables are read where used. test-options.R checks that every name the code reads is here.
 
 option_table <- list(
   list(name = "doodles.threads", kind = "option", default = NULL,

@@ -56,7 +56,7 @@ cli_option <- function(opts, name, type = c("string", "count", "number", "flag")
                        lower = -Inf, upper = Inf, choices = NULL, optional = FALSE) {
   assert_list(opts, names = "named")
   assert_string(name)
-  type <- match.arg(type)
+  type <- arg_choice(type, c("string", "count", "number", "flag"))
   key <- paste0("--", name)
   if (!key %in% names(opts)) {
     abort_doodles(sprintf("the script has no option %s", key), kind = "usage")

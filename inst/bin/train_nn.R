@@ -52,7 +52,8 @@ main <- function(opts) {
     stop(sprintf("unknown model '%s' (-m/--model): --list-models lists them", model_name), call. = FALSE)
   }
   batch_size <- cli_option(opts, "batch-size", "count", lower = 1)
-  scale <- cli_option(opts, "scale-factor", "number", lower = 1 / 32, upper = 4)
+  # Its range is the rasterizer's (?draw_doodles), checked by the first doodle_batch() below.
+  scale <- cli_option(opts, "scale-factor", "number")
   color <- cli_option(opts, "color", "flag")
   train_ratio <- cli_option(opts, "validate-ratio", "number", lower = 0, upper = 1)
   n_gpu <- cli_option(opts, "n-gpu", "count", lower = 0)

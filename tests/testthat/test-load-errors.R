@@ -94,3 +94,10 @@ test_that("a corrupt zip entry is an error naming it, and none of it is loaded",
   expect_identical(DBI::dbGetQuery(con, "SELECT DISTINCT word FROM doodles")$word, "cat")
   expect_identical(DBI::dbGetQuery(con, "SELECT count(*)::INTEGER AS n FROM doodles")$n, 2000L)
 })
+
+test_that("an on_error that is neither 'stop' nor 'skip' is an argument error, before anything is read", {
+  con <- local_store()
+  expect_error(load_doodles(con, sample_zip(), on_error = "ignore"), "on_error.*stop.*skip",
+               class = "doodles_error_argument")
+  expect_false(DBI::dbExistsTable(con, "doodles"))
+})
