@@ -49,7 +49,7 @@ const COMPACT_ROWS_AT: usize = 56;
 const CRCS_AT: usize = 64;
 /// The CRC-32 of the block CRCs.
 const CRCS_CRC_AT: usize = 72;
-/// The CRC-32 of the header's bytes before it.
+/// The CRC-32 of the header's other bytes, but the dirty byte.
 const HEADER_CRC_AT: usize = 88;
 /// One byte, outside the header's CRC: 1 while a write made through this package may not have
 /// been checked against the index yet.
@@ -145,6 +145,14 @@ fn layout(rows: usize) -> (usize, usize, usize) {
     (offsets_at, labels_at, data_at)
 }
 
+/// The CRC-32 of the header but its own field and the dirty byte.
+fn header_crc(header: &[u8]) -> u64 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header[..HEADER_CRC_AT]);
+    crc.update(&header[DIRTY_AT + 1..HEADER]);
+    u64::from(crc.finalize())
+}
+
 /// The CRC-32 of block `k` of `body` (the bytes between the header and the block CRCs).
 fn block_crc(body: &[u8], k: usize) -> u32 {
     crc32fast::hash(&body[k * BLOCK..((k + 1) * BLOCK).min(body.len())])
@@ -188,7 +196,9 @@ impl StrokeIndex {
         let mut label = [0u8; 4];
         label.copy_from_slice(&self.map[labels_at + i * 4..labels_at + i * 4 + 4]);
         // Offsets damaged in a way the checks missed give an empty, hence damaged, record.
-        let record = self.map.get(self.data_at + start..self.data_at + end).unwrap_or(&[]);
+        let record = (self.data_at.checked_add(start).zip(self.data_at.checked_add(end)))
+            .and_then(|(start, end)| self.map.get(start..end))
+            .unwrap_or(&[]);
         Some((Drawing::Record(record), i32::from_le_bytes(label)))
     }
 
@@ -209,7 +219,7 @@ impl StrokeIndex {
         if map.len() < HEADER || &map[..8] != MAGIC {
             return Err(damaged("no stroke index header"));
         }
-        if read_u64(&map, HEADER_CRC_AT) != u64::from(crc32fast::hash(&map[..HEADER_CRC_AT])) {
+        if read_u64(&map, HEADER_CRC_AT) != header_crc(&map) {
             return Err(damaged("header checksum"));
         }
         let fingerprint = Fingerprint {
@@ -410,8 +420,8 @@ impl StrokeIndex {
         let mut header = map[..HEADER].to_vec();
         header[CRCS_AT..CRCS_AT + 8].copy_from_slice(&(crcs_at as u64).to_le_bytes());
         header[CRCS_CRC_AT..CRCS_CRC_AT + 8].copy_from_slice(&u64::from(crc32fast::hash(&crcs)).to_le_bytes());
-        let header_crc = u64::from(crc32fast::hash(&header[..HEADER_CRC_AT]));
-        header[HEADER_CRC_AT..HEADER_CRC_AT + 8].copy_from_slice(&header_crc.to_le_bytes());
+        let crc = header_crc(&header);
+        header[HEADER_CRC_AT..HEADER_CRC_AT + 8].copy_from_slice(&crc.to_le_bytes());
         file.write_all_at(&header, 0)
     }
 
@@ -507,5 +517,76 @@ fn string_at(array: &dyn Array, i: usize) -> Result<&str> {
         DataType::LargeUtf8 => Ok(array.as_string::<i64>().value(i)),
         DataType::Utf8View => Ok(array.as_string_view().value(i)),
         other => Err(index_error(format!("doodles.drawing has type {other}, expected text"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(drawings: &[&str]) -> duckdb::Connection {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE doodles (id INTEGER, label_int INTEGER, drawing VARCHAR)").unwrap();
+        for (i, drawing) in drawings.iter().enumerate() {
+            conn.execute("INSERT INTO doodles VALUES (?, ?, ?)", duckdb::params![i as i32 + 1, i as i32 % 3, drawing])
+                .unwrap();
+        }
+        conn
+    }
+
+    fn temp_path(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("doodles-index-test-{}-{name}.strokes", std::process::id()))
+    }
+
+    #[test]
+    fn records_and_labels_come_back_and_the_quick_check_sees_changes() {
+        let drawings = ["[[[1, 2], [3, 4]]]", "[[[0.5], [1]]]", "[]", "[[[255, 0, 7], [9, 9, 9]], [[1], [1]]]"];
+        let conn = database(&drawings);
+        let path = temp_path("round-trip");
+        let built = StrokeIndex::build(&conn, Some(&path)).unwrap();
+        assert_eq!((built.len(), built.compact_rows), (4, 3));
+        let index = StrokeIndex::open(&path).unwrap();
+        for (i, drawing) in drawings.iter().enumerate() {
+            let (record, label) = index.get(i as i64 + 1).unwrap();
+            assert_eq!((record.json().unwrap().as_ref(), label), (*drawing, i as i32 % 3));
+        }
+        assert!(index.get(0).is_none() && index.get(5).is_none());
+        assert!(index.matches_quickly(&conn).unwrap() && index.matches(&conn).unwrap());
+        // Same count and ids, another label on one row: the full check sees it (the quick one
+        // samples all 4 rows here, so it does too).
+        conn.execute_batch("UPDATE doodles SET label_int = 9 WHERE id = 2").unwrap();
+        assert!(!index.matches(&conn).unwrap());
+        assert!(!index.matches_quickly(&conn).unwrap());
+        // The dirty byte: read when mapped, outside the header's checksum.
+        StrokeIndex::mark_dirty(&path).unwrap();
+        let reopened = StrokeIndex::open(&path).unwrap();
+        assert!(reopened.is_dirty());
+        reopened.mark_clean();
+        assert!(!reopened.is_dirty() && !StrokeIndex::open(&path).unwrap().is_dirty());
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_or_truncated_file_is_an_error_or_reads_without_panicking() {
+        let conn = database(&["[[[1, 2], [3, 4]]]", "[[[10, 20, 30], [1, 2, 3]]]", "[[[5], [6]]]"]);
+        let path = temp_path("damaged");
+        StrokeIndex::build(&conn, Some(&path)).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let read_all = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            StrokeIndex::open(&path).map(|index| {
+                (1..=index.len() as i64).for_each(|id| drop(index.get(id).map(|(record, _)| record.json())))
+            })
+        };
+        for len in 0..good.len() {
+            assert!(read_all(&good[..len]).is_err(), "truncated to {len} bytes");
+        }
+        for at in 0..good.len() {
+            let mut bytes = good.clone();
+            bytes[at] ^= 0x5a;
+            // Only the dirty byte is outside the checksums.
+            assert_eq!(read_all(&bytes).is_ok(), at == DIRTY_AT, "byte {at} changed");
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }
