@@ -17,6 +17,17 @@ setClass <- function(Class, ...) {
 #' Made by `DBI::dbConnect(doodles_duckdb(), dbdir = ...)`; supports the DBI generics (queries,
 #' prepared statements with `dbBind()`, tables, transactions). See [doodles_duckdb()].
 #'
+#' @section Several statements:
+#' SQL is split into statements by DuckDB's parser (so a `;` inside a string, a quoted name, a
+#' comment or a dollar-quoted string separates nothing), before anything runs.
+#' `dbGetQuery()` and `dbSendQuery()` run one statement: SQL of several is an error of class
+#' `doodles_error_argument` and none of them runs (`"SELECT 1; DROP TABLE doodles"` drops
+#' nothing). `dbExecute()` and `dbSendStatement()` run every statement, in order and once each,
+#' and report the rows affected by the last one; each runs in a transaction of its own (unless
+#' `dbBegin()` opened one), so the statements before a failing one stay done. Parameters bind to
+#' a single statement only: several statements with `params` (or `dbBind()`) are an error and
+#' none runs.
+#'
 #' @param conn,dbObj A `doodles_duckdb_connection`.
 #' @param statement SQL text.
 #' @param name A table name (character, or `DBI::Id()`).
@@ -124,14 +135,40 @@ send_statement <- function(conn, statement, params, query) {
     previous$valid <- FALSE
     previous$ptr <- NULL
   }
-  placeholders <- store_placeholders(conn@ptr, statement)
-  if (!is.null(params)) {
-    dbBind(res, params)
-  } else if (placeholders == 0) {
+  # Counted by DuckDB's parser before anything runs: preparing SQL of several statements runs all
+  # but the last one.
+  state$statements <- store_statement_count(statement)
+  if (state$statements > 1) {
+    check_several_statements(statement, state$statements, query, params)
     state$ptr <- store_query(conn@ptr, statement, NULL, NULL)
+  } else {
+    placeholders <- store_placeholders(conn@ptr, statement)
+    if (!is.null(params)) {
+      dbBind(res, params)
+    } else if (placeholders == 0) {
+      state$ptr <- store_query(conn@ptr, statement, NULL, NULL)
+    }
   }
   conn@state$result <- state
   res
+}
+
+# Several statements run only through dbSendStatement() (and so dbExecute()), without
+# parameters: a query's rows come from one statement, and binding reruns the statement.
+check_several_statements <- function(statement, count, query, params, call = rlang::caller_env()) {
+  shown <- if (nchar(statement) > 60) paste0(substr(statement, 1, 57), "...") else statement
+  if (query) {
+    abort_doodles(sprintf(
+      "dbGetQuery() and dbSendQuery() run one statement, but this SQL has %d (%s); none was run. Send them one at a time, or run statements that return no rows with dbExecute()",
+      count, shown
+    ), kind = "argument", statements = count, call = call)
+  }
+  if (!is.null(params)) {
+    abort_doodles(sprintf(
+      "parameters bind to one statement, but this SQL has %d (%s); none was run. Send them one at a time",
+      count, shown
+    ), kind = "argument", statements = count, call = call)
+  }
 }
 
 #' @rdname doodles_duckdb_connection-class

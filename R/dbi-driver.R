@@ -12,8 +12,10 @@ NULL
 #' `DBI::dbConnect(doodles_duckdb(), dbdir = "path/doodles.duckdb")`. Each database file is
 #' opened once per R session and shared by all its connections; `dbdir = ":memory:"` (the
 #' default) gives an in-memory database shared by the connections of one driver object.
-#' Another process holding the file open for writing is reported as an error of class
-#' `doodles_error_locked`.
+#' DuckDB lets one process at a time open a file for writing (or several processes read-only):
+#' a file another process holds open is an error of class `doodles_error_locked`, at once, or
+#' once `timeout` seconds have passed without that process closing it. So two processes loading
+#' into one file never interleave: the second waits or stops before it writes anything.
 #'
 #' DuckDB types become R types as follows: BOOLEAN logical; TINYINT, SMALLINT, INTEGER integer;
 #' BIGINT, HUGEINT, unsigned, DECIMAL, FLOAT, DOUBLE double; VARCHAR character; TIMESTAMP (any
@@ -43,18 +45,35 @@ setClass("doodles_duckdb_driver", contains = "DBIDriver", slots = c(memory_key =
 #' @param drv A driver from `doodles_duckdb()`.
 #' @param dbdir The database file (created if missing), or `":memory:"`.
 #' @param read_only Open the file read-only (several processes may then share it).
+#' @param timeout Seconds to wait for another process to close the file when it holds it
+#'   (trying again every 0.1 s); 0, the default, fails at once.
 #' @param ... Not used.
 #' @export
-setMethod("dbConnect", "doodles_duckdb_driver", function(drv, dbdir = ":memory:", read_only = FALSE, ...) {
+setMethod("dbConnect", "doodles_duckdb_driver", function(drv, dbdir = ":memory:", read_only = FALSE, timeout = 0, ...) {
   assert_string(dbdir)
   assert_flag(read_only)
+  assert_number(timeout, lower = 0, finite = TRUE)
   if (dbdir != ":memory:") dbdir <- path.expand(dbdir)
-  opened <- store_connect(dbdir, drv@memory_key, read_only)
+  opened <- connect_waiting(dbdir, drv@memory_key, read_only, timeout)
   new("doodles_duckdb_connection",
     ptr = opened$pointer, dbdir = dbdir, key = opened$info$key,
     read_only = read_only, driver = drv, state = new.env(parent = emptyenv())
   )
 })
+
+# store_connect(), tried again while another process holds the file, until `timeout` seconds.
+connect_waiting <- function(dbdir, memory_key, read_only, timeout, call = rlang::caller_env()) {
+  deadline <- Sys.time() + timeout
+  repeat {
+    opened <- tryCatch(store_connect(dbdir, memory_key, read_only), doodles_error_locked = identity)
+    if (!inherits(opened, "doodles_error_locked")) return(opened)
+    if (Sys.time() >= deadline) {
+      waited <- if (timeout > 0) sprintf(" (waited %g s)", timeout) else ""
+      abort_doodles(paste0(conditionMessage(opened), waited), kind = "locked", call = call)
+    }
+    Sys.sleep(0.1)
+  }
+}
 
 #' @rdname doodles_duckdb
 #' @param dbObj A driver or connection.

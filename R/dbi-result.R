@@ -122,6 +122,7 @@ setMethod("dbGetInfo", "doodles_duckdb_result", function(dbObj, ...) {
 #' @export
 setMethod("dbBind", "doodles_duckdb_result", function(res, params, ...) {
   check_not_cleared(res)
+  if (res@state$statements > 1) check_several_statements(res@statement, res@state$statements, FALSE, params)
   if (!is.list(params)) params <- as.list(params)
   params <- unname(params)
   lengths <- vapply(params, length, integer(1))

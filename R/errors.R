@@ -18,7 +18,10 @@
 #' - `doodles_error_zip`: a truncated or corrupt zip file, or an entry that cannot be read; field
 #'   `file`.
 #' - `doodles_error_changed_file`: a file whose name was loaded before with other contents.
-#' - `doodles_error_locked`: the database file is in use by another process.
+#' - `doodles_error_locked`: the database file is in use by another process (see the `timeout`
+#'   of [DBI::dbConnect()][doodles_duckdb]).
+#' - `doodles_error_disk_full`: the database's file system is full (or a file passed the size
+#'   limit of the process); from a load, field `file`: the file whose rows were rolled back.
 #' - `doodles_error_io`: a file or folder that cannot be read or written.
 #' - `doodles_error_index`: the stroke index cannot be built from the table (ids not dense 1..N,
 #'   `label_int` missing, a column of another type).

@@ -2,7 +2,7 @@
 #' @noRd
 rust_error_classes <- function() rust_result(.Call(wrap__rust_error_classes))
 
-#' Renders a character vector of drawings into a new batch (see `new_batch`).
+#' Renders a character vector of drawings into a new batch (see [`Batch`]).
 #' @noRd
 raster_draw <- function(x, scale, encoding, line_width, antialias, threads, format, imagenet) rust_result(.Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads, format, imagenet))
 
@@ -40,6 +40,10 @@ store_query <- function(con, sql, params, kinds) rust_result(.Call(wrap__store_q
 
 #' @noRd
 store_placeholders <- function(con, sql) rust_result(.Call(wrap__store_placeholders, con, sql))
+
+#' The number of statements in `sql`, as DuckDB splits it; runs none.
+#' @noRd
+store_statement_count <- function(sql) rust_result(.Call(wrap__store_statement_count, sql))
 
 #' Appends a data frame's columns to `table` (of `schema` unless it is NULL).
 #' @noRd
@@ -79,8 +83,9 @@ store_finalize <- function(con, build_index, rebuild) rust_result(.Call(wrap__st
 #' @noRd
 store_index_info <- function(con) rust_result(.Call(wrap__store_index_info, con))
 
-#' One batch: list(x = the batch in `format` (see `new_batch`), y = label_int); with `next_ids` not NULL,
-#' starts rendering those in the background for the next call.
+#' One batch: list(x = the batch in `format` (see `Batch`), y = label_int), written into `into`
+#' when it is not NULL (the storage of an earlier batch of this shape and format); with `next_ids`
+#' not NULL, starts rendering those in the background for the next call.
 #' @noRd
 store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into) rust_result(.Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into))
 

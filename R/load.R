@@ -22,7 +22,11 @@
 #' the first bad row stops the load with an error of class `doodles_error_input` naming the file
 #' and line (that file is not loaded at all; the files before it are); with `on_error = "skip"` bad rows go to the table
 #' `rejects(target, file_name, line, reason, raw)` and the rest of the file is loaded. A
-#' truncated or corrupt zip is an error of class `doodles_error_zip`.
+#' truncated or corrupt zip is an error of class `doodles_error_zip`. A full disk (or a file
+#' size limit, `ulimit -f`) is an error of class `doodles_error_disk_full` naming the file being
+#' loaded: the files not yet committed are rolled back, the ones committed before stay intact,
+#' and the same load run again once there is space skips those and loads the rest. One process
+#' at a time can load into a database file (see [doodles_duckdb()]).
 #'
 #' After the files, `load_doodles()` (re)builds `labels(label_int, word)`: `label_int` is the
 #' 0-based rank of `word` in byte order (the order of `sort(words, method = "radix")`: capitals

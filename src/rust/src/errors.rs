@@ -18,13 +18,14 @@ pub enum Class {
     ChangedFile,
     Locked,
     Io,
+    DiskFull,
     Index,
     Db,
     Internal,
 }
 
 impl Class {
-    const ALL: [Class; 10] = [
+    const ALL: [Class; 11] = [
         Class::Argument,
         Class::Drawing,
         Class::Input,
@@ -32,6 +33,7 @@ impl Class {
         Class::ChangedFile,
         Class::Locked,
         Class::Io,
+        Class::DiskFull,
         Class::Index,
         Class::Db,
         Class::Internal,
@@ -47,6 +49,7 @@ impl Class {
             Class::ChangedFile => "changed_file",
             Class::Locked => "locked",
             Class::Io => "io",
+            Class::DiskFull => "disk_full",
             Class::Index => "index",
             Class::Db => "db",
             Class::Internal => "internal",
@@ -64,6 +67,7 @@ impl From<doodles_store::ErrorKind> for Class {
             K::ChangedFile => Class::ChangedFile,
             K::Locked => Class::Locked,
             K::Io => Class::Io,
+            K::DiskFull => Class::DiskFull,
             K::Index => Class::Index,
             K::Drawing => Class::Drawing,
             K::Database => Class::Db,

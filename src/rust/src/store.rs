@@ -176,6 +176,13 @@ fn store_placeholders(con: Robj, sql: &str) -> Robj {
     guard(|| with_connection(&con, |conn| Ok((query::placeholders(conn, sql)? as i32).into())))
 }
 
+/// The number of statements in `sql`, as DuckDB splits it; runs none.
+/// @noRd
+#[extendr]
+fn store_statement_count(sql: &str) -> Robj {
+    guard(|| Ok((query::statement_count(sql)? as i32).into()))
+}
+
 fn columns_from_r(values: Robj, kinds: Robj) -> Result<Vec<Column>, RError> {
     let list = List::try_from(values).map_err(|_| RError::argument("values must be a list"))?;
     let kinds = kinds.as_str_vector().ok_or_else(|| RError::argument("kinds must be a character vector"))?;
@@ -443,6 +450,7 @@ extendr_module! {
     fn store_duckdb_version;
     fn store_query;
     fn store_placeholders;
+    fn store_statement_count;
     fn store_append;
     fn store_fetch;
     fn store_result_info;

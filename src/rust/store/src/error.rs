@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Locked,
     /// A file or folder that cannot be read or written.
     Io,
+    /// The database's file system is full (or a file reached the size limit of the process).
+    DiskFull,
     /// The stroke index cannot be built from the table.
     Index,
     /// A drawing of a batch that cannot be drawn.
@@ -107,6 +109,9 @@ impl std::error::Error for StoreError {}
 
 impl From<duckdb::Error> for StoreError {
     fn from(err: duckdb::Error) -> Self {
-        StoreError::new(ErrorKind::Database, format!("DuckDB: {err}"))
+        let message = format!("DuckDB: {err}");
+        // DuckDB reports a failed write as an IO Error with the system's words (ENOSPC, EFBIG).
+        let full = ["No space left on device", "File too large"].iter().any(|words| message.contains(words));
+        StoreError::new(if full { ErrorKind::DiskFull } else { ErrorKind::Database }, message)
     }
 }

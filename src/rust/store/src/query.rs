@@ -4,6 +4,9 @@ use crate::convert::{Column, ColumnKind};
 use crate::db::Connection;
 use crate::error::{ErrorKind, Result, StoreError};
 use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::ffi;
+use std::ffi::{CStr, CString};
+use std::sync::{Mutex, OnceLock};
 
 /// The result of one statement (all parameter rows): Arrow batches read on demand.
 pub struct QueryResult {
@@ -105,6 +108,81 @@ pub fn run(conn: &Connection, sql: &str, params: Option<&[Column]>) -> Result<Qu
     })
 }
 
+/// A connection to an in-memory DuckDB database of its own, used only to split SQL into
+/// statements with DuckDB's parser: duckdb-rs gives no access to the raw connection of a
+/// `duckdb::Connection`, and its `prepare` runs every statement but the last before returning the
+/// last one. Splitting is parsing alone (no catalog), so any database splits alike.
+struct Splitter(ffi::duckdb_connection);
+
+// DuckDB's connections may be used from any thread; this one is used under a mutex.
+unsafe impl Send for Splitter {}
+
+impl Splitter {
+    /// Opens the database (kept for the life of the process) and connects to it.
+    fn open() -> std::result::Result<Splitter, String> {
+        // SAFETY: every handle is initialised by DuckDB before use, and freed on failure.
+        unsafe {
+            let mut config = std::ptr::null_mut();
+            if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
+                return Err("cannot create a DuckDB configuration".into());
+            }
+            // Parsing needs no worker threads.
+            ffi::duckdb_set_config(config, c"threads".as_ptr(), c"1".as_ptr());
+            let mut db = std::ptr::null_mut();
+            let mut error = std::ptr::null_mut();
+            let opened = ffi::duckdb_open_ext(std::ptr::null(), &mut db, config, &mut error);
+            ffi::duckdb_destroy_config(&mut config);
+            if opened != ffi::DuckDBSuccess {
+                let message = if error.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    CStr::from_ptr(error).to_string_lossy().into_owned()
+                };
+                ffi::duckdb_free(error.cast());
+                return Err(message);
+            }
+            let mut con = std::ptr::null_mut();
+            if ffi::duckdb_connect(db, &mut con) != ffi::DuckDBSuccess {
+                ffi::duckdb_close(&mut db);
+                return Err("cannot connect".into());
+            }
+            Ok(Splitter(con))
+        }
+    }
+
+    fn count(&self, sql: &CStr) -> std::result::Result<usize, String> {
+        // SAFETY: `extracted` is destroyed once, after its error message has been copied.
+        unsafe {
+            let mut extracted = std::ptr::null_mut();
+            let count = ffi::duckdb_extract_statements(self.0, sql.as_ptr(), &mut extracted);
+            let error = ffi::duckdb_extract_statements_error(extracted);
+            let error = (!error.is_null()).then(|| CStr::from_ptr(error).to_string_lossy().into_owned());
+            ffi::duckdb_destroy_extracted(&mut extracted);
+            match error {
+                Some(error) => Err(error),
+                None => Ok(count as usize),
+            }
+        }
+    }
+}
+
+/// The number of statements in `sql`, as DuckDB splits it (strings, quoted identifiers, comments
+/// and dollar quotes included), without running any; SQL that DuckDB cannot parse is an error
+/// with DuckDB's message, as running it would be.
+pub fn statement_count(sql: &str) -> Result<usize> {
+    static SPLITTER: OnceLock<std::result::Result<Mutex<Splitter>, String>> = OnceLock::new();
+    let database = |message: String| StoreError::new(ErrorKind::Database, format!("DuckDB: {message}"));
+    let splitter = SPLITTER
+        .get_or_init(|| Splitter::open().map(Mutex::new))
+        .as_ref()
+        .map_err(|e| database(format!("cannot open the database that splits statements: {e}")))?;
+    let sql =
+        CString::new(sql).map_err(|_| StoreError::new(ErrorKind::Argument, "the SQL contains a NUL character"))?;
+    let splitter =
+        splitter.lock().map_err(|_| StoreError::new(ErrorKind::Internal, "the statement splitter is poisoned"))?;
+    splitter.count(&sql).map_err(database)
+}
+
 /// The number of placeholders (`?`, `$1`) in `sql`.
 pub fn placeholders(conn: &Connection, sql: &str) -> Result<usize> {
     conn.with_statement(sql, |stmt| Ok(stmt.parameter_count()))
@@ -155,4 +233,17 @@ pub fn append(
         }
         Ok(rows)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_counted_as_duckdb_splits_them() {
+        assert_eq!(statement_count("SELECT 1; DROP TABLE doodles").unwrap(), 2);
+        assert_eq!(statement_count("SELECT 'a;b', \"c;d\" FROM t -- ;\n").unwrap(), 1);
+        assert_eq!(statement_count("SELECT /* ; */ $x$;$x$;").unwrap(), 1);
+        assert_eq!(statement_count("SELEC 1").unwrap_err().kind(), ErrorKind::Database);
+    }
 }

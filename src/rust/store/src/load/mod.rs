@@ -166,25 +166,41 @@ impl Loader {
         let position = self.next;
         self.next += 1;
         let mut first_id = None;
-        match self.load_in_transaction(conn, position, &source, &mut first_id) {
+        let loaded = match self.load_in_transaction(conn, position, &source, &mut first_id) {
             Ok(outcome) => {
                 let last = self.next == self.sources.len();
                 if last || self.open.as_ref().is_some_and(|open| open.rows >= self.options.transaction_rows) {
-                    self.finish(conn)?;
+                    self.finish(conn).map(|()| outcome)
+                } else {
+                    Ok(outcome)
                 }
-                Ok(Some(outcome))
             }
             Err(err) => {
                 // A refused file (bad row, damaged or changed file) loses its rows and the files
                 // before it are committed; after a database error nothing of the transaction is kept.
-                let refused_file = !matches!(err.kind(), ErrorKind::Database | ErrorKind::Internal);
+                let refused_file =
+                    !matches!(err.kind(), ErrorKind::Database | ErrorKind::DiskFull | ErrorKind::Internal);
                 let kept = refused_file && self.delete_from(conn, first_id).and_then(|()| self.finish(conn)).is_ok();
                 if !kept {
                     self.rollback(conn);
                 }
                 Err(err)
             }
-        }
+        };
+        loaded.map(Some).map_err(|err| match err.kind() {
+            ErrorKind::DiskFull => StoreError::input(
+                ErrorKind::DiskFull,
+                &source.display,
+                None,
+                format!(
+                    "the disk of the database is full: this file and the others not committed yet were \
+                     rolled back (the files committed before are intact). Free space and run the load \
+                     again: it skips the files committed. {}",
+                    err.message()
+                ),
+            ),
+            _ => err,
+        })
     }
 
     /// Commits the open transaction, if any.
