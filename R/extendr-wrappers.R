@@ -76,7 +76,8 @@ store_load_finish <- function(con, loader) rust_result(.Call(wrap__store_load_fi
 #' @noRd
 store_ensure_schema <- function(con) rust_result(.Call(wrap__store_ensure_schema, con))
 
-#' Labels and ids after a load, then the stroke index (checked, rebuilt if needed).
+#' Labels and ids after a load, then the stroke index (checked, rebuilt if needed; built anew
+#' if `rebuild`).
 #' @noRd
 store_finalize <- function(con, build_index, rebuild) rust_result(.Call(wrap__store_finalize, con, build_index, rebuild))
 
