@@ -62,6 +62,8 @@
 #'   slice of each. Their shards are disjoint and together hold each id once per epoch (but the
 #'   remainder short of a global batch), and each global batch is the batch of
 #'   `workers * batch_size` a single process would get with the same seed.
+#' @param initial_epoch Epochs trained before (to resume a training, as `fit_doodles()`'s): the
+#'   first batches are those of epoch `initial_epoch + 1` with the same `seed`.
 #' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
 #'   `antialias`, `encoding`.
 #' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch,
@@ -85,9 +87,10 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
                             features = NULL, prefetch = TRUE, threads = doodles_threads(),
                             format = "array", sparse_labels = FALSE, workers = 1L, worker = 0L,
-                            ...) {
+                            initial_epoch = 0L, ...) {
   assert_class(con, "DBIConnection")
   assert_count(batch_size, positive = TRUE)
+  assert_count(initial_epoch)
   assert_count(workers, positive = TRUE)
   assert_int(worker, lower = 0, upper = workers - 1)
   if (workers > 1 && is.null(seed)) {
@@ -118,7 +121,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 
   global_batch <- batch_size * workers
   steps <- length(samples_index) %/% global_batch
-  epoch <- 0L
+  epoch <- as.integer(initial_epoch)
   step <- steps
   order <- integer()
   next_ids <- function() {

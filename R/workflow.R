@@ -185,16 +185,22 @@ db_file_in <- function(db_dir) {
 #'   training, see [training_strategy()]) keeps early stopping and the learning-rate schedule,
 #'   which every worker must run alike, but writes no checkpoint and no log and creates no
 #'   folder; the paths are still returned.
+#' @param resume A checkpoint written by these callbacks, when training resumes from it (with
+#'   `fit_doodles(initial_epoch =)` its epoch). Each checkpoint holds the logs of every epoch up
+#'   to its own; early stopping and the learning-rate plateau replay them when training begins,
+#'   so that they count epochs without improvement as an uninterrupted training would, on every
+#'   worker alike.
 #' @return A list: `callbacks` (a list of Python Keras callbacks for [fit_doodles()]),
 #'   `log_file` (the CSV log's path), `checkpoint_pattern` (the checkpoints' path, with Keras'
 #'   `{epoch}` and `{val_loss}` fields), `checkpoint_file` (a function of the epoch, from 1, and the
 #'   validation loss giving that epoch's checkpoint), `final_file` (where to save the final model:
-#'   `<model>_<size>_<channels>ch_final.keras`), `curve_file` (the PNG next to the log) and `stem`
-#'   (`<model>_<size>_<channels>ch`, the start of every file name).
+#'   `<model>_<size>_<channels>ch_final.keras`), `curve_file` (the PNG next to the log), `stem`
+#'   (`<model>_<size>_<channels>ch`, the start of every file name) and `resumed_epochs` (the
+#'   epochs `resume` recorded, 0 without it).
 #' @export
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
-                               min_delta = 1e-4, verbose = TRUE, write = TRUE) {
+                               min_delta = 1e-4, verbose = TRUE, write = TRUE, resume = NULL) {
   assert_string(model_name, min.chars = 1L)
   assert_count(size, positive = TRUE)
   assert_choice(as.integer(channels), c(1L, 3L))
@@ -205,6 +211,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   assert_number(min_delta, lower = 0)
   assert_flag(verbose)
   assert_flag(write)
+  past <- if (is.null(resume)) list() else checkpoint_history(resume)
   if (write) {
     dir.create(models_dir, showWarnings = FALSE, recursive = TRUE)
     dir.create(logs_dir, showWarnings = FALSE, recursive = TRUE)
@@ -224,17 +231,22 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
       mode = "min", verbose = verbose
     )
   )
+  if (length(past) > 0) {
+    schedule <- c(schedule, list(bridge_py()$resumed_schedule(schedule, past)))
+  }
   writers <- if (write) {
     list(
       callbacks$ModelCheckpoint(
         filepath = checkpoint_pattern, monitor = "val_loss", save_best_only = FALSE,
         save_weights_only = FALSE, mode = "min"
       ),
-      callbacks$CSVLogger(filename = log_file)
+      callbacks$CSVLogger(filename = log_file),
+      bridge_py()$checkpoint_history(checkpoint_pattern, past)
     )
   }
   list(
-    # The learning-rate callback runs before the logger so the log has the rate of each epoch.
+    # The learning-rate callback runs before the logger so the log has the rate of each epoch;
+    # the history goes into each checkpoint after ModelCheckpoint wrote it.
     callbacks = c(schedule, writers),
     log_file = log_file,
     checkpoint_pattern = checkpoint_pattern,
@@ -244,8 +256,30 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
     },
     final_file = file.path(models_dir, paste0(stem, "_final.keras")),
     stem = stem,
-    curve_file = sub("\\.csv$", ".png", log_file)
+    curve_file = sub("\\.csv$", ".png", log_file),
+    resumed_epochs = length(past)
   )
+}
+
+# The epoch logs a checkpoint of training_callbacks() holds (list() for a checkpoint without them,
+# with a warning: its training's counters start afresh).
+checkpoint_history <- function(checkpoint, call = rlang::caller_env()) {
+  assert_file_exists(checkpoint, access = "r", .var.name = "resume", call = call)
+  entry <- bridge_py()$HISTORY_ENTRY
+  listed <- tryCatch(utils::unzip(checkpoint, list = TRUE)$Name, error = function(e) {
+    abort_doodles(sprintf("%s is not a Keras checkpoint (a .keras zip): %s", checkpoint, conditionMessage(e)),
+                  kind = "argument", call = call)
+  })
+  if (!entry %in% listed) {
+    warning(sprintf(paste("%s holds no training history (it was not written by training_callbacks()):",
+                          "early stopping and the learning-rate plateau count from 0 again"), checkpoint),
+            call. = FALSE)
+    return(list())
+  }
+  dir <- tempfile("doodles-history")
+  on.exit(unlink(dir, recursive = TRUE))
+  utils::unzip(checkpoint, files = entry, exdir = dir)
+  jsonlite::read_json(file.path(dir, entry))
 }
 
 #' Plot a training log

@@ -199,12 +199,12 @@ main <- function(opts) {
   train_it <- train_generator(con, train_ids,
     num_classes = num_classes, batch_size = worker_batch,
     scale = scale, color = color, seed = seed, format = "uint8",
-    workers = n_workers, worker = devices$worker
+    workers = n_workers, worker = devices$worker, initial_epoch = initial_epoch
   )
   val_it <- train_generator(con, val_ids,
     num_classes = num_classes, batch_size = worker_batch,
     scale = scale, color = color, seed = seed + 1L, format = "uint8",
-    workers = n_workers, worker = devices$worker
+    workers = n_workers, worker = devices$worker, initial_epoch = initial_epoch
   )
   model <- with_strategy(devices$strategy, if (is.null(resume)) {
     get_model(
@@ -229,8 +229,9 @@ main <- function(opts) {
     }
     cli::cli_alert_info("Resuming from {.file {resume}} after epoch {initial_epoch}")
   }
+  # Early stopping and the learning-rate plateau continue from the epochs the checkpoint records.
   callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
-    models_dir = models_dir, logs_dir = logs_dir, write = devices$chief
+    models_dir = models_dir, logs_dir = logs_dir, write = devices$chief, resume = resume
   )
   cli::cli_alert_info(paste(
     "Training {model_name} on {format(length(train_ids), big.mark = ',')} doodles",

@@ -319,6 +319,60 @@ def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
     return model.history, timings
 
 
+
+# Resuming: the schedule's counters travel with the checkpoints -------------------------------
+
+HISTORY_ENTRY = "doodles_history.json"
+
+
+def checkpoint_history(pattern, past):
+    """A callback placed after `ModelCheckpoint(pattern)`: adds each epoch's logs to `past` (the
+    logs of the epochs before, when resumed) and writes them all into the checkpoint just saved,
+    as an entry of its zip that Keras' loader ignores. Any worker resuming from that file then
+    has the same history (workers other than 0 write no log of their own)."""
+    import json
+    import zipfile
+
+    import keras
+
+    class CheckpointHistory(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.past = [dict(logs) for logs in past]
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {key: float(value) for key, value in (logs or {}).items()}
+            self.past.append(logs)
+            # The name ModelCheckpoint gave the file (Keras formats it so).
+            path = pattern.format(epoch=epoch + 1, **logs)
+            with zipfile.ZipFile(path, "a") as archive:
+                archive.writestr(HISTORY_ENTRY, json.dumps(self.past))
+
+    return CheckpointHistory()
+
+
+def resumed_schedule(schedule, past):
+    """A callback that continues `schedule` (ReduceLROnPlateau, EarlyStopping), which resets its
+    counters when training begins, from the logs `past` of the epochs trained before a resume:
+    placed after it, it replays them through the callbacks' own on_epoch_end, so that their
+    counts of epochs without improvement are those of an uninterrupted training. The learning
+    rate (restored with the optimizer from the checkpoint) and model.stop_training are kept."""
+    import keras
+
+    class ResumedSchedule(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            optimizer = self.model.optimizer
+            rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            for callback in schedule:
+                verbose, callback.verbose = callback.verbose, 0
+                for epoch, epoch_logs in enumerate(past):
+                    callback.on_epoch_end(epoch, dict(epoch_logs))
+                callback.verbose = verbose
+            optimizer.learning_rate = rate
+            self.model.stop_training = False
+
+    return ResumedSchedule()
+
 # Multi-worker training --------------------------------------------------------------------------
 
 def start_workers(workers=None, index=None, timeout_seconds=600):
