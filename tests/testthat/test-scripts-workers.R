@@ -66,12 +66,20 @@ finish <- function(p, timeout = 300) {
 }
 
 # Two worker processes (worker 1 started first), each on its own database folder; both finished.
-run_workers <- function(work, db_dirs, args, trace_dir, timeout = 300) {
-  ports <- free_ports(2)
-  workers <- paste(sprintf("127.0.0.1:%d", ports), collapse = ",")
+# The cluster is given as --workers and --worker-index, or with `tf_config` as TensorFlow's own
+# TF_CONFIG in each worker's environment.
+run_workers <- function(work, db_dirs, args, trace_dir, timeout = 300, tf_config = FALSE) {
+  addresses <- sprintf("127.0.0.1:%d", free_ports(2))
   processes <- lapply(c(1L, 0L), function(i) {
-    train_nn(c(args, "-d", db_dirs[i + 1L], "--workers", workers, "--worker-index", i),
-             wd = work, env = worker_env(trace_dir, paste0("worker", i)))
+    env <- worker_env(trace_dir, paste0("worker", i))
+    cluster <- if (tf_config) {
+      tf_config <- list(cluster = list(worker = addresses), task = list(type = "worker", index = i))
+      env[["TF_CONFIG"]] <- as.character(jsonlite::toJSON(tf_config, auto_unbox = TRUE))
+      character()
+    } else {
+      c("--workers", paste(addresses, collapse = ","), "--worker-index", i)
+    }
+    train_nn(c(args, "-d", db_dirs[i + 1L], cluster), wd = work, env = env)
   })
   rev(lapply(processes, finish, timeout = timeout))
 }
@@ -192,15 +200,16 @@ test_that("two workers train one model: same weights, disjoint shards, one worke
   expect_equal(w0, readRDS(file.path(trace_dir, "single-weights.rds")), tolerance = 1e-4)
 })
 
-test_that("a worker with another database is refused before training, on every worker", {
+test_that("a worker with another database is refused before training, on every worker (TF_CONFIG)", {
   setup <- local_worker_setup()
   dir <- setup$dir
   db <- setup$db
   work <- setup$work
   trace_dir <- setup$trace_dir
   other <- worker_databases(file.path(dir, "other"), seed = 4)
+  # The cluster from TF_CONFIG alone, as a cluster manager would set it.
   res <- run_workers(work, c(db$dirs[1], other$dirs[2]), c(common_args, "-e", "2"), trace_dir,
-                     timeout = 200)
+                     timeout = 200, tf_config = TRUE)
   for (i in 1:2) {
     expect_identical(res[[i]]$status, 1L)
     expect_match(res[[i]]$stderr, paste0(
