@@ -73,8 +73,8 @@ run_workers <- function(work, db_dirs, args, trace_dir, timeout = 300, tf_config
   processes <- lapply(c(1L, 0L), function(i) {
     env <- worker_env(trace_dir, paste0("worker", i))
     cluster <- if (tf_config) {
-      tf_config <- list(cluster = list(worker = addresses), task = list(type = "worker", index = i))
-      env[["TF_CONFIG"]] <- as.character(jsonlite::toJSON(tf_config, auto_unbox = TRUE))
+      config <- list(cluster = list(worker = addresses), task = list(type = "worker", index = i))
+      env[["TF_CONFIG"]] <- as.character(jsonlite::toJSON(config, auto_unbox = TRUE))
       character()
     } else {
       c("--workers", paste(addresses, collapse = ","), "--worker-index", i)
