@@ -7,17 +7,18 @@
 here=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-drawing csv ndjson zip}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/doodles/cargo-target}"
 sh "$here/cargo.sh" build --release --workspace || exit 1
 lib=$(sh "$here/duckdb.sh") || exit 1
 [ -n "$lib" ] && export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fuzz="$CARGO_TARGET_DIR/release/doodles-fuzz"
+targets=${*:-$("$fuzz" list)}
 logs=${FUZZ_LOGS:-$(mktemp -d)}
 mkdir -p "$logs"
 seed=${FUZZ_SEED:-$(date +%s)}
 pids=
 for target in $targets; do
-  nice -n 10 "$CARGO_TARGET_DIR/release/doodles-fuzz" "$target" --seconds "$seconds" --seed "$seed" \
+  nice -n 10 "$fuzz" "$target" --seconds "$seconds" --seed "$seed" \
     >"$logs/$target.out" 2>"$logs/$target.log" &
   pids="$pids $!"
 done
