@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/doodles/cargo-target
 export TZ ?= UTC
 export DOODLES_THREADS ?= 2
 
-.PHONY: setup install test test-rust test-r lint check demo wrappers
+.PHONY: setup install test test-rust test-r lint check demo wrappers fuzz
 
 setup:
 	bash tools/setup.sh
@@ -36,6 +36,12 @@ test: setup test-rust lint check test-r
 
 demo: install
 	Rscript inst/job/demo.R
+
+# Fuzzes the parsers of outside input (drawing JSON, CSV, ndjson, zip), every target at once for
+# FUZZ_SECONDS each (tools/fuzz.sh). Too long for `make test`, which replays the inputs it kept.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	sh tools/fuzz.sh $(FUZZ_SECONDS)
 
 # Regenerates R/extendr-wrappers.R from the compiled library (after adding a Rust export).
 wrappers: install

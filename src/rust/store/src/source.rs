@@ -200,6 +200,16 @@ pub fn with_reader<T>(source: &SourceFile, body: impl FnOnce(&mut dyn Read) -> R
             let mut reader = ChecksumReader::new(entry);
             let value = body(&mut reader)?;
             let (bytes, crc) = reader.finish();
+            // The zip crate checks the CRC-32 but not the size: an entry whose directory gives
+            // another size would load, then look changed to the next load (see `checksum`).
+            if (bytes, Some(crc)) != (source.bytes, source.crc32) {
+                return Err(StoreError::input(
+                    ErrorKind::Zip,
+                    &source.display,
+                    None,
+                    format!("the entry holds {bytes} bytes, the zip's directory says {} (corrupt?)", source.bytes),
+                ));
+            }
             Ok((value, bytes, crc))
         }
         Location::File(path) => {
@@ -209,5 +219,32 @@ pub fn with_reader<T>(source: &SourceFile, body: impl FnOnce(&mut dyn Read) -> R
             let (bytes, crc) = reader.finish();
             Ok((value, bytes, crc))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Found by the fuzzer: a zip whose directory gives an entry another size than it holds.
+    #[test]
+    fn an_entry_of_another_size_than_the_directory_says_is_refused() {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        writer.start_file("cat.csv", zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(b"countrycode,drawing,key_id,recognized,timestamp,word\n").unwrap();
+        let mut bytes = writer.finish().unwrap().into_inner();
+        let directory = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        bytes[directory + 24..directory + 28].copy_from_slice(&1_000_000u32.to_le_bytes());
+        let path = std::env::temp_dir().join(format!("doodles-size-{}.zip", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let sources = list_sources(&path).unwrap();
+        let read = with_reader(&sources[0], |input| {
+            std::io::copy(input, &mut std::io::sink()).map_err(|e| io_error(&path, e))
+        });
+        std::fs::remove_file(&path).unwrap();
+        let err = read.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Zip);
+        assert!(err.message().contains("holds 53 bytes, the zip's directory says 1000000"), "{err}");
     }
 }

@@ -9,6 +9,8 @@
 mod read;
 mod schema;
 
+#[doc(hidden)]
+pub use read::{checker_pool, read_rows, RowOutcome};
 pub use schema::{ensure_schema, finalize};
 
 use crate::db::Connection;

@@ -1,5 +1,6 @@
 //! Reading a source file on a thread of its own: CSV records or ndjson lines in chunks, each
 //! chunk's rows checked in parallel on the loader's pool and sent, in order, to the feed.
+use super::Target;
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::feed::{FeedRow, Item, Message};
 use crate::parse::{self, TestRow, TrainRow};
@@ -102,7 +103,8 @@ pub(super) fn start<R: Loadable>(source: SourceFile, pool: Arc<rayon::ThreadPool
 
 /// `threads` workers that check rows, started once for all the files of a load (their
 /// per-thread parse buffers are kept from file to file).
-pub(super) fn checker_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+#[doc(hidden)]
+pub fn checker_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(|i| format!("doodles-check-{i}"))
@@ -237,4 +239,52 @@ fn train_ndjson_reader(
             return Ok(());
         }
     }
+}
+
+/// A row's 1-based line, and its drawing or why it was rejected.
+#[doc(hidden)]
+pub type RowOutcome = (u64, std::result::Result<String, String>);
+
+/// Reads `input`, the contents of `source`, as a load into `target` does (the same reader, rows
+/// checked on `pool`) but on this thread and without a database: for the fuzzer. `None` when
+/// such a file cannot be loaded into `target`.
+#[doc(hidden)]
+pub fn read_rows(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    target: Target,
+    pool: &rayon::ThreadPool,
+) -> Option<Result<Vec<RowOutcome>>> {
+    match target {
+        Target::Train => collect_rows(input, source, pool, |row: TrainRow| row.drawing),
+        Target::Test => collect_rows(input, source, pool, |row: TestRow| row.drawing),
+    }
+}
+
+fn collect_rows<R: Loadable>(
+    input: &mut dyn Read,
+    source: &SourceFile,
+    pool: &rayon::ThreadPool,
+    drawing: fn(R) -> String,
+) -> Option<Result<Vec<RowOutcome>>> {
+    let read = R::reader(source.format)?;
+    let (sender, receiver) = sync_channel::<Message<R>>(2);
+    // The channel is bounded as in a load, so it is drained on a thread of its own.
+    Some(std::thread::scope(|scope| {
+        let drain = scope.spawn(move || receiver.into_iter().collect::<Vec<_>>());
+        let result = read(input, source, pool, &sender);
+        drop(sender);
+        let messages = drain.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result?;
+        let mut rows = Vec::new();
+        for message in messages {
+            match message {
+                Message::Rows(items) => rows.extend(
+                    items.into_iter().map(|item| (item.line, item.outcome.map(drawing).map_err(|(reason, _)| reason))),
+                ),
+                Message::Failed(err) => return Err(err),
+            }
+        }
+        Ok(rows)
+    }))
 }
