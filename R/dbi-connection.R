@@ -141,13 +141,12 @@ send_statement <- function(conn, statement, params, query) {
   if (state$statements > 1) {
     check_several_statements(statement, state$statements, query, params)
     state$ptr <- store_query(conn@ptr, statement, NULL, NULL)
+  } else if (!is.null(params)) {
+    dbBind(res, params)
   } else {
-    placeholders <- store_placeholders(conn@ptr, statement)
-    if (!is.null(params)) {
-      dbBind(res, params)
-    } else if (placeholders == 0) {
-      state$ptr <- store_query(conn@ptr, statement, NULL, NULL)
-    }
+    # Prepared once: it runs now, or (a number back) waits for dbBind() as it has placeholders.
+    sent <- store_query(conn@ptr, statement, NULL, NULL)
+    if (!is.numeric(sent)) state$ptr <- sent
   }
   conn@state$result <- state
   res

@@ -34,12 +34,10 @@ store_is_valid <- function(con) rust_result(.Call(wrap__store_is_valid, con))
 store_duckdb_version <- function(con) rust_result(.Call(wrap__store_duckdb_version, con))
 
 #' Runs `sql`; `params` is NULL or a list of equal-length vectors with `kinds` naming their types
-#' ("logical", "integer", "double", "character", "timestamp", "date", "time", "blob").
+#' ("logical", "integer", "double", "character", "timestamp", "date", "time", "blob"). The result,
+#' or, when `sql` has placeholders and `params` is NULL, their number (nothing ran).
 #' @noRd
 store_query <- function(con, sql, params, kinds) rust_result(.Call(wrap__store_query, con, sql, params, kinds))
-
-#' @noRd
-store_placeholders <- function(con, sql) rust_result(.Call(wrap__store_placeholders, con, sql))
 
 #' The number of statements in `sql`, as DuckDB splits it; runs none.
 #' @noRd

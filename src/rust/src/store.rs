@@ -157,23 +157,20 @@ fn column_to_r(column: Column) -> Robj {
 }
 
 /// Runs `sql`; `params` is NULL or a list of equal-length vectors with `kinds` naming their types
-/// ("logical", "integer", "double", "character", "timestamp", "date", "time", "blob").
+/// ("logical", "integer", "double", "character", "timestamp", "date", "time", "blob"). The result,
+/// or, when `sql` has placeholders and `params` is NULL, their number (nothing ran).
 /// @noRd
 #[extendr]
 fn store_query(con: Robj, sql: &str, params: Robj, kinds: Robj) -> Robj {
     guard(|| {
         with_connection(&con, |conn| {
             let params = if params.is_null() { None } else { Some(columns_from_r(params, kinds)?) };
-            let result = query::run(conn, sql, params.as_deref())?;
-            Ok(ExternalPtr::new(RefCell::new(Some(result)) as ResultCell).into())
+            Ok(match query::run(conn, sql, params.as_deref())? {
+                query::Sent::Ran(result) => ExternalPtr::new(RefCell::new(Some(result)) as ResultCell).into(),
+                query::Sent::AwaitsParameters(count) => (count as i32).into(),
+            })
         })
     })
-}
-
-/// @noRd
-#[extendr]
-fn store_placeholders(con: Robj, sql: &str) -> Robj {
-    guard(|| with_connection(&con, |conn| Ok((query::placeholders(conn, sql)? as i32).into())))
 }
 
 /// The number of statements in `sql`, as DuckDB splits it; runs none.
@@ -449,7 +446,6 @@ extendr_module! {
     fn store_is_valid;
     fn store_duckdb_version;
     fn store_query;
-    fn store_placeholders;
     fn store_statement_count;
     fn store_append;
     fn store_fetch;

@@ -53,17 +53,20 @@ impl QueryResult {
     }
 }
 
-/// Runs `sql` once, or once per row of `params` (columns of equal length, bound positionally).
-pub fn run(conn: &Connection, sql: &str, params: Option<&[Column]>) -> Result<QueryResult> {
+/// What [`run`] did with a statement.
+pub enum Sent {
+    Ran(QueryResult),
+    /// Nothing: the statement has this many placeholders and no parameters were given.
+    AwaitsParameters(usize),
+}
+
+/// Runs `sql` once, or once per row of `params` (columns of equal length, bound positionally);
+/// prepares it once either way.
+pub fn run(conn: &Connection, sql: &str, params: Option<&[Column]>) -> Result<Sent> {
     conn.with_statement(sql, |stmt| {
         let expected = stmt.parameter_count();
         let rows = match params {
-            None if expected > 0 => {
-                return Err(StoreError::new(
-                    ErrorKind::Argument,
-                    format!("the statement has {expected} placeholders but no parameters were bound"),
-                ));
-            }
+            None if expected > 0 => return Ok(Sent::AwaitsParameters(expected)),
             None => 1,
             Some(params) => {
                 if params.len() != expected {
@@ -104,7 +107,7 @@ pub fn run(conn: &Connection, sql: &str, params: Option<&[Column]>) -> Result<Qu
                 result.batches.push(RecordBatch::from(&array));
             }
         }
-        Ok(result)
+        Ok(Sent::Ran(result))
     })
 }
 
@@ -181,11 +184,6 @@ pub fn statement_count(sql: &str) -> Result<usize> {
     let splitter =
         splitter.lock().map_err(|_| StoreError::new(ErrorKind::Internal, "the statement splitter is poisoned"))?;
     splitter.count(&sql).map_err(database)
-}
-
-/// The number of placeholders (`?`, `$1`) in `sql`.
-pub fn placeholders(conn: &Connection, sql: &str) -> Result<usize> {
-    conn.with_statement(sql, |stmt| Ok(stmt.parameter_count()))
 }
 
 fn quote_identifier(name: &str) -> String {
