@@ -171,6 +171,4 @@ test_that("a model trained on the real sample writes a valid, scored submission"
   expect_false(any(vapply(predicted, anyDuplicated, 1L) > 0))
   score <- map_at_k(answers, submission)
   expect_equal(score, map_at_k(answers$word, top3[match(answers$key_id, top3$key_id), -1]))
-  expect_gte(score, 0)
-  expect_lte(score, 1)
 })
