@@ -39,6 +39,12 @@ sample_store_file <- function(dir) {
   db
 }
 
+local_store_read_only <- function(db, env = parent.frame()) {
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db, read_only = TRUE)
+  withr::defer(if (DBI::dbIsValid(con)) DBI::dbDisconnect(con), envir = env)
+  con
+}
+
 # The inode of a file: a new one means the file was written anew.
 inode_of <- function(path) system2("stat", c("-c", "%i", shQuote(path)), stdout = TRUE)
 
@@ -117,6 +123,10 @@ test_that("a process opening the index checks it quickly and keeps it when it ma
   expect_false(identical(inode_of(index), built))
   expect_identical(doodle_batch(con, 1:100, scale = 0.25)$x, expected)
   expect_error(index_doodles(con, rebuild = NA), class = "doodles_error_argument")
+  DBI::dbDisconnect(con)
+  # A read-only connection checks the index too (it cannot assign labels or ids).
+  reader <- local_store_read_only(db)
+  expect_identical(index_doodles(reader)$rows, 3000)
 })
 
 test_that("a truncated file, another database's file and a change made through the package are caught", {

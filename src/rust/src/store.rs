@@ -327,7 +327,10 @@ fn store_ensure_schema(con: Robj) -> Robj {
 fn store_finalize(con: Robj, build_index: bool, rebuild: bool) -> Robj {
     guard(|| {
         with_connection(&con, |conn| {
-            load::finalize(conn)?;
+            // A read-only database cannot be written; its labels and ids are as they were left.
+            if !conn.database().read_only {
+                load::finalize(conn)?;
+            }
             if rebuild {
                 conn.rebuild_stroke_index()?;
             } else if build_index {

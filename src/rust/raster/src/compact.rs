@@ -160,7 +160,9 @@ fn read_varint(body: &mut &[u8]) -> Result<u64, ParseError> {
         *body = rest;
         value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
-            return Ok(value);
+            // One spelling per number (no trailing zero groups, nothing past 64 bits), as written.
+            let overlong = byte == 0 && shift > 0;
+            return if overlong || (shift == 63 && byte > 1) { Err(damaged()) } else { Ok(value) };
         }
     }
     Err(damaged())
@@ -262,6 +264,9 @@ mod tests {
             let err = strokes_of(Drawing::Record(damaged)).unwrap_err();
             assert!(err.to_string().contains("damaged drawing record"), "{damaged:?}: {err}");
         }
+        // A count spelled with a needless zero group is not one the encoder writes.
+        assert!(strokes_of(Drawing::Record(&[COMPACT, 0x81, 0x00, 1, 5, 6])).is_err());
+        assert!(strokes_of(Drawing::Record(&[COMPACT, 0x01, 1, 5, 6])).is_ok());
         // A huge count cannot make it allocate or read out of bounds.
         let mut huge = vec![COMPACT, 1];
         huge.extend([0xff; 9]);

@@ -7,6 +7,7 @@
 //! `corpus/<name>/`, and the replay test runs them.
 mod archive;
 mod drawing;
+mod index;
 mod rows;
 
 use crate::sample::Sample;
@@ -34,7 +35,14 @@ pub trait Target: Sync {
 
 /// Every target, in the order `doodles-fuzz all` lists them.
 pub fn targets() -> Vec<Box<dyn Target>> {
-    vec![Box::new(drawing::Drawing), Box::new(rows::Csv), Box::new(rows::Ndjson), Box::new(archive::Zip)]
+    vec![
+        Box::new(drawing::Drawing),
+        Box::new(rows::Csv),
+        Box::new(rows::Ndjson),
+        Box::new(archive::Zip),
+        Box::new(index::Record),
+        Box::new(index::Index),
+    ]
 }
 
 pub fn target(name: &str) -> Option<Box<dyn Target>> {
