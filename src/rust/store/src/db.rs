@@ -388,7 +388,11 @@ pub fn is_read_only_statement(sql: &str) -> bool {
         }
     }
     let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_lowercase();
-    matches!(word.as_str(), "select" | "show" | "describe" | "explain" | "summarize" | "values" | "from" | "table")
+    // SET and RESET change settings, never table contents.
+    matches!(
+        word.as_str(),
+        "select" | "show" | "describe" | "explain" | "summarize" | "values" | "from" | "table" | "set" | "reset"
+    )
 }
 
 #[cfg(test)]
@@ -405,6 +409,7 @@ mod tests {
         assert!(!is_read_only_statement("insert into t values (1)"));
         assert!(is_read_only_statement("SELECT 1;"));
         assert!(!is_read_only_statement("SELECT 1; DELETE FROM doodles"));
+        assert!(is_read_only_statement("SET memory_limit = '160MB'"));
     }
 
     #[test]
