@@ -275,15 +275,26 @@ impl Connection {
     /// was last checked, quickly if it was just opened and is not marked dirty, see
     /// `crate::index`) and rebuilt if it does not match.
     pub fn stroke_index(&self) -> Result<Arc<StrokeIndex>> {
+        self.index_at_epoch(false)
+    }
+
+    /// Builds the stroke index anew from the tables, whatever the checks would say.
+    pub fn rebuild_stroke_index(&self) -> Result<Arc<StrokeIndex>> {
+        self.index_at_epoch(true)
+    }
+
+    /// The index for the current write epoch: checked (or, with `rebuild`, built anew) and kept.
+    fn index_at_epoch(&self, rebuild: bool) -> Result<Arc<StrokeIndex>> {
         let epoch = self.db.write_epoch();
         let mut slot = self.db.index.lock().map_err(|_| poisoned("the stroke index"))?;
         if let Some((index, checked)) = slot.as_ref() {
-            if *checked == epoch {
+            if *checked == epoch && !rebuild {
                 return Ok(Arc::clone(index));
             }
         }
         let path = self.db.path.as_deref().map(StrokeIndex::path_for);
         let matching = match slot.take() {
+            _ if rebuild => None,
             Some((index, _)) => self.in_snapshot(|conn| index.matches(conn))?.then_some(index),
             None => match path.as_deref().and_then(|p| StrokeIndex::open(p).ok()) {
                 Some(index) => self.in_snapshot(|conn| index.matches_quickly(conn))?.then(|| Arc::new(index)),
@@ -305,18 +316,6 @@ impl Connection {
             }
             None => self.build_index(uncommitted)?,
         };
-        if !uncommitted {
-            self.db.marked_dirty.store(false, Ordering::SeqCst);
-        }
-        *slot = Some((Arc::clone(&index), self.db.write_epoch()));
-        Ok(index)
-    }
-
-    /// Builds the stroke index anew from the tables, whatever the checks would say.
-    pub fn rebuild_stroke_index(&self) -> Result<Arc<StrokeIndex>> {
-        let mut slot = self.db.index.lock().map_err(|_| poisoned("the stroke index"))?;
-        let uncommitted = self.in_transaction()?;
-        let index = self.build_index(uncommitted)?;
         if !uncommitted {
             self.db.marked_dirty.store(false, Ordering::SeqCst);
         }
