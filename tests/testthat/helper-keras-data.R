@@ -8,14 +8,6 @@ skip_if_no_keras <- function() {
   }
 }
 
-skip_if_no_store <- function() {
-  store <- c("doodles_duckdb", "load_doodles", "doodle_batch", "make_synthetic_doodles")
-  missing <- store[!vapply(store, exists, logical(1), envir = asNamespace("doodles"))]
-  if (length(missing) > 0) {
-    testthat::skip(paste("the DuckDB store is not built yet:", paste(missing, collapse = ", ")))
-  }
-}
-
 sample_file <- function(name) system.file("extdata", name, package = "doodles", mustWork = TRUE)
 
 fixture_cache <- new.env(parent = emptyenv())

@@ -79,7 +79,6 @@ wait_for <- function(condition, what, seconds = 60) {
 
 test_that("a drawing made with the mouse is named as predict_top3() names its strokes", {
   paths <- skip_if_no_browser()
-  skip_if_no_store()
   skip_if_not_installed("processx")
   db_dir <- sample_db_dir()
   model_file <- sample_model_file()
@@ -141,7 +140,6 @@ test_that("a drawing made with the mouse is named as predict_top3() names its st
   # alignment removes) and shows the words predict_top3() gives for them.
   top3 <- expected_top3(model, json, words)
   wait_for(function() identical(words_shown(), top3), "the guesses")
-  expect_identical(words_shown(), top3)
   percent <- vapply(driver$find_elements("css selector", "#guesses .doodle-probability"),
                     function(e) as.numeric(sub("%", "", e$text)), 1)
   expect_length(percent, 3)

@@ -16,7 +16,6 @@ page_text <- function(ui) gsub("\\s+", " ", as.character(ui$html))
 
 test_that("without a model the page says how to train one, and still records strokes", {
   skip_if_not_installed("shiny")
-  skip_if_no_store()
   db_dir <- sample_db_dir()
   drawing <- canvas_strokes(sample_test()$drawing[1])
   app <- doodle_app(model = NULL, db_dir = db_dir)
@@ -58,7 +57,6 @@ test_that("without a model the page says how to train one, and still records str
 
 test_that("after each stroke the page shows predict_top3()'s words, the image and examples", {
   skip_if_not_installed("shiny")
-  skip_if_no_store()
   skip_if_no_keras()
   db_dir <- sample_db_dir()
   model_file <- sample_model_file()
@@ -100,7 +98,6 @@ test_that("after each stroke the page shows predict_top3()'s words, the image an
 
 test_that("bad input gets a message on the page, never an error", {
   skip_if_not_installed("shiny")
-  skip_if_no_store()
   db_dir <- sample_db_dir()
   stroke <- list(x = c(10, 200, 30), y = c(10, 40, 300))
   shiny::testServer(doodle_app(NULL, db_dir, max_points = 5), {
@@ -133,7 +130,6 @@ test_that("bad input gets a message on the page, never an error", {
 
 test_that("a model whose classes do not match the database is named on the page", {
   skip_if_not_installed("shiny")
-  skip_if_no_store()
   skip_if_no_keras()
   keras <- keras_module()
   small <- get_model("mlp", input_shape = c(16, 16), num_classes = 4, units = 8, compile = FALSE)

@@ -74,11 +74,8 @@ test_that("every sample drawing is inked exactly within the radius, vertices inc
   }
 })
 
-test_that("the geometry holds at scale 1, at the odd side 77 and for wide lines", {
+test_that("the geometry holds for wide lines", {
+  # Sides 256 and 77 are raster/tests/real_drawings.rs' check of the same drawings.
   drawings <- raster_sample()$test
-  for (chunk in split(drawings, ceiling(seq_along(drawings) / 250))) {
-    expect_gt(check_geometry(chunk, 256), 0)
-  }
-  expect_gt(check_geometry(drawings, 77), 0)
   expect_gt(check_geometry(drawings[1:100], 128, line_width = 9), 0)
 })

@@ -19,7 +19,6 @@ doodles_pair <- function(env = parent.frame()) {
 }
 
 test_that("doodles and RSQLite connections give identical batches, with or without prefetch", {
-  skip_if_no_store()
   db <- doodles_pair()
   expect_equal(length(db$ids), 3000)
   for (color in c(FALSE, TRUE)) {
@@ -41,7 +40,6 @@ test_that("doodles and RSQLite connections give identical batches, with or witho
 })
 
 test_that("side features and test batches agree between the two connections", {
-  skip_if_no_store()
   db <- doodles_pair()
   features <- c("countrycode", "recognized", "n_strokes")
   duck <- train_generator(db$duck, db$ids, batch_size = 32, scale = 0.125, seed = 3,

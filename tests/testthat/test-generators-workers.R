@@ -57,7 +57,6 @@ test_that("check_workers_agree() has nothing to check for one process", {
 })
 
 test_that("database_fingerprint() tells databases apart by their doodles and labels", {
-  skip_if_no_store()
   zip <- sample_file("train_simplified.zip")
   fingerprints <- lapply(1:2, function(i) {
     con <- DBI::dbConnect(doodles_duckdb())
@@ -70,7 +69,6 @@ test_that("database_fingerprint() tells databases apart by their doodles and lab
   a <- fingerprints[[1]][[1]]
   b <- fingerprints[[2]][[1]]
   expect_identical(a$rows, 3000)
-  expect_identical(a$hash, fingerprints[[1]][[2]]$hash)
   expect_identical(a$labels, b$labels)
   expect_false(identical(a$hash, b$hash))
   expect_match(format(a), "^3,000 rows, doodles hash [0-9a-f]{16}, labels hash [0-9a-f]{16}$")

