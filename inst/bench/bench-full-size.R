@@ -2,7 +2,8 @@
 # competition's training data) whose strokes and points per stroke are those of the real sample
 # shipped in inst/extdata (make_synthetic_doodles(like = )), loaded into a fresh database file,
 # indexed, then used by fresh processes as training and prediction processes use it. Each step
-# runs in a fresh R process, whose peak resident memory (VmHWM) is read from /proc at its end.
+# runs in a fresh R process; the load's and the index's peak resident memory (VmHWM, from /proc)
+# is read as soon as they return, since DuckDB's buffer pool keeps what later queries read.
 #
 # Printed, all from this run: the real and synthetic drawings' sizes; load time, rows/s and peak
 # memory; index time, size and peak memory; database size; a fresh process's dbConnect() and first
@@ -28,14 +29,13 @@ peak_mb <- function() {
   as.numeric(gsub("[^0-9]", "", grep("^VmHWM:", status, value = TRUE))) / 1024
 }
 
-# Runs `f(db, ...)` in a fresh R process; adds its peak memory and the load average to the result.
+# Runs `f(db, ...)` in a fresh R process; adds the load average to the result.
 in_fresh_process <- function(f, ...) {
-  callr::r(function(f, peak_mb, ...) {
+  callr::r(function(f, ...) {
     result <- f(...)
-    result$peak_mb <- peak_mb()
     result$load <- readLines("/proc/loadavg")
     result
-  }, args = list(f, peak_mb, ...))
+  }, args = list(f, ...))
 }
 
 size_summary <- function(drawings) {
@@ -69,7 +69,6 @@ if (file.exists(zip) && file.exists(stamp) && identical(readLines(stamp), format
 db <- file.path(workdir, "bench.duckdb")
 index <- paste0(db, ".strokes")
 unlink(c(db, paste0(db, ".wal"), index))
-# The load's peak is read as soon as load_doodles() returns: the queries after it are not the load's.
 loaded <- in_fresh_process(function(db, zip, threads, peak_mb) {
   con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db)
   seconds <- system.time(doodles::load_doodles(con, zip, progress = FALSE, threads = threads))[["elapsed"]]
@@ -77,12 +76,14 @@ loaded <- in_fresh_process(function(db, zip, threads, peak_mb) {
   DBI::dbDisconnect(con)
   list(seconds = seconds, load_peak_mb = load_peak_mb)
 }, db, zip, threads, peak_mb)
+# The queries that read every drawing, in a process of their own.
 sampled <- in_fresh_process(function(db) {
   con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db, read_only = TRUE)
+  on.exit(DBI::dbDisconnect(con))
   n <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
   sample <- DBI::dbGetQuery(con, "SELECT drawing FROM doodles USING SAMPLE 20000 ROWS")$drawing
-  DBI::dbDisconnect(con)
-  list(rows = n, sample = sample)
+  json_bytes <- DBI::dbGetQuery(con, "SELECT sum(strlen(drawing))::DOUBLE AS b FROM doodles")$b
+  list(rows = n, sample = sample, json_bytes = json_bytes)
 }, db)
 cat(sprintf("synthetic drawings (20,000 sampled): %s\n", size_summary(sampled$sample)))
 cat(sprintf("load: %s rows in %.0f s, %s rows/s (threads = %d), peak memory %.0f MB, load average %s\n",
@@ -96,19 +97,13 @@ indexed <- in_fresh_process(function(db, peak_mb) {
   DBI::dbDisconnect(con)
   list(seconds = seconds, info = info, index_peak_mb = index_peak_mb)
 }, db, peak_mb)
-# A scan of every drawing, in a process of its own: DuckDB's buffer pool keeps what it read.
-indexed$json_bytes <- in_fresh_process(function(db) {
-  con <- DBI::dbConnect(doodles::doodles_duckdb(), dbdir = db, read_only = TRUE)
-  on.exit(DBI::dbDisconnect(con))
-  list(bytes = DBI::dbGetQuery(con, "SELECT sum(strlen(drawing))::DOUBLE AS b FROM doodles")$b)
-}, db)$bytes
 db_bytes <- file.size(db) + if (file.exists(paste0(db, ".wal"))) file.size(paste0(db, ".wal")) else 0
 cat(sprintf("index (labels, ids, stroke index): %.0f s, peak memory %.0f MB; %.2f%% of rows held as bytes\n",
             indexed$seconds, indexed$index_peak_mb, 100 * indexed$info$compact_rows / indexed$info$rows))
 cat(sprintf("database file %s (%s); stroke index %s (%s): %.2fx the database\n", mb(db_bytes), per_row(db_bytes),
             mb(file.size(index)), per_row(file.size(index)), file.size(index) / db_bytes))
 # The index before binary records held each drawing's text plus the same 12 bytes of offset and label.
-text_index <- indexed$json_bytes + 12 * rows
+text_index <- sampled$json_bytes + 12 * rows
 cat(sprintf("the same index holding the drawings' JSON text (the format before): %s (%s), %.2fx the database\n",
             mb(text_index), per_row(text_index), text_index / db_bytes))
 
