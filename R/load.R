@@ -38,7 +38,7 @@
 #' storing them take about the same CPU) and `preserve_insertion_order` to false (rows are
 #' inserted in parallel; ids keep the load order). While loading into a database file, DuckDB's
 #' `memory_limit` is lowered to
-#' `getOption("doodles.load_memory", "160MB")` (DuckDB then evicts loaded data to disk instead of
+#' `getOption("doodles.load_memory", "96MB")` (DuckDB then evicts loaded data to disk instead of
 #' keeping it all in memory), and its `checkpoint_threshold` is raised to
 #' `getOption("doodles.load_checkpoint", "128MB")` (fewer checkpoints, a faster load); all four
 #' are restored afterwards.
@@ -194,7 +194,8 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   # DuckDB's buffer pool would otherwise keep everything loaded in memory (its default limit is
   # 80% of RAM); a file database can evict to disk, so the load runs within a small limit. The
   # pool fills up to it as the table grows: with 256MB a 10M-row load peaked at 471 MB, with
-  # 160MB at 379 MB and as fast.
+  # 160MB at 379 MB; 2M rows of real drawing sizes peaked at 434 MB with 160MB, 350 MB with 96MB
+  # (as fast; 64MB was 20% slower).
   # DuckDB checkpoints whenever its WAL passes checkpoint_threshold (16MB by default), and each
   # checkpoint recompresses the table's last, growing row group; 128MB checkpoints less often.
   if (con@dbdir != ":memory:") {

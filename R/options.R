@@ -14,7 +14,7 @@ option_table <- list(
        meaning = "\"true\" or \"1\": as option doodles.keep_freed_memory, when that is not set."),
   list(name = "doodles.load_transaction_rows", kind = "option", default = 1e6,
        meaning = "Rows after which a load commits (files share a transaction until then)."),
-  list(name = "doodles.load_memory", kind = "option", default = "160MB",
+  list(name = "doodles.load_memory", kind = "option", default = "96MB",
        meaning = "DuckDB's memory_limit while loading into a database file."),
   list(name = "doodles.load_checkpoint", kind = "option", default = "128MB",
        meaning = "DuckDB's checkpoint_threshold while loading into a database file."),

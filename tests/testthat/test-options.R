@@ -18,7 +18,7 @@ test_that("doodles_options() gives each default and the value set now", {
   withr::local_envvar(DOODLES_THREADS = "3")
   listed <- doodles_options()
   row <- function(name) listed[listed$name == name, ]
-  expect_identical(unlist(row("doodles.load_memory")[c("default", "value")], use.names = FALSE), c("160MB", "64MB"))
+  expect_identical(unlist(row("doodles.load_memory")[c("default", "value")], use.names = FALSE), c("96MB", "64MB"))
   expect_identical(row("doodles.load_checkpoint")$value, NA_character_)
   expect_identical(row("doodles.load_transaction_rows")$default, "1000000")
   expect_identical(row("DOODLES_THREADS")$value, "3")

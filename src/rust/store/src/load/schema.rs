@@ -7,10 +7,13 @@ use duckdb::params;
 use duckdb::types::{TimeUnit, ToSqlOutput, ValueRef};
 use std::collections::HashMap;
 
+// Drawings are long and all different: DuckDB always picks FSST for them, and naming it spares the
+// inserting thread the analysis of the other methods (4% of a load's time).
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS doodles (countrycode VARCHAR, drawing VARCHAR NOT NULL, key_id BIGINT,
+CREATE TABLE IF NOT EXISTS doodles (countrycode VARCHAR, drawing VARCHAR NOT NULL USING COMPRESSION fsst, key_id BIGINT,
   recognized BOOLEAN, timestamp TIMESTAMP, word VARCHAR NOT NULL, label_int INTEGER, id INTEGER);
-CREATE TABLE IF NOT EXISTS test (key_id BIGINT, countrycode VARCHAR, drawing VARCHAR NOT NULL, id INTEGER);
+CREATE TABLE IF NOT EXISTS test (key_id BIGINT, countrycode VARCHAR, drawing VARCHAR NOT NULL USING COMPRESSION fsst,
+  id INTEGER);
 CREATE TABLE IF NOT EXISTS upload_log (target VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
   source VARCHAR, rows BIGINT NOT NULL, rejected BIGINT NOT NULL, bytes BIGINT NOT NULL,
   crc32 BIGINT NOT NULL, first_id INTEGER, loaded_at TIMESTAMP, PRIMARY KEY (target, file_name));
