@@ -97,7 +97,8 @@ load_test <- function(con, path, on_error = c("stop", "skip"), progress = intera
 #' `index_doodles(con, rebuild = TRUE)`.
 #'
 #' `index_doodles()` does this now (e.g. after a load, before timing batches), assigning labels
-#' and ids first if needed.
+#' and ids first if needed. On a database file it runs within DuckDB's `memory_limit` of
+#' `getOption("doodles.index_memory", "160MB")` (restored afterwards).
 #'
 #' @inheritParams load_doodles
 #' @param rebuild If `TRUE`, the index is built anew from the table whatever the checks say.
@@ -109,8 +110,9 @@ index_doodles <- function(con, rebuild = FALSE) {
   check_store_connection(con)
   assert_flag(rebuild)
   # Reading the whole table, DuckDB's buffer pool would grow to its default limit (80% of RAM).
+  # The build pins more at once than a load: 96MB (the load's limit) ran out of memory at 2M rows.
   if (con@dbdir != ":memory:" && !con@read_only) {
-    restore <- set_duckdb_settings(con, c(memory_limit = doodles_option("doodles.load_memory")))
+    restore <- set_duckdb_settings(con, c(memory_limit = doodles_option("doodles.index_memory")))
     on.exit(set_duckdb_settings(con, restore), add = TRUE)
   }
   store_finalize(con@ptr, TRUE, rebuild)

@@ -16,6 +16,8 @@ option_table <- list(
        meaning = "Rows after which a load commits (files share a transaction until then)."),
   list(name = "doodles.load_memory", kind = "option", default = "96MB",
        meaning = "DuckDB's memory_limit while loading into a database file."),
+  list(name = "doodles.index_memory", kind = "option", default = "160MB",
+       meaning = "DuckDB's memory_limit while index_doodles() builds or checks the stroke index of a database file."),
   list(name = "doodles.load_checkpoint", kind = "option", default = "128MB",
        meaning = "DuckDB's checkpoint_threshold while loading into a database file."),
   list(name = "doodles.batch_pool", kind = "option", default = 3L,
