@@ -26,7 +26,10 @@
 #' batches (`getOption("doodles.batch_pool", 3)`; 0 turns it off) is written again for a later
 #' batch once nothing in R or Python holds them any more, which spares allocating, zeroing and
 #' collecting up to 192 MB per batch (1024 colour images in float32): a batch that is kept
-#' anywhere is never overwritten.
+#' anywhere is never overwritten. Under [fit_doodles()] the memory comes back as soon as Keras
+#' has trained on a batch (its loop makes the batches' numpy views itself, so no R object holds
+#' them); a batch handed to R (`it()`, `keras3::fit()`) comes back once R's garbage collector has
+#' freed it.
 #'
 #' @param con A DBI connection holding the `doodles` table: a doodles connection
 #'   (`DBI::dbConnect(doodles_duckdb(), ...)`), or any other (e.g. RSQLite) with the columns `id`,
@@ -146,7 +149,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     list(list(batch$x, features), y)
   }
   structure(generator, steps_per_epoch = steps, num_classes = num_classes,
-            image_shape = image_shape(scale, color, draw_options),
+            image_shape = image_shape(scale, color, draw_options), batch_pool = reader$pool,
             n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
             format = format, sparse_labels = sparse_labels, workers = workers, worker = worker)
 }
@@ -350,6 +353,7 @@ doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_opti
   pool <- batch_pool(image_shape(scale, color, draw_options))
   list(
     prefetches = prefetch,
+    pool = pool,
     read = function(ids, upcoming) {
       batch <- do.call(pooled_doodle_batch, c(list(pool, con, ids, scale = scale, color = color,
                                                    next_ids = upcoming, threads = threads),

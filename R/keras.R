@@ -68,6 +68,10 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
   }
   first_batch <- generator()
   if (!is.null(first_batch)) check_batch_for_model(model, first_batch[[1]])
+  # Only the bridge's loop pulls from here on: it views the batches itself, so that their memory
+  # is reused as soon as Keras is done with it (see batch_pool()).
+  stop_handing_anchors <- hand_anchors_to_bridge(generator, validation_data)
+  on.exit(stop_handing_anchors(), add = TRUE)
   result <- tryCatch(
     bridge_py()$fit_loop(
       model, generator, pulled = list(first_batch),

@@ -37,10 +37,16 @@ as_numpy_batch <- function(storage) {
 # returns the batch's numpy array, a new view of the anchor, so that the batch stays untouched
 # for as long as anyone (R or Python) holds it. R frees the views it dropped only when its garbage
 # collector runs, which the pool's own lack of allocation makes rare: when no storage is free, a
-# young-generation collection finds them.
+# young-generation collection finds them (not those that lived through an earlier collection: in
+# a loop `batch <- it()` about half the batches got new memory). While a loop of the bridge pulls
+# the batches (`bridge_pulls(TRUE)`, see fit_doodles()), `hand_out()` gives the anchor itself and
+# the loop makes the view (as_model_input() in inst/python/doodles_bridge.py): no R object ever
+# holds a batch, so a storage is free exactly when Python has dropped its views.
 batch_pool <- function(image_shape, size = doodles_option("doodles.batch_pool")) {
   slots <- list()
   taken <- 0L
+  anchors_out <- FALSE
+  new_storages <- 0L
   free_slot <- function(shape) {
     for (k in seq_along(slots)) {
       slot <- slots[[k]]
@@ -51,12 +57,13 @@ batch_pool <- function(image_shape, size = doodles_option("doodles.batch_pool"))
     }
     0L
   }
-  list(
+  # An environment, so that a generator carrying it as an attribute prints it in one line.
+  list2env(list(
     # Storage for a batch of `n` images, or NULL.
     take = function(n) {
       shape <- as.integer(c(n, image_shape))
       taken <<- free_slot(shape)
-      if (taken == 0L && length(slots) == size && size > 0) {
+      if (taken == 0L && length(slots) == size && size > 0 && !anchors_out) {
         gc(verbose = FALSE, full = FALSE)
         taken <<- free_slot(shape)
       }
@@ -65,20 +72,41 @@ batch_pool <- function(image_shape, size = doodles_option("doodles.batch_pool"))
     # The numpy batch in `storage`, which Rust has just written (into what take() gave, if any).
     hand_out = function(storage) {
       if (size == 0) return(as_numpy_batch(storage))
-      if (taken == 0L) {
-        # The oldest storage makes room: whoever still holds it keeps it alive.
+      if (taken > 0L) {
+        # Slots stay in the order they were last handed out.
+        slots <<- c(slots[-taken], slots[taken])
+        taken <<- length(slots)
+      } else {
+        # The storage handed out longest ago makes room (a batch someone keeps, since none is
+        # free): whoever still holds it keeps it alive.
         if (length(slots) == size) slots <<- slots[-1L]
-        anchor <- as_numpy_batch(storage)
+        anchor <- arrays_py()$pool_anchor(as_numpy_batch(storage))
         users <- reticulate::py_to_r(arrays_py()$memory_users(anchor))
         slots[[length(slots) + 1L]] <<- list(storage = storage, shape = attr(storage, "shape"),
                                               anchor = anchor, users = users)
+        new_storages <<- new_storages + 1L
         taken <<- length(slots)
       }
-      batch <- arrays_py()$view_of(slots[[taken]]$anchor)
+      batch <- if (anchors_out) slots[[taken]]$anchor else arrays_py()$view_of(slots[[taken]]$anchor)
       taken <<- 0L
       batch
-    }
-  )
+    },
+    # TRUE while only a loop of the bridge, which views every anchor it receives, pulls batches.
+    bridge_pulls = function(on) {
+      anchors_out <<- on
+      invisible(NULL)
+    },
+    # How many batches were written into new memory (none of the pool's was free).
+    new_storages = function() new_storages
+  ))
+}
+
+# While the bridge's loop pulls from these generators, their pools hand it anchors (see
+# batch_pool()); returns the function that ends it.
+hand_anchors_to_bridge <- function(...) {
+  pools <- Filter(Negate(is.null), lapply(list(...), attr, "batch_pool"))
+  for (pool in pools) pool$bridge_pulls(TRUE)
+  function() for (pool in pools) pool$bridge_pulls(FALSE)
 }
 
 # What a batch Rust rendered in `format` is for the caller: the R array (mapped to [-1, 1] here,

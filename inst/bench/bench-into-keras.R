@@ -12,6 +12,7 @@
 # - "float32", "uint8": train_generator(format = ...), numpy NHWC arrays Rust wrote in place, passed
 #   on as they are (the same as_model_input() call, which finds nothing to do), into the memory of
 #   earlier batches nothing holds any more (the generator's pool, batch_pool() in R/numpy.R);
+# each pulled by the loop fit_doodles() runs (the bridge's next_batch(), timed in Python);
 #   "... new memory": the same with the pool off (options(doodles.batch_pool = 0)), each batch
 #   in memory R has just allocated;
 # - "rasterizer alone": draw_doodles() of the same number of drawings (already in R, no database,
@@ -32,7 +33,7 @@ load <- if (file.exists("/proc/loadavg")) strsplit(readLines("/proc/loadavg"), "
 cat(sprintf("threads: %d, cores: %d, load average: %s\n", doodles_threads(),
             parallel::detectCores(), paste(load, collapse = " ")))
 use_keras_env()
-bridge <- doodles:::arrays_py()
+invisible(doodles:::arrays_py()) # imports doodles_bridge, which the timing loop below calls
 con <- DBI::dbConnect(doodles_duckdb())
 load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
 n <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
@@ -43,16 +44,29 @@ median_ms <- function(step) {
   as.numeric(marks$median) * 1000
 }
 
+# Pulled as fit_doodles() pulls them: by the bridge's loop (next_batch(), which hands Keras
+# C-ordered arrays: as_model_input()), timed in Python, so that no R object holds a batch.
+main <- reticulate::import_main(convert = FALSE)
+reticulate::py_run_string(paste(
+  "import sys, time, statistics",
+  "def doodles_pull_ms(fn, iterations):",
+  "    bridge = sys.modules['doodles_bridge']",
+  "    bridge.next_batch(fn)  # the first call has nothing prefetched yet",
+  "    times = []",
+  "    for _ in range(iterations):",
+  "        started = time.perf_counter()",
+  "        x, y = bridge.next_batch(fn)",
+  "        times.append(time.perf_counter() - started)",
+  "    return statistics.median(times) * 1000",
+  sep = "\n"
+))
 into_keras <- function(batch_size, color, format, pool = 3L) {
   withr::local_options(doodles.batch_pool = pool)
   it <- train_generator(con, seq_len(n), batch_size = batch_size, scale = 0.5, color = color,
                         seed = 1, format = format)
-  invisible(it()) # the first call has nothing prefetched yet
-  median_ms(function() {
-    batch <- it()
-    bridge$as_model_input(batch[[1]])
-    bridge$as_model_input(batch[[2]])
-  })
+  stop_handing_anchors <- doodles:::hand_anchors_to_bridge(it)
+  on.exit(stop_handing_anchors())
+  reticulate::py_to_r(main$doodles_pull_ms(it, as.integer(iterations)))
 }
 
 raster_alone <- function(batch_size, color, format) {

@@ -11,6 +11,7 @@ already in a Keras form as they are) and calls ``train_on_batch``; callbacks run
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -56,6 +57,19 @@ def memory_users(anchor):
     return sys.getrefcount(anchor.base)
 
 
+# The anchors of R's batch pools (batch_pool() in R/numpy.R), by id, while they live. An anchor
+# reaches Python only from a pool handing batches to a loop of this module, which makes its own
+# view of it at once (as_model_input): no R object then holds the batch, and memory_users() falls
+# back as soon as Keras drops it.
+pool_anchors = weakref.WeakValueDictionary()
+
+
+def pool_anchor(anchor):
+    """Registers `anchor` as a pool's anchor; returns it."""
+    pool_anchors[id(anchor)] = anchor
+    return anchor
+
+
 def view_of(anchor):
     """A new array on the memory of `anchor`, counted by `memory_users(anchor)` while it lives."""
     return anchor.view()
@@ -74,10 +88,13 @@ def as_model_input(value):
     """C-ordered arrays for Keras from an array, or a list of arrays (several inputs).
 
     Arrays already in a Keras form (float32 or uint8 images, int32 labels, C-ordered) are passed
-    on as they are, without a copy; others (R's double arrays, lists) are converted to float32.
+    on as they are, without a copy, a pool's anchor as a view of its own (see pool_anchors); others
+    (R's double arrays, lists) are converted to float32.
     """
     if isinstance(value, (list, tuple)):
         return [as_model_input(v) for v in value]
+    if pool_anchors.get(id(value)) is value:
+        return view_of(value)
     if isinstance(value, np.ndarray) and value.dtype in KERAS_DTYPES and value.flags.c_contiguous:
         return value
     return np.ascontiguousarray(value, dtype=np.float32)

@@ -105,6 +105,16 @@ test_that("the numpy batch is a view of the memory Rust wrote, never a copy", {
   }
 })
 
+# Batch `step` (from 1, over epochs) of `it`, a generator of 1:3000 in batches of 8 at scale
+# 0.0625 with seed 9 in uint8, drawn anew from its ids.
+fresh_uint8_batch <- function(con, it, step) {
+  steps <- attr(it, "steps_per_epoch")
+  epoch <- (step - 1L) %/% steps + 1L
+  epoch_step <- (step - 1L) %% steps + 1L
+  ids <- doodles:::shuffle_ids(1:3000, 9, epoch)[(epoch_step - 1L) * 8L + 1:8]
+  doodle_batch(con, ids, scale = 0.0625, format = "uint8")$x
+}
+
 test_that("batches R or Python keeps stay intact across thousands of batches and gc()", {
   skip_if_no_keras()
   con <- local_store()
@@ -133,14 +143,7 @@ test_that("batches R or Python keeps stay intact across thousands of batches and
   # when R's garbage collector frees the dropped batches' R wrappers (measured: 107 to 315
   # distinct addresses).
   expect_lt(length(unique(addresses)), 1000)
-  # Steps fall in epochs of 375 steps: recompute their ids.
-  steps <- attr(it, "steps_per_epoch")
-  fresh_batch <- function(step) {
-    epoch <- (step - 1L) %/% steps + 1L
-    epoch_step <- (step - 1L) %% steps + 1L
-    ids <- doodles:::shuffle_ids(1:3000, 9, epoch)[(epoch_step - 1L) * 8L + 1:8]
-    doodle_batch(con, ids, scale = 0.0625, format = "uint8")$x
-  }
+  fresh_batch <- function(step) fresh_uint8_batch(con, it, step)
   for (k in seq_along(kept_in_python)) {
     step <- kept_in_python[[k]]
     expect_true(py_true(np()$array_equal(main$doodles_kept[k - 1L], fresh_batch(step))), info = step)
@@ -150,6 +153,59 @@ test_that("batches R or Python keeps stay intact across thousands of batches and
                 info = step)
   }
   reticulate::py_run_string("del doodles_kept")
+})
+
+test_that("batches the bridge's loop pulls reuse memory as soon as Python drops them, and kept ones stay intact", {
+  skip_if_no_keras()
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  it <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 9, format = "uint8",
+                        sparse_labels = TRUE)
+  pool <- attr(it, "batch_pool")
+  bridge <- doodles:::arrays_py() # imports the module the loop below uses
+  stop_handing_anchors <- doodles:::hand_anchors_to_bridge(it)
+  main <- reticulate::import_main(convert = FALSE)
+  reticulate::py_set_attr(main, "doodles_fn", it)
+  # fit_doodles()'s loop pulls batches this way (next_batch), here keeping every 100th in Python.
+  reticulate::py_run_string(paste(
+    "import sys",
+    "doodles_addresses, doodles_kept = [], {}",
+    "for step in range(1, 1001):",
+    "    x, y = sys.modules['doodles_bridge'].next_batch(doodles_fn)",
+    "    doodles_addresses.append(x.__array_interface__['data'][0])",
+    "    if step % 100 == 0: doodles_kept[step] = x",
+    "del x, y",
+    sep = "\n"
+  ))
+  stop_handing_anchors()
+  addresses <- unlist(reticulate::py_to_r(main$doodles_addresses))
+  # The loop holds one batch while it pulls the next, so two storages alternate; each batch kept
+  # at steps 100 to 900 takes one out of the cycle, and one new storage replaces it: 2 + 9 for
+  # 1000 batches. (With the views made in R, about two batches in three got new memory: R's
+  # garbage collector had not yet freed the wrappers of the dropped ones.)
+  expect_equal(pool$new_storages(), 2 + 9)
+  expect_equal(which(!duplicated(addresses)), c(1, 2, seq(102, 902, by = 100)))
+  for (step in seq(100, 1000, by = 100)) {
+    kept <- reticulate::py_get_item(main$doodles_kept, as.integer(step))
+    expect_true(py_true(np()$array_equal(kept, fresh_uint8_batch(con, it, step))), info = step)
+  }
+  reticulate::py_run_string("del doodles_fn, doodles_addresses, doodles_kept")
+})
+
+test_that("fit_doodles() trains on the pool's memory over and over", {
+  skip_if_no_keras()
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  for (format in c("float32", "uint8")) {
+    it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 1, format = format)
+    model <- get_model("lenet", input_shape = attr(it, "image_shape"),
+                       num_classes = attr(it, "num_classes"),
+                       input_dtype = if (format == "uint8") "uint8" else "float32")
+    fit_doodles(model, it, steps_per_epoch = 100, epochs = 2, verbose = 0)
+    # 200 batches in 3 storages: the first batch, which fit_doodles() pulls in R and holds, and
+    # two alternating (before, with the views made in R: ~145).
+    expect_equal(attr(it, "batch_pool")$new_storages(), 3, info = format)
+  }
 })
 
 test_that("a batch of one, the last partial test batch, bad drawings and closed connections", {
