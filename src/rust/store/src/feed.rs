@@ -9,7 +9,7 @@
 use crate::db::Database;
 use crate::error::{ErrorKind, StoreError};
 use crate::parse::{TestRow, TrainRow};
-use duckdb::core::{DataChunkHandle, FlatVector, Inserter, LogicalTypeId};
+use duckdb::core::{DataChunkHandle, FlatVector, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
