@@ -96,6 +96,16 @@ cat("\ncolour / gray cost:", paste(sprintf("%s %s %.2fx", figures$format[figures
                                            figures$batch[figures$image == "gray"], colour_cost),
                                    collapse = "; "), "\n")
 
+# Colour against gray pair by pair, alternately, in the pooled forms: the rows above, measured
+# minutes apart, drift with the machine's load (one run gave 2.27x for uint8 at 256 where pairs
+# give 1.3-2.1x).
+cat("\ncolour / gray cost, 5 alternating pairs (pooled, as fit_doodles() pulls):\n")
+for (format in c("float32", "uint8")) for (batch_size in c(256L, 1024L)) {
+  ratios <- replicate(5, into_keras(batch_size, TRUE, format) / into_keras(batch_size, FALSE, format))
+  cat(sprintf("  %-7s %4d: %s (median %.2fx)\n", format, batch_size,
+              paste(sprintf("%.2f", ratios), collapse = " "), stats::median(ratios)))
+}
+
 cat("\nTraining MobileNet v1 (alpha 0.25, 128 px, batch 256, 12 steps) through fit_doodles():\n")
 for (color in c(FALSE, TRUE)) for (format in c("array", "uint8")) {
   it <- train_generator(con, seq_len(n), batch_size = 256, scale = 0.5, color = color, seed = 2,
