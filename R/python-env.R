@@ -108,7 +108,7 @@ use_keras_env <- function(path = keras_env_path()) {
   if (reticulate::py_available(initialize = FALSE)) {
     current <- normalizePath(reticulate::py_config()$python, mustWork = FALSE)
     if (!identical(current, normalizePath(env_python, mustWork = FALSE)) &&
-        !reticulate::py_module_available("keras")) {
+        !py_has_module("keras")) {
       abort_doodles(c(sprintf("Python already runs in this session from '%s', without Keras.",
                               current),
                       i = "Restart R and call use_keras_env() first."), kind = "python")
@@ -121,7 +121,7 @@ use_keras_env <- function(path = keras_env_path()) {
                   kind = "python")
   }
   reticulate::use_virtualenv(path, required = TRUE)
-  if (!reticulate::py_module_available("keras")) {
+  if (!py_has_module("keras")) {
     abort_doodles(c(sprintf("The Python environment at '%s' has no Keras.", path),
                     i = "Run doodles::install_keras_env()."), kind = "python")
   }
@@ -141,6 +141,12 @@ keras_available <- function(path = keras_env_path()) {
   ok <- tryCatch(use_keras_env(path), error = function(e) e)
   if (isTRUE(ok)) return(TRUE)
   structure(FALSE, reason = conditionMessage(ok))
+}
+
+# Whether Python can import `module`, without importing it: the numpy forms of the generators
+# need numpy only, and importing Keras (TensorFlow) costs seconds and thousands of modules.
+py_has_module <- function(module) {
+  !is.null(reticulate::import("importlib.util")$find_spec(module))
 }
 
 venv_python <- function(path) {

@@ -187,11 +187,23 @@ impl RenderedBatch {
         ink.map(|ink| (1.0 - alpha) * background + alpha * ink)
     }
 
+    /// Channel `channel` of an antialiased pixel of coverage `level` whose ink is `inks[ink]`.
+    #[inline]
+    fn blend(&self, level: u8, ink: usize, channel: usize, alpha: &[f64; 256]) -> f64 {
+        let background = self.options.encoding.background();
+        if level == 0 {
+            return background;
+        }
+        let alpha = alpha[usize::from(level)];
+        (1.0 - alpha) * background + alpha * self.inks[ink][channel]
+    }
+
     fn write_r_array(&self, out: &mut [f64], threads: usize) -> Result<(), BatchError> {
         let n = self.len;
         let pixels = self.options.side * self.options.side;
         let (alpha, gray) = value_tables();
         let size = self.group;
+        let background = self.options.encoding.background();
         pool(threads)?.install(|| {
             out.par_chunks_mut(n * RUNS_PER_TASK).enumerate().for_each(|(task, chunk)| {
                 for (offset, run) in chunk.chunks_exact_mut(n).enumerate() {
@@ -199,15 +211,30 @@ impl RenderedBatch {
                     let (channel, pixel) = (index / pixels, index % pixels);
                     for (group, run) in run.chunks_mut(size).enumerate() {
                         let at = group * size * pixels + pixel * size;
+                        let levels = &self.coverage[at..at + run.len()];
                         if self.items.is_empty() {
-                            let levels = &self.coverage[at..at + run.len()];
                             for (out, &level) in run.iter_mut().zip(levels) {
                                 *out = gray[usize::from(level)];
                             }
                             continue;
                         }
-                        for (j, out) in run.iter_mut().enumerate() {
-                            *out = self.ink_at(at + j, group * size + j, &alpha)[channel];
+                        // One channel of the group's drawings at this pixel, the options' branches
+                        // hoisted out of the loop over drawings.
+                        let items = &self.items[at..at + run.len()];
+                        let first_inks = &self.first_ink[group * size..group * size + run.len()];
+                        let values = run.iter_mut().zip(levels).zip(items).zip(first_inks);
+                        if self.options.antialias {
+                            for (((out, &level), &item), &first_ink) in values {
+                                *out = self.blend(level, first_ink + usize::from(item), channel, &alpha);
+                            }
+                        } else {
+                            for (((out, &level), &item), &first_ink) in values {
+                                *out = if level == 0 {
+                                    background
+                                } else {
+                                    self.inks[first_ink + usize::from(item)][channel]
+                                };
+                            }
                         }
                     }
                 }
