@@ -53,6 +53,12 @@
 #' up to 1 GiB for reuse, which is faster again but makes the process keep its peak memory until it
 #' ends.
 #'
+#' In a loop, each new array is R's to collect: with the previous batch still referenced, R's
+#' garbage collector runs full collections, often as long as drawing the batch. An R started with
+#' environment variable `R_GC_MEM_GROW=3` (see [base::Memory]) grows its heap sooner and
+#' collects far less; `format = "float32"` or `"uint8"` batches from the generators reuse their
+#' memory instead.
+#'
 #' @param x A character vector of drawings (for `draw_doodle()`, one string), each a JSON array of
 #'   strokes `[[x1, x2, ...], [y1, y2, ...]]` in the dataset's 0-255 coordinates.
 #' @param scale Image side `round(256 * scale)` pixels (0.5: 128 x 128).

@@ -36,12 +36,15 @@ batches <- batches[lengths(batches) == batch_size]
 # ms per batch: the machine is shared, so the minimum is the least disturbed figure. Attribute
 # "gc_ms" is the part of that run spent in R's garbage collector (gc.time()): a new 134 MB array
 # each batch makes R run full collections, whose cost is R's and grows with the session's heap.
+# The last batch stays referenced across runs, as in a training loop: when each run's batches died
+# with it, how often R collected depended on whether its heap happened to fit one run's batches
+# (GC 1-2 ms per batch in one build, 20 in another, for the same arrays).
 ms_per_batch <- function(render, batches, repeats) {
-  render(batches[[1]]) # warm-up: thread pool, first pages
+  x <- render(batches[[1]]) # warm-up: thread pool, first pages
   runs <- vapply(seq_len(repeats), function(r) {
     start <- proc.time()[["elapsed"]]
     gc_start <- gc.time()[[3]]
-    for (b in batches) x <- render(b)
+    for (b in batches) x <<- render(b)
     c(proc.time()[["elapsed"]] - start, gc.time()[[3]] - gc_start)
   }, double(2))
   best <- which.min(runs[1, ])
@@ -108,6 +111,24 @@ if (file.exists("tools/cargo.sh") && nzchar(Sys.which("cargo"))) {
   out <- suppressWarnings(system2("sh", c("tools/cargo.sh", "run", "--release", "-q", "-p", "doodles-raster",
                                           "--example", "phases", "--", jsonl, threads), stdout = TRUE, stderr = TRUE))
   cat(paste0("  ", out), sep = "\n")
+}
+
+# R's heap growth policy (environment variable R_GC_MEM_GROW, 0 to 3, read when R starts; 3 grows
+# the heap soonest), in child processes: how much of a new R array's cost is R's collector.
+if (requireNamespace("callr", quietly = TRUE)) {
+  cat("\nR's heap growth (R_GC_MEM_GROW, child processes), new R array, gray, scale 0.5:\n")
+  child <- function(batches, repeats, threads, ms_per_batch) {
+    library(doodles)
+    ms <- ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), batches, repeats)
+    c(ms = ms, gc_ms = attr(ms, "gc_ms"))
+  }
+  for (grow in c("unset", "3")) {
+    env <- callr::rcmd_safe_env()
+    if (grow != "unset") env <- c(env, R_GC_MEM_GROW = grow)
+    result <- callr::r(child, list(batches, repeats, threads, ms_per_batch), env = env)
+    cat(sprintf("  R_GC_MEM_GROW %-6s %8.1f ms/batch%d, of which R's garbage collector %5.1f ms\n",
+                grow, result[["ms"]], batch_size, result[["gc_ms"]]))
+  }
 }
 
 # Keeping freed memory (glibc mallopt), in child processes: time and memory with and without.
