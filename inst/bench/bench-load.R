@@ -43,7 +43,8 @@ cat(sprintf("database file: %.0f MB\n", file.size(db) / 2^20))
 # The ceiling on this machine: DuckDB's own CSV reader inserting the same rows, already unzipped,
 # into the same table (no inflate, no row checks, no ids or labels), in a fresh process with the
 # load's threads and checkpoint threshold. Its memory limit is 256MB: with the load's 96MB its
-# parallel CSV reader runs out of memory.
+# parallel CSV reader runs out of memory. The table is created as src/rust/store/src/load/schema.rs
+# creates it (DuckDB's own DDL of a loaded table leaves out the drawing's named compression).
 csv <- file.path(workdir, "csv")
 unlink(csv, recursive = TRUE)
 utils::unzip(zip, exdir = csv)

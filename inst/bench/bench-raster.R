@@ -113,38 +113,33 @@ if (file.exists("tools/cargo.sh") && nzchar(Sys.which("cargo"))) {
   cat(paste0("  ", out), sep = "\n")
 }
 
-# R's heap growth policy (environment variable R_GC_MEM_GROW, 0 to 3, read when R starts; 3 grows
-# the heap soonest), in child processes: how much of a new R array's cost is R's collector.
+# In child processes, since both settings are read when R or the package starts: R's heap growth
+# policy (environment variable R_GC_MEM_GROW, 0 to 3; 3 grows the heap soonest), how much of a new
+# R array's cost is R's collector; and keeping freed memory (glibc mallopt), time and memory with
+# and without.
 if (requireNamespace("callr", quietly = TRUE)) {
-  cat("\nR's heap growth (R_GC_MEM_GROW, child processes), new R array, gray, scale 0.5:\n")
-  child <- function(batches, repeats, threads, ms_per_batch) {
-    library(doodles)
-    ms <- ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), batches, repeats)
-    c(ms = ms, gc_ms = attr(ms, "gc_ms"))
-  }
-  for (grow in c("unset", "3")) {
-    env <- callr::rcmd_safe_env()
-    if (grow != "unset") env <- c(env, R_GC_MEM_GROW = grow)
-    result <- callr::r(child, list(batches, repeats, threads, ms_per_batch), env = env)
-    cat(sprintf("  R_GC_MEM_GROW %-6s %8.1f ms/batch%d, of which R's garbage collector %5.1f ms\n",
-                grow, result[["ms"]], batch_size, result[["gc_ms"]]))
-  }
-}
-
-# Keeping freed memory (glibc mallopt), in child processes: time and memory with and without.
-if (requireNamespace("callr", quietly = TRUE)) {
-  cat("\nKeeping freed memory (option doodles.keep_freed_memory, child processes):\n")
   child <- function(batches, repeats, threads, ms_per_batch) {
     library(doodles)
     ms <- ms_per_batch(function(b) draw_doodles(b, scale = 0.5, threads = threads), batches, repeats)
     invisible(gc())
     status <- readLines("/proc/self/status")
     kb <- function(field) as.numeric(gsub("[^0-9]", "", grep(paste0("^", field, ":"), status, value = TRUE)))
-    c(ms = ms, peak_mb = kb("VmHWM") / 1024, rss_mb = kb("VmRSS") / 1024)
+    c(ms = ms, gc_ms = attr(ms, "gc_ms"), peak_mb = kb("VmHWM") / 1024, rss_mb = kb("VmRSS") / 1024)
   }
+  in_child <- function(...) {
+    callr::r(child, list(batches, repeats, threads, ms_per_batch), env = c(callr::rcmd_safe_env(), ...))
+  }
+
+  cat("\nR's heap growth (R_GC_MEM_GROW, child processes), new R array, gray, scale 0.5:\n")
+  for (grow in c("unset", "3")) {
+    result <- if (grow == "unset") in_child() else in_child(R_GC_MEM_GROW = grow)
+    cat(sprintf("  R_GC_MEM_GROW %-6s %8.1f ms/batch%d, of which R's garbage collector %5.1f ms\n",
+                grow, result[["ms"]], batch_size, result[["gc_ms"]]))
+  }
+
+  cat("\nKeeping freed memory (option doodles.keep_freed_memory, child processes):\n")
   for (keep in c("false", "true")) {
-    result <- callr::r(child, list(batches, repeats, threads, ms_per_batch),
-                       env = c(callr::rcmd_safe_env(), DOODLES_KEEP_FREED_MEMORY = keep))
+    result <- in_child(DOODLES_KEEP_FREED_MEMORY = keep)
     cat(sprintf("  keep_freed_memory = %-5s %8.1f ms/batch%d   peak RSS %5.0f MB, RSS after gc() %5.0f MB\n",
                 keep, result[["ms"]], batch_size, result[["peak_mb"]], result[["rss_mb"]]))
   }
