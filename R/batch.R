@@ -32,26 +32,14 @@ doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, ant
                          encoding = if (color) "hue" else "gray", next_ids = NULL,
                          threads = doodles_threads(), format = "array",
                          imagenet_preproc = FALSE) {
-  pooled_doodle_batch(NULL, con, ids, scale, color, line_width, antialias, encoding, next_ids,
-                      threads, format, imagenet_preproc)
-}
-
-# doodle_batch() writing a Keras-form batch into storage from `pool` (see batch_pool()) when one
-# is free; a generator's reads.
-pooled_doodle_batch <- function(pool, con, ids, scale = 1, color = FALSE, line_width = 3,
-                                antialias = FALSE, encoding = if (color) "hue" else "gray",
-                                next_ids = NULL, threads = doodles_threads(), format = "array",
-                                imagenet_preproc = FALSE) {
   check_store_connection(con)
   assert_integerish(ids, any.missing = FALSE)
   assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
-  pooled <- !is.null(pool) && format != "array"
-  into <- if (pooled) pool$take(length(ids))
   batch <- store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads,
-                       format, imagenet_preproc, into)
-  batch$x <- if (pooled) pool$hand_out(batch$x) else batch_in_format(batch$x, format, imagenet_preproc)
+                       format, imagenet_preproc, NULL)
+  batch$x <- batch_in_format(batch$x, format, imagenet_preproc)
   batch
 }
 

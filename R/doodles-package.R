@@ -13,4 +13,5 @@
 #'
 #' @keywords internal
 #' @useDynLib doodles, .registration = TRUE
+#' @importFrom rlang %||%
 "_PACKAGE"

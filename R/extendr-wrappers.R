@@ -2,6 +2,16 @@
 #' @noRd
 rust_error_classes <- function() rust_result(.Call(wrap__rust_error_classes))
 
+#' A producer (see `doodles_store::producer`) from `spec`, a named list: `con` (a doodles
+#' connection, drawings through its stroke index) or `texts` (drawing texts by id position);
+#' `ids`, `batch_size`, `seed` (NULL: in order, the last batch partial), `workers`, `worker`,
+#' `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`; `format` ("uint8" or
+#' "float32"), `imagenet`; `targets` ("none", "onehot", "sparse") and `classes`; `numeric`,
+#' `categories` and `levels` (side features); `threads` and `depth`. Returns list(pointer, address,
+#' steps_per_epoch).
+#' @noRd
+producer_new <- function(spec) rust_result(.Call(wrap__producer_new, spec))
+
 #' Renders a character vector of drawings into a new batch (see [`Batch`]).
 #' @noRd
 raster_draw <- function(x, scale, encoding, line_width, antialias, threads, format, imagenet) rust_result(.Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads, format, imagenet))

@@ -5,31 +5,39 @@
 
 #' A generator of training batches
 #'
-#' Returns a function that, on each call, returns the next batch `list(x, y)`: `x` the images
-#' (batch, height, width, channels), `y` the one-hot classes (batch, classes). The ids are shuffled
-#' and cut into full batches (the remainder waits for a later epoch); when an epoch ends they are
-#' shuffled again. The function works unchanged with [fit_doodles()], `keras::fit_generator(it,
-#' steps_per_epoch = attr(it, "steps_per_epoch"))` and `keras3::fit(model, it, steps_per_epoch =
-#' attr(it, "steps_per_epoch"))` (keras3 does not read the attribute: without `steps_per_epoch`
-#' its first epoch never ends).
+#' Returns a generator of batches `list(x, y)`: `x` the images (batch, height, width, channels),
+#' `y` the one-hot classes (batch, classes). The ids are shuffled and cut into full batches (the
+#' remainder waits for a later epoch); when an epoch ends they are shuffled again.
 #'
 #' @section Formats:
-#' `format = "array"` (the default) gives R arrays of doubles, for R code. For Keras, `"float32"`
-#' and `"uint8"` give numpy arrays in the layout models consume (NHWC, C order), which Rust's threads
-#' write in place in memory R allocated and numpy views without a copy: no conversion is left for
-#' R's main thread, so the batches reach the model several times faster (see
-#' `inst/bench/bench-into-keras.R`). `"uint8"` holds `round(255 * value)`, a quarter of the
-#' float32 bytes; the model rescales them as its first layer (`get_model(..., input_dtype =
-#' "uint8")`, see [keras_input_format()]). In these forms `y` is float32 one-hot, or int32
-#' labels with `sparse_labels = TRUE` (for `loss = "sparse_categorical_crossentropy"`), and the
-#' side features are float32. With a doodles connection, the memory of the last three such
-#' batches (`getOption("doodles.batch_pool", 3)`; 0 turns it off) is written again for a later
-#' batch once nothing in R or Python holds them any more, which spares allocating, zeroing and
-#' collecting up to 192 MB per batch (1024 colour images in float32): a batch that is kept
-#' anywhere is never overwritten. Under [fit_doodles()] the memory comes back as soon as Keras
-#' has trained on a batch (its loop makes the batches' numpy views itself, so no R object holds
-#' them); a batch handed to R (`it()`, `keras3::fit()`) comes back once R's garbage collector has
-#' freed it.
+#' `format = "array"` (the default) gives the article's closure: a function returning R arrays of
+#' doubles on each call, for R code, `keras::fit_generator(it, steps_per_epoch =
+#' attr(it, "steps_per_epoch"))` and [fit_doodles()].
+#'
+#' `"float32"` and `"uint8"` give batches in the layout Keras models consume (NHWC, C order)
+#' that never pass through R. With a doodles connection the generator is a Keras dataset (a
+#' `keras.utils.PyDataset`, or a `tf_keras` `Sequence` when `TF_USE_LEGACY_KERAS` is set) on a
+#' producer in the package's Rust core: it owns the ids (shuffled per epoch from `seed`, this
+#' worker's shard), reads the stroke index, renders the images, labels and side features into
+#' memory Rust allocates, which numpy views and frees once no array uses it, and keeps `prefetch`
+#' batches rendered ahead on its own thread. Keras' threads take the batches directly (through
+#' the package's C functions, with Python's lock released), so `keras3::fit(model, it)`,
+#' `predict(model, it)`, Python's `model.fit(it)` and `keras::fit_generator(model, it)` take it as
+#' it is and know its length: no `steps_per_epoch` is needed, and R's main thread, memory and
+#' garbage collector are not on a batch's road. R code still takes a batch with `it()` (or
+#' [next_batch()]). The producer lives as long as Python holds the dataset, even after R dropped
+#' the generator; after `DBI::dbDisconnect()`, or a write to the database, it refuses further
+#' batches with a `doodles_error` (make a new generator). With another DBI connection the Keras
+#' forms are an R function, as `"array"` (the batches then pass through R).
+#'
+#' `"uint8"` holds `round(255 * value)`, a quarter of the float32 bytes; the model rescales them
+#' as its first layer (`get_model(..., input_dtype = "uint8")`, see [keras_input_format()]). In
+#' these forms `y` is float32 one-hot, or int32 labels with `sparse_labels = TRUE` (for
+#' `loss = "sparse_categorical_crossentropy"`), and the side features are float32.
+#'
+#' The order of the Keras forms is seeded in Rust (ChaCha8 from `seed` and the epoch), so it
+#' differs from the order of `format = "array"` with the same seed (R's Mersenne-Twister); each
+#' is reproducible.
 #'
 #' @param con A DBI connection holding the `doodles` table: a doodles connection
 #'   (`DBI::dbConnect(doodles_duckdb(), ...)`), or any other (e.g. RSQLite) with the columns `id`,
@@ -48,11 +56,11 @@
 #'   over the country codes of the `doodles` table), `"recognized"` (0/1), `"n_strokes"` (number of
 #'   strokes), or names of numeric columns of the `doodles` table. With features, each batch is
 #'   `list(list(x, features), y)`.
-#' @param prefetch With a doodles connection, prepare the next batch in Rust worker threads while
-#'   the current one is used. One batch ahead is enough: drawing it takes a fraction of a training
-#'   step (0.5-1% of a small MobileNet's CPU step was spent waiting, `bench-into-keras.R`), and a
-#'   deeper queue would only absorb jitter while holding more memory; when drawing is slower than
-#'   the model, no depth helps (give it more threads).
+#' @param prefetch With a doodles connection, batches rendered ahead while the current one is
+#'   used: `TRUE` (two for the Keras forms' producer, one for `"array"`), `FALSE` (none) or a
+#'   count (Keras forms). Two keep a batch ready while the next is drawn
+#'   (`inst/bench/bench-into-keras.R`); more only hold more memory, and when drawing is slower
+#'   than the model no depth helps (give it more threads).
 #' @param threads Number of threads drawing a batch.
 #' @param format `"array"` (R arrays), or `"float32"` or `"uint8"` (numpy arrays for Keras); see
 #'   Formats.
@@ -69,9 +77,10 @@
 #'   first batches are those of epoch `initial_epoch + 1` with the same `seed`.
 #' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
 #'   `antialias`, `encoding`.
-#' @return A function of no arguments, with attributes `steps_per_epoch` (full batches per epoch,
-#'   global batches with `workers`), `num_classes`, `image_shape` (height, width, channels),
-#'   `n_features`, `format`, `sparse_labels`, `workers` and `worker`.
+#' @return A generator: a function of no arguments (for the Keras forms with a doodles connection,
+#'   also the Keras dataset, class `doodles_batches`), with attributes `steps_per_epoch` (full
+#'   batches per epoch, global batches with `workers`), `num_classes`, `image_shape` (height,
+#'   width, channels), `n_features`, `format`, `sparse_labels`, `workers` and `worker`.
 #' @export
 #' @examples
 #' \dontrun{
@@ -80,11 +89,11 @@
 #' it <- train_generator(con, ids, batch_size = 32, scale = 0.5, seed = 1)
 #' batch <- it()
 #' dim(batch[[1]]) # 32 128 128 1
-#' # For Keras: uint8 NHWC numpy batches, and a model that rescales them.
+#' # For Keras: uint8 NHWC batches made by Rust, and a model that rescales them.
 #' it <- train_generator(con, ids, batch_size = 256, scale = 0.5, format = "uint8")
 #' model <- get_model("mobilenet_v1", input_shape = c(128, 128),
 #'                    num_classes = attr(it, "num_classes"), input_dtype = "uint8")
-#' fit_doodles(model, it, epochs = 2)
+#' fit_doodles(model, it, epochs = 2)  # or keras3::fit(model, it, epochs = 2)
 #' }
 train_generator <- function(con, samples_index, num_classes = NULL, batch_size = 32, scale = 1,
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
@@ -106,7 +115,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                                min.len = batch_size * workers, unique = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
   assert_count(seed, null.ok = TRUE)
-  assert_flag(prefetch)
+  prefetch_depth(prefetch)
   check_format(format, imagenet_preproc)
   assert_flag(sparse_labels)
   if (!DBI::dbIsValid(con)) {
@@ -119,11 +128,32 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   samples_index <- as.integer(samples_index)
   feature_spec <- resolve_features(con, features)
   draw_options <- check_draw_options(...)
-  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch, labels = TRUE,
-                         c(draw_options, format = format, imagenet_preproc = imagenet_preproc))
-
   global_batch <- batch_size * workers
   steps <- length(samples_index) %/% global_batch
+  attributes <- list(steps_per_epoch = steps, num_classes = num_classes,
+                     image_shape = image_shape(scale, color, draw_options),
+                     n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
+                     format = format, sparse_labels = sparse_labels, workers = workers,
+                     worker = worker)
+  if (format != "array" && is_doodles_connection(con)) {
+    check_store_connection(con)
+    features <- producer_features(feature_rows(con, "doodles", samples_index, feature_spec),
+                                  feature_spec)
+    spec <- c(list(con = con@ptr, texts = NULL, ids = samples_index, batch_size = batch_size,
+                   # Without a seed, the session's generator picks one: set.seed() still rules.
+                   seed = if (is.null(seed)) sample.int(.Machine$integer.max, 1L) else seed,
+                   workers = workers,
+                   worker = worker, initial_epoch = initial_epoch, format = format,
+                   imagenet = imagenet_preproc, targets = if (sparse_labels) "sparse" else "onehot",
+                   classes = num_classes, depth = prefetch_depth(prefetch)),
+              producer_drawing(scale, color, draw_options, threads), features)
+    return(keras_batches(spec, spec$targets, num_classes, attributes$n_features, ordered = FALSE,
+                         attributes))
+  }
+  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch_depth(prefetch) > 0,
+                         labels = TRUE,
+                         c(draw_options, format = format, imagenet_preproc = imagenet_preproc))
+
   epoch <- as.integer(initial_epoch)
   step <- steps
   order <- integer()
@@ -148,19 +178,20 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     features <- features_in_format(read_features(con, "doodles", ids, feature_spec), format)
     list(list(batch$x, features), y)
   }
-  structure(generator, steps_per_epoch = steps, num_classes = num_classes,
-            image_shape = image_shape(scale, color, draw_options), batch_pool = reader$pool,
-            n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
-            format = format, sparse_labels = sparse_labels, workers = workers, worker = worker)
+  do.call(structure, c(list(generator), attributes))
 }
 
 #' A generator of test batches
 #'
-#' Returns a function that walks the test drawings in order, `batch_size` at a time, the last batch
-#' possibly smaller, returning `list(x)` for each batch and `NULL` after the last one. It works
-#' unchanged with [predict_top3()], and with `predict(model, it, steps = attr(it, "steps"))` of the
-#' R keras3 package or of the legacy keras package (Keras 2; the generator's class tells keras to
-#' end its one-batch-ahead iterator at that `NULL`, without the warning a plain function gets).
+#' Returns a generator that walks the test drawings in order, `batch_size` at a time, the last
+#' batch possibly smaller: calling it returns `list(x)` for each batch and `NULL` after the last
+#' one. It works unchanged with [predict_top3()]. In the Keras forms (`"float32"`, `"uint8"`) it is
+#' a Keras dataset whose batches a Rust producer makes from the drawings (read once), as in
+#' [train_generator()]: `predict(model, it)` of keras3, of the legacy keras package, or Python's
+#' `model.predict(it)` take it as it is, with its length. As `format = "array"` it is an R
+#' function, for `predict(model, it, steps = attr(it, "steps"))` (legacy keras: the generator's
+#' class ends its one-batch-ahead iterator at that `NULL`, without the warning a plain function
+#' gets).
 #'
 #' @inheritParams train_generator
 #' @param data A DBI connection holding a `test` table (`id`, `key_id`, `drawing`, `countrycode`),
@@ -173,9 +204,9 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #'   `doodles` table defines the country codes.
 #' @param format As in [train_generator()]: `"array"`, or `"float32"` or `"uint8"` numpy arrays
 #'   for Keras (see [keras_input_format()]).
-#' @return A function of no arguments, of class `doodles_test_generator`, with attributes `steps`
-#'   (number of batches), `key_id` (in batch order, when known), `image_shape`, `n_features` and
-#'   `format`.
+#' @return A function of no arguments, of class `doodles_test_generator` (`"array"`) or
+#'   `doodles_batches` (Keras forms), with attributes `steps` (number of batches), `key_id` (in
+#'   batch order, when known), `image_shape`, `n_features` and `format`.
 #' @export
 #' @examples
 #' drawings <- data.frame(key_id = 1:3, drawing = rep("[[[0, 255], [0, 255]]]", 3))
@@ -228,6 +259,14 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     }
   }
   steps <- ceiling(rows / batch_size)
+  attributes <- list(steps = steps, key_id = key_id,
+                     image_shape = image_shape(scale, color, draw_options),
+                     n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
+                     format = format)
+  if (format != "array") {
+    return(test_batches(data, rows_ids, batch_size, feature_spec, format, imagenet_preproc,
+                        producer_drawing(scale, color, draw_options, threads), attributes))
+  }
   step <- 0L
   generator <- function() {
     if (step >= steps) return(NULL)
@@ -239,10 +278,35 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     }
     list(list(batch$x, features_in_format(batch$features, format)))
   }
-  structure(generator, steps = steps, key_id = key_id,
-            image_shape = image_shape(scale, color, draw_options),
-            n_features = if (is.null(feature_spec)) 0L else feature_spec$width, format = format,
-            class = c("doodles_test_generator", "function"))
+  do.call(structure, c(list(generator), attributes,
+                       list(class = c("doodles_test_generator", "function"))))
+}
+
+# A test generator in a Keras form: the drawings (of the data frame, or of the `test` table read
+# once in id order) and their features handed to a producer that walks them in order.
+test_batches <- function(data, rows_ids, batch_size, feature_spec, format, imagenet_preproc,
+                         drawing, attributes) {
+  if (is.data.frame(data)) {
+    drawings <- data$drawing
+    ids <- seq_along(drawings)
+    feature_data <- if (!is.null(feature_spec)) {
+      rows <- data
+      for (name in names(feature_spec$expressions)) {
+        rows[[name]] <- frame_features(data, list(expressions = feature_spec$expressions[name],
+                                                  countries = NULL))[, 1]
+      }
+      rows
+    }
+  } else {
+    ids <- rows_ids$id
+    drawings <- DBI::dbGetQuery(data, "SELECT drawing FROM test ORDER BY id")$drawing
+    feature_data <- if (!is.null(feature_spec)) feature_rows(data, "test", ids, feature_spec)
+  }
+  spec <- c(list(con = NULL, texts = drawings, ids = ids, batch_size = batch_size, seed = NULL,
+                 workers = 1L, worker = 0L, initial_epoch = 0L, format = format,
+                 imagenet = imagenet_preproc, targets = "none", classes = 0L, depth = 2L),
+            drawing, producer_features(feature_data, feature_spec))
+  keras_batches(spec, "none", 0L, attributes$n_features, ordered = TRUE, attributes)
 }
 
 check_image_args <- function(scale, color, imagenet_preproc, threads,
@@ -348,16 +412,13 @@ batch_reader <- function(con, table, scale, color, threads, prefetch, labels, dr
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
-# The memory of Keras-form batches is reused once nobody holds them (batch_pool()).
 doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
-  pool <- batch_pool(image_shape(scale, color, draw_options))
   list(
     prefetches = prefetch,
-    pool = pool,
     read = function(ids, upcoming) {
-      batch <- do.call(pooled_doodle_batch, c(list(pool, con, ids, scale = scale, color = color,
-                                                   next_ids = upcoming, threads = threads),
-                                              draw_options))
+      batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
+                                            next_ids = upcoming, threads = threads),
+                                       draw_options))
       list(x = batch$x, label_int = batch$y)
     }
   )

@@ -48,39 +48,49 @@
 #'                    num_classes = attr(it, "num_classes"), input_dtype = "uint8")
 #' history <- fit_doodles(model, it, epochs = 2)
 #' }
-fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "steps_per_epoch"),
-                        epochs = 1, validation_data = NULL,
-                        validation_steps = attr(validation_data, "steps_per_epoch"),
-                        callbacks = NULL, verbose = if (interactive()) 1 else 2,
-                        initial_epoch = 0) {
+fit_doodles <- function(model, generator, steps_per_epoch = NULL, epochs = 1,
+                        validation_data = NULL, validation_steps = NULL, callbacks = NULL,
+                        verbose = if (interactive()) 1 else 2, initial_epoch = 0) {
   assert_function(generator)
-  assert_count(steps_per_epoch, positive = TRUE)
+  assert_count(steps_per_epoch, positive = TRUE, null.ok = TRUE)
   assert_count(epochs, positive = TRUE)
   assert_count(initial_epoch)
   assert_choice(verbose, 0:2)
   assert_list(callbacks, null.ok = TRUE)
-  if (!is.null(validation_data)) {
-    assert_function(validation_data)
-    assert_count(validation_steps, positive = TRUE)
-  }
+  assert_function(validation_data, null.ok = TRUE)
+  assert_count(validation_steps, positive = TRUE, null.ok = TRUE)
   if (!is_keras_model(model)) {
     abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
   }
-  first_batch <- generator()
-  if (!is.null(first_batch)) check_batch_for_model(model, first_batch[[1]])
-  # Only the bridge's loop pulls from here on: it views the batches itself, so that their memory
-  # is reused as soon as Keras is done with it (see batch_pool()).
-  stop_handing_anchors <- hand_anchors_to_bridge(generator, validation_data)
-  on.exit(stop_handing_anchors(), add = TRUE)
+  strategy <- tryCatch(model$distribute_strategy, error = function(e) NULL)
+  multi_worker <- !is.null(strategy) && isTRUE(bridge_py()$is_multi_worker(strategy))
+  if (inherits(generator, "doodles_batches") && !multi_worker) {
+    return(fit_keras(model, generator, steps_per_epoch, epochs, validation_data,
+                     validation_steps, callbacks, verbose, initial_epoch))
+  }
+  steps_per_epoch <- steps_per_epoch %||% attr(generator, "steps_per_epoch")
+  assert_count(steps_per_epoch, positive = TRUE)
+  if (!is.null(validation_data)) {
+    validation_steps <- validation_steps %||% attr(validation_data, "steps_per_epoch")
+    assert_count(validation_steps, positive = TRUE)
+  }
+  first_batch <- if (inherits(generator, "doodles_batches")) {
+    check_format_for_model(model, attr(generator, "format"))
+    NULL
+  } else {
+    batch <- generator()
+    if (!is.null(batch)) check_batch_for_model(model, batch[[1]])
+    list(batch)
+  }
   result <- tryCatch(
-    bridge_py()$fit_loop(
-      model, generator, pulled = list(first_batch),
+    with_producer_errors(bridge_py()$fit_loop(
+      model, python_source(generator), pulled = first_batch,
       steps_per_epoch = as.integer(steps_per_epoch), epochs = as.integer(epochs),
       callbacks = callbacks, verbose = as.integer(verbose),
-      validation_fn = validation_data,
+      validation_fn = python_source(validation_data),
       validation_steps = if (is.null(validation_data)) NULL else as.integer(validation_steps),
       initial_epoch = as.integer(initial_epoch)
-    ),
+    )),
     error = function(e) {
       # A worker of a multi-worker training gone: the bridge's one-line account, without the
       # Python traceback reticulate adds.
@@ -91,15 +101,55 @@ fit_doodles <- function(model, generator, steps_per_epoch = attr(generator, "ste
       abort_doodles(sub("^doodles: ", "", said), kind = "workers", call = NULL)
     }
   )
-  history <- result[[1]]
-  timings <- result[[2]]
-  logs <- lapply(history$history, function(values) as.numeric(unlist(values)))
+  history_frame(result[[1]], result[[2]], initial_epoch)
+}
+
+# What the bridge's loop pulls from: the producer's Python object itself, or an R function.
+python_source <- function(generator) {
+  if (inherits(generator, "doodles_batches")) attr(generator, "py_object") else generator
+}
+
+# fit_doodles() on a producer's batches: Keras' own fit(), which takes them on its own threads.
+fit_keras <- function(model, generator, steps_per_epoch, epochs, validation_data,
+                      validation_steps, callbacks, verbose, initial_epoch) {
+  check_format_for_model(model, attr(generator, "format"))
+  if (!is.null(validation_data)) {
+    if (!inherits(validation_data, "doodles_batches")) {
+      abort_doodles(c("`validation_data` must be a generator in the form of `generator`.",
+                      i = sprintf("Make it with `format = \"%s\"`.", attr(generator, "format"))),
+                    kind = "argument")
+    }
+    check_format_for_model(model, attr(validation_data, "format"))
+  }
+  batches <- attr(generator, "py_object")
+  timing <- batches_py()$timing_callback(batches, legacy = legacy_keras_in_use())
+  history <- with_producer_errors(model$fit(
+    batches, epochs = as.integer(epochs),
+    steps_per_epoch = if (!is.null(steps_per_epoch)) as.integer(steps_per_epoch),
+    validation_data = if (!is.null(validation_data)) attr(validation_data, "py_object"),
+    validation_steps = if (!is.null(validation_steps)) as.integer(validation_steps),
+    callbacks = c(callbacks, list(timing)), verbose = as.integer(verbose),
+    initial_epoch = as.integer(initial_epoch)
+  ))
+  timings <- timing$timings
+  if (inherits(timings, "python.builtin.object")) timings <- reticulate::py_to_r(timings)
+  timings <- lapply(timings, function(t) {
+    list(data_seconds = t$data_seconds, train_seconds = t$epoch_seconds - t$data_seconds)
+  })
+  history_frame(history, timings, initial_epoch)
+}
+
+# The data frame fit_doodles() returns: a row per epoch trained.
+history_frame <- function(history, timings, initial_epoch) {
+  logs <- history$history
+  if (inherits(logs, "python.builtin.object")) logs <- reticulate::py_to_r(logs)
+  logs <- lapply(logs, function(values) as.numeric(unlist(values)))
   n <- length(timings)
   data.frame(
     epoch = as.integer(initial_epoch) + seq_len(n),
     as.data.frame(lapply(logs, utils::tail, n), optional = TRUE),
-    data_seconds = vapply(timings, `[[`, 1, "data_seconds"),
-    train_seconds = vapply(timings, `[[`, 1, "train_seconds")
+    data_seconds = vapply(timings, function(t) as.numeric(t[["data_seconds"]]), 1),
+    train_seconds = vapply(timings, function(t) as.numeric(t[["train_seconds"]]), 1)
   )
 }
 

@@ -20,8 +20,6 @@ option_table <- list(
        meaning = "DuckDB's memory_limit while index_doodles() builds or checks the stroke index of a database file."),
   list(name = "doodles.load_checkpoint", kind = "option", default = "128MB",
        meaning = "DuckDB's checkpoint_threshold while loading into a database file."),
-  list(name = "doodles.batch_pool", kind = "option", default = 3L,
-       meaning = "Keras-form batches of a train_generator() whose memory is reused once nothing holds them (0: off)."),
   list(name = "DBDIR", kind = "environment variable", default = "",
        meaning = "The database folder of doodle_app() when `db_dir` is not given."),
   list(name = "TF_CONFIG", kind = "environment variable", default = "",

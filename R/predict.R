@@ -3,7 +3,8 @@
 
 #' Top-3 words per drawing
 #'
-#' Runs `model` on every batch of `data` (pulled on R's main thread, like [fit_doodles()]) and
+#' Runs `model` on every batch of `data` (Keras' own `predict()` on a Keras-form generator's
+#' dataset; an R function's batches pulled on R's main thread) and
 #' returns the three most probable classes of each drawing, best first.
 #'
 #' @param model A Python Keras model.
@@ -153,6 +154,16 @@ prediction_matrix <- function(predicted, k) {
 # The model's class probabilities for `data` (a generator or a batch), one row per drawing: what
 # predict_top3() ranks, and what the drawing page (doodle_app()) shows.
 predict_probabilities <- function(model, data, steps = NULL, call = rlang::caller_env()) {
+  if (inherits(data, "doodles_batches")) {
+    check_format_for_model(model, attr(data, "format"), call)
+    probabilities <- with_producer_errors(model$predict(
+      attr(data, "py_object"), steps = if (!is.null(steps)) as.integer(steps), verbose = 0L
+    ), call = call)
+    if (inherits(probabilities, "python.builtin.object")) {
+      probabilities <- reticulate::py_to_r(probabilities)
+    }
+    return(as.matrix(probabilities))
+  }
   generator <- if (is.function(data)) {
     # A generator's batches are checked by the form it declares, without drawing one.
     if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"), call)

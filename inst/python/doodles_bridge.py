@@ -1,17 +1,16 @@
-"""Training and prediction loops that feed Keras 3 from an R function, and the numpy views of
-the batches doodles renders in the form Keras consumes.
+"""The training loop for what Keras' own ``fit()`` cannot take, and helpers of the R side.
 
-The R function is called only from the thread that runs these loops, which is R's main thread:
-Keras' own ``fit()`` wraps a Python generator in ``tf.data.Dataset.from_generator``, whose
-background threads would call into R (and hang or crash it). Each step here pulls one batch from
-R, hands it to Keras as C-ordered numpy arrays (R's double arrays converted to float32; batches
-already in a Keras form as they are) and calls ``train_on_batch``; callbacks run as in ``fit()``.
+``fit_doodles()`` hands the producer's batches (``doodles_batches.py``) to Keras' own ``fit()``.
+This module's loop serves the two cases left: an R function (``format = "array"``, or a
+connection other than doodles'), which only R's main thread may call, so each step pulls one
+batch here and calls ``train_on_batch``; and a worker of a multi-worker training, whose Keras 3
+``fit()`` fails under MultiWorkerMirroredStrategy (see ``multi_worker_step_function``), which
+takes its shard's batches from the producer on this thread, without R. Callbacks run as in
+``fit()``.
 """
 
-import sys
 import threading
 import time
-import weakref
 
 import numpy as np
 
@@ -44,37 +43,6 @@ def nhwc_view(storage, shape, dtype):
     return storage.view(dtype)[:count].reshape(tuple(int(d) for d in shape))
 
 
-def memory_users(anchor):
-    """How many arrays use the memory of `anchor` (a view from `nhwc_view`), plus a constant.
-
-    Every numpy view derived from `anchor` has as its base the capsule through which reticulate
-    keeps the R vector alive (numpy collapses chains of views to it), and anything else that uses
-    the memory (a TensorFlow tensor aliasing it, a memoryview) holds one of those views. (Another
-    conversion of the same R vector would make a capsule of its own: batches are handed out as
-    `view_of(anchor)`.) So once the count is back to what it was when only `anchor` existed, nothing but
-    `anchor` uses the memory, and it can be written again.
-    """
-    return sys.getrefcount(anchor.base)
-
-
-# The anchors of R's batch pools (batch_pool() in R/numpy.R), by id, while they live. An anchor
-# reaches Python only from a pool handing batches to a loop of this module, which makes its own
-# view of it at once (as_model_input): no R object then holds the batch, and memory_users() falls
-# back as soon as Keras drops it.
-pool_anchors = weakref.WeakValueDictionary()
-
-
-def pool_anchor(anchor):
-    """Registers `anchor` as a pool's anchor; returns it."""
-    pool_anchors[id(anchor)] = anchor
-    return anchor
-
-
-def view_of(anchor):
-    """A new array on the memory of `anchor`, counted by `memory_users(anchor)` while it lives."""
-    return anchor.view()
-
-
 def one_hot(labels, num_classes):
     """float32 one-hot rows of the 0-based integer `labels`."""
     return np.eye(int(num_classes), dtype=np.float32)[np.asarray(labels, dtype=np.intp)]
@@ -88,21 +56,21 @@ def as_model_input(value):
     """C-ordered arrays for Keras from an array, or a list of arrays (several inputs).
 
     Arrays already in a Keras form (float32 or uint8 images, int32 labels, C-ordered) are passed
-    on as they are, without a copy, a pool's anchor as a view of its own (see pool_anchors); others
-    (R's double arrays, lists) are converted to float32.
+    on as they are, without a copy; others (R's double arrays, lists) are converted to float32.
     """
     if isinstance(value, (list, tuple)):
         return [as_model_input(v) for v in value]
-    if pool_anchors.get(id(value)) is value:
-        return view_of(value)
     if isinstance(value, np.ndarray) and value.dtype in KERAS_DTYPES and value.flags.c_contiguous:
         return value
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
-def next_batch(fn):
-    """Pulls one `(x, y)` batch from R; `None` when the R function signals the end."""
-    return as_training_batch(call_r(fn))
+def next_batch(source):
+    """One `(x, y)` batch from `source`: the producer's Batches (taken on this thread, without
+    R), or an R function (`None` when it signals the end)."""
+    if hasattr(source, "take"):
+        return as_training_batch(source.take())
+    return as_training_batch(call_r(source))
 
 
 def as_training_batch(batch):

@@ -13,18 +13,22 @@ use doodles_store::{source, synthetic};
 use extendr_api::prelude::*;
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// A connection and the batch rendered ahead for its next store_batch call.
-struct Open {
-    conn: Connection,
+/// A connection, the batch rendered ahead for its next store_batch call, and the flag its
+/// producers read to refuse work once it is closed.
+pub(crate) struct Open {
+    pub(crate) conn: Connection,
     next_batch: NextBatch,
+    pub(crate) closed: Arc<AtomicBool>,
 }
 
 type ConnectionCell = RefCell<Option<Open>>;
 type ResultCell = RefCell<Option<QueryResult>>;
 type LoaderCell = RefCell<Loader>;
 
-fn with_open<T>(con: &Robj, body: impl FnOnce(&mut Open) -> Result<T, RError>) -> Result<T, RError> {
+pub(crate) fn with_open<T>(con: &Robj, body: impl FnOnce(&mut Open) -> Result<T, RError>) -> Result<T, RError> {
     let pointer =
         <&ExternalPtr<ConnectionCell>>::try_from(con).map_err(|_| RError::argument("not a doodles connection"))?;
     let cell = pointer.try_addr().map_err(|_| RError::argument("the connection has been closed"))?;
@@ -52,7 +56,7 @@ fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
         let db = open_database(dbdir, memory_key, read_only)?;
         let conn = db.connect()?;
         let info = list!(key = db.key.clone(), read_only = db.read_only);
-        let open = Open { conn, next_batch: NextBatch::default() };
+        let open = Open { conn, next_batch: NextBatch::default(), closed: Arc::default() };
         let pointer: Robj = ExternalPtr::new(RefCell::new(Some(open)) as ConnectionCell).into();
         Ok(list!(pointer = pointer, info = info).into())
     })
@@ -61,7 +65,14 @@ fn store_connect(dbdir: &str, memory_key: &str, read_only: bool) -> Robj {
 /// @noRd
 #[extendr]
 fn store_disconnect(con: Robj) -> Robj {
-    guard(|| Ok(close_pointer::<Open>(&con, "not a doodles connection")?.into()))
+    guard(|| {
+        // Producers made from this connection keep the stroke index but must stop too.
+        let _ = with_open(&con, |open| {
+            open.closed.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        Ok(close_pointer::<Open>(&con, "not a doodles connection")?.into())
+    })
 }
 
 /// Drops what an external pointer of ours holds (a connection or a result), once; whether it was
@@ -360,7 +371,7 @@ fn store_index_info(con: Robj) -> Robj {
     })
 }
 
-fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
+pub(crate) fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
     let bad = |i: usize| RError::argument(format!("{what}[{}] is not a whole number", i + 1));
     if let Some(ints) = ids.as_integer_slice() {
         ints.iter().enumerate().map(|(i, &v)| if v == i32::MIN { Err(bad(i)) } else { Ok(i64::from(v)) }).collect()

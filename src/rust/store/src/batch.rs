@@ -39,7 +39,7 @@ pub fn lookup<'a>(index: &'a StrokeIndex, ids: &[i64]) -> Result<(Vec<Drawing<'a
     Ok((drawings, labels))
 }
 
-fn render_error(err: BatchError, ids: &[i64]) -> StoreError {
+pub(crate) fn render_error(err: BatchError, ids: &[i64]) -> StoreError {
     match err {
         BatchError::Drawing { index, error } => {
             let id = ids.get(index).copied().unwrap_or(0);

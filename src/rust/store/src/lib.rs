@@ -7,6 +7,7 @@
 //! - [`source`], [`parse`] and [`load`]: resumable loading from a zip, a folder or ndjson files
 //!   by a [`load::Loader`] (rows reach DuckDB through the table functions of `feed`).
 //! - [`index`] and [`batch`]: the memory-mapped stroke index and random batches through it.
+//! - [`producer`]: batches in the Keras form made ahead on threads of their own, for Python.
 //! - [`synthetic`]: drawings in the Kaggle layout for scale tests and benchmarks.
 pub mod batch;
 pub mod convert;
@@ -16,6 +17,7 @@ mod feed;
 pub mod index;
 pub mod load;
 pub mod parse;
+pub mod producer;
 pub mod query;
 pub mod source;
 pub mod synthetic;

@@ -1,0 +1,154 @@
+# Generators in the Keras forms whose batches never touch R: R makes a Rust producer once (ids,
+# drawing options, labels, side features) and hands it to a Python object (inst/python/
+# doodles_batches.py) that Keras reads as it is, from any thread, through the package's own C
+# functions. R's main thread, R's memory and R's garbage collector are not on a batch's road.
+
+# The Keras-form generator `train_generator()` and `test_generator()` return: the Python
+# `Batches` object (a keras PyDataset, or a tf_keras Sequence under legacy Keras), with the
+# generator's attributes. `spec` is what src/rust/src/producer.rs reads; `attributes` are set on
+# the result as on the R closures.
+keras_batches <- function(spec, targets, num_classes, n_features, ordered, attributes) {
+  made <- producer_new(spec)
+  dll <- getLoadedDLLs()[["doodles"]][["path"]]
+  batches <- batches_py()$make_batches(
+    dll, made$address, made$steps_per_epoch, as.integer(attributes$image_shape), spec$format,
+    targets, as.integer(num_classes), as.integer(n_features), ordered,
+    legacy = legacy_keras_in_use()
+  )
+  # Python holds its own handle now; `made$pointer` goes with this frame. What R gets is a
+  # function (`it()` takes a batch) that reticulate hands to Python as the object itself (its
+  # `py_object`), so keras3::fit() and Python's fit() receive the Batches untouched.
+  generator <- function() next_batch(generator)
+  attributes(generator) <- c(list(py_object = batches), attributes,
+                             list(class = c("doodles_batches", class(batches))))
+  generator
+}
+
+# The drawing options of a generator (its `...`) completed with draw_doodles()' defaults, checked.
+producer_drawing <- function(scale, color, draw_options, threads, call = rlang::caller_env()) {
+  options <- utils::modifyList(
+    list(line_width = 3, antialias = FALSE, encoding = if (color) "hue" else "gray"),
+    draw_options
+  )
+  threads <- check_drawing_options(scale, color, options$line_width, options$antialias,
+                                   options$encoding, threads, call = call)
+  c(list(scale = scale, threads = threads), options)
+}
+
+# Batches rendered ahead: `prefetch` is TRUE (the default depth), FALSE (none) or a count.
+prefetch_depth <- function(prefetch, call = rlang::caller_env()) {
+  if (isTRUE(prefetch)) return(2L)
+  if (isFALSE(prefetch)) return(0L)
+  assert_count(prefetch, .var.name = "prefetch")
+  as.integer(prefetch)
+}
+
+# The side features of `ids` (rows of `table`), read once for the producer: the numeric ones as a
+# matrix, the country code as the 0-based position in `spec$countries` (-1: none).
+producer_features <- function(rows, spec) {
+  if (is.null(spec)) return(list(numeric = NULL, categories = NULL, levels = 0L))
+  numeric <- if (length(spec$expressions)) {
+    out <- feature_matrix(rows, utils::modifyList(spec, list(countries = NULL)))
+    storage.mode(out) <- "double"
+    out
+  }
+  categories <- if (!is.null(spec$countries)) {
+    code <- match(rows$countrycode, spec$countries) - 1L
+    code[is.na(code)] <- -1L
+    as.integer(code)
+  }
+  list(numeric = numeric, categories = categories, levels = length(spec$countries))
+}
+
+# The feature columns of `ids` of `table`, in the order of `ids`, in one query.
+feature_rows <- function(con, table, ids, spec) {
+  select <- c("id", if (!is.null(spec$countries)) "countrycode",
+              if (length(spec$expressions)) paste(spec$expressions, "AS",
+                                                  DBI::dbQuoteIdentifier(con, names(spec$expressions))))
+  rows <- DBI::dbGetQuery(con, sprintf("SELECT %s FROM %s", paste(select, collapse = ", "),
+                                       DBI::dbQuoteIdentifier(con, table)))
+  rows[match(ids, rows$id), , drop = FALSE]
+}
+
+# Legacy keras wraps R functions in a generator of its own; the producer's object goes as it is.
+#' @exportS3Method keras::as_generator
+as_generator.doodles_batches <- function(x) attr(x, "py_object")
+
+#' @export
+print.doodles_batches <- function(x, ...) {
+  steps <- if (is.null(attr(x, "steps"))) attr(x, "steps_per_epoch") else attr(x, "steps")
+  cat(sprintf("<doodles batches: %d per epoch of %s, %s %s%s>\n", steps,
+              paste(attr(x, "image_shape"), collapse = " x "),
+              attr(x, "format"), if (isTRUE(attr(x, "sparse_labels"))) "sparse labels" else
+                "images", if (attr(x, "n_features") > 0) " with side features" else ""))
+  invisible(x)
+}
+
+# The Python module of the producer's batches.
+batches_py <- function() {
+  if (is.null(py_modules$batches)) {
+    use_keras_env()
+    py_modules$batches <- reticulate::import_from_path(
+      "doodles_batches", path = system.file("python", package = "doodles"), convert = FALSE
+    )
+  }
+  py_modules$batches
+}
+
+# Whether Keras 2 (tf_keras) is what the session trains with: the legacy R keras package asks
+# for it with TF_USE_LEGACY_KERAS.
+legacy_keras_in_use <- function() {
+  tolower(Sys.getenv("TF_USE_LEGACY_KERAS")) %in% c("1", "true")
+}
+
+# Runs `expr`, turning an error the producer raised in Python into its doodles_error class
+# (doodles_error_drawing with the drawing's `id`, ...).
+with_producer_errors <- function(expr, call = rlang::caller_env()) {
+  tryCatch(expr, python.builtin.Exception = function(e) {
+    error <- reticulate::py_last_error()
+    kind <- tryCatch(reticulate::py_to_r(e$kind), error = function(...) NULL)
+    if (!is.character(kind) && !is.null(error$type) &&
+        error$type %in% c("DoodlesError", "DrawingError", "ArgumentError", "IndexChangedError")) {
+      kind <- switch(error$type, DrawingError = "drawing", ArgumentError = "argument",
+                     IndexChangedError = "index", "internal")
+    }
+    if (!is.character(kind)) stop(e)
+    id <- tryCatch(reticulate::py_to_r(e$drawing_id), error = function(...) NULL)
+    message <- tryCatch(reticulate::py_to_r(e$args[[0]]), error = function(...) conditionMessage(e))
+    abort_doodles(message, id = id, kind = kind, call = call)
+  })
+}
+
+#' Take a batch from a Keras-form generator
+#'
+#' The batches of [train_generator()] and [test_generator()] in a Keras form are made by Rust and
+#' handed to Keras directly; R code can still take one: `it()` does, and so does
+#' `next_batch(it)`. Errors of the producer arrive as `doodles_error`s (a bad drawing as
+#' `doodles_error_drawing` with its `id`).
+#'
+#' @param generator A generator of [train_generator()] or [test_generator()].
+#' @return `list(x, y)` (training) or `list(x)` (test; `NULL` after the last batch), the arrays
+#'   as numpy arrays (`x` a list of the images and the side features when there are features).
+#' @export
+#' @examples
+#' \dontrun{
+#' it <- train_generator(con, ids, batch_size = 32, scale = 0.5, format = "uint8")
+#' batch <- next_batch(it)
+#' }
+next_batch <- function(generator) {
+  if (!inherits(generator, "doodles_batches")) {
+    assert_function(generator, .var.name = "generator")
+    return(generator())
+  }
+  batch <- with_producer_errors(attr(generator, "py_object")$`__call__`())
+  if (reticulate::py_is_null_xptr(batch) || inherits(batch, "python.builtin.NoneType")) {
+    return(NULL)
+  }
+  items <- function(tuple) {
+    lapply(seq_len(reticulate::py_len(tuple)) - 1L, function(i) {
+      item <- reticulate::py_get_item(tuple, i)
+      if (inherits(item, "python.builtin.tuple")) items(item) else item
+    })
+  }
+  items(batch)
+}

@@ -1,0 +1,717 @@
+//! Batches in the form Keras consumes, made without R: a [`Producer`] owns a generator's ids
+//! (shuffled per epoch from a seed, cut into this worker's shard), reads the drawings (through
+//! the stroke index, or texts it was given), renders them as NHWC uint8 or float32, adds labels
+//! (one-hot or sparse) and side features, and keeps up to `depth` batches rendered ahead on a
+//! thread of its own. Any thread may ask for a batch; the memory of a batch is a plain Rust
+//! vector, handed back to the producer's small pool when its user drops it.
+//!
+//! A batch is named by its absolute step `a` (0, 1, ... over all epochs): epoch
+//! `initial_epoch + 1 + a / steps_per_epoch`, step `a % steps_per_epoch` of it. Its drawings
+//! depend on the plan and `a` only, so batches are the same whichever thread asks, and in
+//! whatever order.
+use crate::batch::{lookup, render_error};
+use crate::db::Database;
+use crate::error::{ErrorKind, Result, StoreError};
+use crate::index::StrokeIndex;
+use doodles_raster::{render_batch, Drawing, Output, RenderOptions};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Where the drawings come from.
+pub enum Drawings {
+    /// Table `doodles` through its stroke index. `db` and `write_epoch` tell whether the database
+    /// was written after the producer was made (then its index may be stale: an error).
+    Index { index: Arc<StrokeIndex>, db: Arc<Database>, write_epoch: u64 },
+    /// Drawing texts (JSON), by position in the plan's ids (the test table, a data frame).
+    Texts(Vec<String>),
+}
+
+/// Which ids make each batch.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The ids, in their given order (the test order when `seed` is `None`).
+    pub ids: Vec<i64>,
+    pub batch_size: usize,
+    /// Shuffle every epoch with this seed; `None` walks the ids in order, the last batch partial.
+    pub seed: Option<u64>,
+    /// Workers of a multi-worker training and this one's index: each epoch's order is cut into
+    /// global batches of `workers * batch_size` ids, of which this worker takes its slice.
+    pub workers: usize,
+    pub worker: usize,
+    /// Epochs trained before: the first batch is one of epoch `initial_epoch + 1`.
+    pub initial_epoch: u64,
+}
+
+impl Plan {
+    fn check(&self) -> Result<()> {
+        let bad = |message: String| Err(StoreError::new(ErrorKind::Argument, message));
+        if self.batch_size == 0 || self.workers == 0 || self.worker >= self.workers {
+            return bad(format!(
+                "batch_size {} and worker {} of {} workers do not make a batch",
+                self.batch_size, self.worker, self.workers
+            ));
+        }
+        if self.ids.len() > u32::MAX as usize {
+            return bad("more than 2^32 ids".into());
+        }
+        if self.seed.is_some() && self.ids.len() < self.batch_size * self.workers {
+            return bad(format!(
+                "{} ids are fewer than one batch of {} ({} workers of {})",
+                self.ids.len(),
+                self.batch_size * self.workers,
+                self.workers,
+                self.batch_size
+            ));
+        }
+        if self.seed.is_none() && self.workers != 1 {
+            return bad("an ordered walk has one worker".into());
+        }
+        Ok(())
+    }
+
+    /// Batches per epoch: full global batches when shuffled, every id (the last batch partial)
+    /// when walked in order.
+    pub fn steps_per_epoch(&self) -> u64 {
+        match self.seed {
+            Some(_) => (self.ids.len() / (self.batch_size * self.workers)) as u64,
+            None => self.ids.len().div_ceil(self.batch_size) as u64,
+        }
+    }
+
+    /// The epoch (1-based, counting `initial_epoch`) and step within it of absolute step `a`.
+    pub fn epoch_and_step(&self, a: u64) -> (u64, u64) {
+        let steps = self.steps_per_epoch();
+        (self.initial_epoch + 1 + a / steps, a % steps)
+    }
+
+    /// The permutation of positions for `epoch`: the same for a (seed, epoch) on every machine.
+    fn order(&self, seed: u64, epoch: u64) -> Vec<u32> {
+        let mut positions: Vec<u32> = (0..self.ids.len() as u32).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(epoch);
+        positions.shuffle(&mut rng);
+        positions
+    }
+}
+
+/// The element type of the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pixels {
+    /// `round(255 * value)`; the model rescales.
+    Uint8,
+    /// Values in [0, 1], or [-1, 1] with `imagenet`.
+    Float32 { imagenet: bool },
+}
+
+/// What `y` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    /// No labels (test batches).
+    None,
+    /// float32 rows of `classes` columns.
+    OneHot { classes: usize },
+    /// The int32 class of each drawing, checked to be below `classes`.
+    Sparse { classes: usize },
+}
+
+/// Side inputs, by position in the plan's ids: `numeric` (`width` float32 values per id, row by
+/// row), then one-hot columns for `categories` (a 0-based level per id, -1 for none, of `levels`).
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub numeric: Vec<f32>,
+    pub width: usize,
+    pub categories: Vec<i32>,
+    pub levels: usize,
+}
+
+impl Features {
+    fn columns(&self) -> usize {
+        self.width + self.levels
+    }
+
+    fn check(&self, n: usize) -> Result<()> {
+        let categories_ok = (self.levels == 0 && self.categories.is_empty()) || self.categories.len() == n;
+        if self.numeric.len() != n * self.width || !categories_ok {
+            return Err(StoreError::new(ErrorKind::Argument, "the side features do not have a row per id"));
+        }
+        Ok(())
+    }
+
+    fn gather(&self, positions: &[u32]) -> Vec<f32> {
+        let columns = self.columns();
+        let mut out = vec![0f32; positions.len() * columns];
+        for (row, &p) in out.chunks_exact_mut(columns.max(1)).zip(positions) {
+            let p = p as usize;
+            row[..self.width].copy_from_slice(&self.numeric[p * self.width..(p + 1) * self.width]);
+            if self.levels > 0 {
+                if let Ok(level) = usize::try_from(self.categories[p]) {
+                    if level < self.levels {
+                        row[self.width + level] = 1.0;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Everything a producer needs.
+pub struct Spec {
+    pub drawings: Drawings,
+    pub plan: Plan,
+    pub options: RenderOptions,
+    pub pixels: Pixels,
+    pub targets: Targets,
+    pub features: Option<Features>,
+    /// Threads rendering one batch.
+    pub threads: usize,
+    /// Batches rendered ahead of the last one asked for (0: none, each is rendered when asked).
+    pub depth: usize,
+    /// Set when the connection the producer was made from is closed.
+    pub closed: Option<Arc<AtomicBool>>,
+}
+
+/// A batch's memory: images, labels or features.
+#[derive(Debug)]
+pub enum Buffer {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+}
+
+impl Buffer {
+    /// Address and length in bytes, for numpy.
+    pub fn bytes(&mut self) -> (*mut u8, usize) {
+        match self {
+            Buffer::U8(v) => (v.as_mut_ptr(), v.len()),
+            Buffer::F32(v) => (v.as_mut_ptr().cast(), v.len() * 4),
+            Buffer::I32(v) => (v.as_mut_ptr().cast(), v.len() * 4),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Buffer::U8(v) => v.len(),
+            Buffer::F32(v) => v.len(),
+            Buffer::I32(v) => v.len(),
+        }
+    }
+}
+
+/// The image buffers of dropped batches, for the next ones: a 1024-drawing colour float32 batch
+/// is 192 MB, which fresh memory would cost page faults to write (as much as rendering it).
+#[derive(Default)]
+pub struct BufferPool(Mutex<Vec<Buffer>>);
+
+impl BufferPool {
+    const KEEP: usize = 4;
+
+    fn take(&self, pixels: Pixels, len: usize) -> Buffer {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let fits = |b: &Buffer| {
+            b.len() == len
+                && matches!((b, pixels), (Buffer::U8(_), Pixels::Uint8) | (Buffer::F32(_), Pixels::Float32 { .. }))
+        };
+        if let Some(at) = kept.iter().position(fits) {
+            return kept.swap_remove(at);
+        }
+        drop(kept);
+        match pixels {
+            Pixels::Uint8 => Buffer::U8(vec![0; len]),
+            Pixels::Float32 { .. } => Buffer::F32(vec![0.0; len]),
+        }
+    }
+
+    /// Keeps `buffer` for a later batch (or frees it when enough are kept).
+    pub fn put(&self, buffer: Buffer) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < Self::KEEP {
+            kept.push(buffer);
+        }
+    }
+}
+
+/// One batch: `x` NHWC images, `y` labels (none for test batches), side features.
+#[derive(Debug)]
+pub struct Batch {
+    /// Its absolute step, epoch (1-based) and step within the epoch.
+    pub step: u64,
+    pub epoch: u64,
+    pub epoch_step: u64,
+    pub ids: Vec<i64>,
+    pub x: Buffer,
+    pub y: Option<Buffer>,
+    pub features: Option<Vec<f32>>,
+}
+
+enum Slot {
+    Rendering,
+    Done(Result<Batch>),
+}
+
+/// The batches rendered ahead: steps `next_to_render - depth..next_to_render` at most.
+struct Ahead {
+    /// Steps below this were asked for; the renderer stays within `depth` of it.
+    floor: u64,
+    next_to_render: u64,
+    slots: BTreeMap<u64, Slot>,
+    stop: bool,
+}
+
+struct Shared {
+    spec: Spec,
+    steps_per_epoch: u64,
+    pool: Arc<BufferPool>,
+    /// The last orders computed, by epoch (a 50M-id shuffle takes about a second).
+    orders: Mutex<Vec<(u64, Arc<Vec<u32>>)>>,
+    ahead: Mutex<Ahead>,
+    changed: Condvar,
+    /// The next step of the sequential road ([`Producer::next`]).
+    cursor: AtomicU64,
+    /// Nanoseconds callers spent waiting for batches.
+    waited_ns: AtomicU64,
+}
+
+/// Makes batches (see the module documentation). Dropping it stops its render-ahead thread.
+pub struct Producer {
+    shared: Arc<Shared>,
+    renderer: Option<JoinHandle<()>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Producer {
+    pub fn new(spec: Spec) -> Result<Producer> {
+        spec.plan.check()?;
+        if spec.threads == 0 {
+            return Err(StoreError::new(ErrorKind::Argument, "threads must be at least 1"));
+        }
+        if let Some(features) = &spec.features {
+            features.check(spec.plan.ids.len())?;
+        }
+        match &spec.drawings {
+            Drawings::Texts(texts) if texts.len() != spec.plan.ids.len() => {
+                return Err(StoreError::new(ErrorKind::Argument, "the drawings do not have one text per id"));
+            }
+            Drawings::Index { index, .. } => {
+                if let Some((position, id)) =
+                    spec.plan.ids.iter().enumerate().find(|(_, &id)| id < 1 || id as u64 > index.len() as u64)
+                {
+                    return Err(StoreError::new(
+                        ErrorKind::Argument,
+                        format!("ids[{}] is {id}, not an id of doodles (1 to {})", position + 1, index.len()),
+                    ));
+                }
+            }
+            Drawings::Texts(_) => {}
+        }
+        if matches!(spec.targets, Targets::OneHot { classes: 0 } | Targets::Sparse { classes: 0 }) {
+            return Err(StoreError::new(ErrorKind::Argument, "the number of classes must be at least 1"));
+        }
+        if matches!((&spec.drawings, spec.targets), (Drawings::Texts(_), Targets::OneHot { .. } | Targets::Sparse { .. })) {
+            return Err(StoreError::new(ErrorKind::Argument, "drawings given as texts have no labels"));
+        }
+        let depth = spec.depth;
+        let shared = Arc::new(Shared {
+            steps_per_epoch: spec.plan.steps_per_epoch(),
+            spec,
+            pool: Arc::default(),
+            orders: Mutex::new(Vec::new()),
+            ahead: Mutex::new(Ahead { floor: 0, next_to_render: 0, slots: BTreeMap::new(), stop: false }),
+            changed: Condvar::new(),
+            cursor: AtomicU64::new(0),
+            waited_ns: AtomicU64::new(0),
+        });
+        let renderer = if depth == 0 {
+            None
+        } else {
+            let shared = Arc::clone(&shared);
+            let thread = std::thread::Builder::new()
+                .name("doodles-producer".into())
+                .spawn(move || shared.render_ahead())
+                .map_err(|e| StoreError::new(ErrorKind::Internal, format!("cannot start a thread: {e}")))?;
+            Some(thread)
+        };
+        Ok(Producer { shared, renderer })
+    }
+
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.shared.steps_per_epoch
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.shared.spec.plan
+    }
+
+    /// Where dropped image buffers go back to.
+    pub fn pool(&self) -> Weak<BufferPool> {
+        Arc::downgrade(&self.shared.pool)
+    }
+
+    /// Seconds the callers of [`Producer::batch`] and [`Producer::next`] spent waiting.
+    pub fn waited_seconds(&self) -> f64 {
+        self.shared.waited_ns.load(Ordering::Relaxed) as f64 * 1e-9
+    }
+
+    /// The next batch of the sequential road: steps 0, 1, 2, ... to whichever thread asks.
+    pub fn next(&self) -> Result<Batch> {
+        self.batch(self.shared.cursor.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// Batch `step` (absolute, see the module documentation): the one rendered ahead when it is
+    /// there, else rendered now on the caller's thread.
+    pub fn batch(&self, step: u64) -> Result<Batch> {
+        let started = Instant::now();
+        let result = self.shared.take(step);
+        self.shared.waited_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        lock(&self.shared.ahead).stop = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.renderer.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Shared {
+    fn take(&self, step: u64) -> Result<Batch> {
+        // Also for batches rendered before the connection closed or the database changed.
+        self.check_source()?;
+        let mut ahead = lock(&self.ahead);
+        if ahead.slots.contains_key(&step) {
+            loop {
+                if let Some(Slot::Done(_)) = ahead.slots.get(&step) {
+                    let Some(Slot::Done(result)) = ahead.slots.remove(&step) else { unreachable!() };
+                    ahead.floor = ahead.floor.max(step + 1);
+                    drop(ahead);
+                    self.changed.notify_all();
+                    return result;
+                }
+                if !ahead.slots.contains_key(&step) {
+                    break;
+                }
+                ahead = self.changed.wait(ahead).unwrap_or_else(|p| p.into_inner());
+            }
+        } else if step >= ahead.next_to_render {
+            // A jump forward (or the first batch): what was rendered ahead is of no use.
+            ahead.slots.retain(|_, slot| matches!(slot, Slot::Rendering));
+            ahead.next_to_render = step + 1;
+            ahead.floor = step + 1;
+            drop(ahead);
+            self.changed.notify_all();
+            return self.render(step);
+        }
+        drop(ahead);
+        self.render(step)
+    }
+
+    /// The render-ahead thread: renders the steps after the last one asked for, up to `depth`.
+    fn render_ahead(&self) {
+        loop {
+            let step = {
+                let mut ahead = lock(&self.ahead);
+                loop {
+                    if ahead.stop {
+                        return;
+                    }
+                    if ahead.next_to_render < ahead.floor + self.spec.depth as u64 {
+                        break;
+                    }
+                    ahead = self.changed.wait(ahead).unwrap_or_else(|p| p.into_inner());
+                }
+                let step = ahead.next_to_render;
+                ahead.next_to_render += 1;
+                ahead.slots.insert(step, Slot::Rendering);
+                step
+            };
+            let result = self.render(step);
+            let mut ahead = lock(&self.ahead);
+            if let Some(slot) = ahead.slots.get_mut(&step) {
+                *slot = Slot::Done(result);
+            }
+            drop(ahead);
+            self.changed.notify_all();
+        }
+    }
+
+    fn order(&self, seed: u64, epoch: u64) -> Arc<Vec<u32>> {
+        if let Some((_, order)) = lock(&self.orders).iter().find(|(e, _)| *e == epoch) {
+            return Arc::clone(order);
+        }
+        let order = Arc::new(self.spec.plan.order(seed, epoch));
+        let mut orders = lock(&self.orders);
+        orders.retain(|(e, _)| e + 1 >= epoch);
+        orders.push((epoch, Arc::clone(&order)));
+        order
+    }
+
+    /// Positions (in the plan's ids) of the drawings of absolute step `step`.
+    fn positions(&self, step: u64) -> (u64, u64, Vec<u32>) {
+        let plan = &self.spec.plan;
+        let (epoch, epoch_step) = plan.epoch_and_step(step);
+        let positions = match plan.seed {
+            Some(seed) => {
+                let order = self.order(seed, epoch);
+                let start = epoch_step as usize * plan.batch_size * plan.workers + plan.worker * plan.batch_size;
+                order[start..start + plan.batch_size].to_vec()
+            }
+            None => {
+                let start = epoch_step as usize * plan.batch_size;
+                let end = (start + plan.batch_size).min(plan.ids.len());
+                (start as u32..end as u32).collect()
+            }
+        };
+        (epoch, epoch_step, positions)
+    }
+
+    fn check_source(&self) -> Result<()> {
+        if self.spec.closed.as_ref().is_some_and(|closed| closed.load(Ordering::SeqCst)) {
+            return Err(StoreError::new(
+                ErrorKind::Argument,
+                "the connection of this generator has been closed (dbDisconnect): make a new generator",
+            ));
+        }
+        if let Drawings::Index { db, write_epoch, .. } = &self.spec.drawings {
+            if db.write_epoch() != *write_epoch {
+                return Err(StoreError::new(
+                    ErrorKind::Index,
+                    "the database was written after this generator was made, so its stroke index may be out of \
+                     date: make a new generator",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn render(&self, step: u64) -> Result<Batch> {
+        self.check_source()?;
+        if self.steps_per_epoch == 0 {
+            return Err(StoreError::new(ErrorKind::Argument, "there are no drawings to make batches of"));
+        }
+        let spec = &self.spec;
+        let (epoch, epoch_step, positions) = self.positions(step);
+        let ids: Vec<i64> = positions.iter().map(|&p| spec.plan.ids[p as usize]).collect();
+        let len = ids.len() * spec.options.values_per_drawing();
+        let mut x = self.pool.take(spec.pixels, len);
+        let labels = match &spec.drawings {
+            Drawings::Index { index, .. } => {
+                let (drawings, labels) = lookup(index, &ids)?;
+                self.draw(&drawings, &ids, &mut x)?;
+                labels
+            }
+            Drawings::Texts(texts) => {
+                let drawings: Vec<Drawing<'_>> =
+                    positions.iter().map(|&p| Drawing::Json(texts[p as usize].as_str())).collect();
+                self.draw(&drawings, &ids, &mut x)?;
+                Vec::new()
+            }
+        };
+        let y = match spec.targets {
+            Targets::None => None,
+            Targets::OneHot { classes } | Targets::Sparse { classes } => {
+                if let Some(at) = labels.iter().position(|&l| l < 0 || l as usize >= classes) {
+                    return Err(StoreError::new(
+                        ErrorKind::Argument,
+                        format!(
+                            "label_int {} of id {} is outside 0..{} (num_classes = {classes})",
+                            labels[at],
+                            ids[at],
+                            classes - 1
+                        ),
+                    ));
+                }
+                Some(match spec.targets {
+                    Targets::Sparse { .. } => Buffer::I32(labels),
+                    _ => {
+                        let mut rows = vec![0f32; labels.len() * classes];
+                        for (row, &label) in labels.iter().enumerate() {
+                            rows[row * classes + label as usize] = 1.0;
+                        }
+                        Buffer::F32(rows)
+                    }
+                })
+            }
+        };
+        let features = spec.features.as_ref().map(|f| f.gather(&positions));
+        Ok(Batch { step, epoch, epoch_step, ids, x, y, features })
+    }
+
+    fn draw(&self, drawings: &[Drawing<'_>], ids: &[i64], x: &mut Buffer) -> Result<()> {
+        let out = match (x, self.spec.pixels) {
+            (Buffer::U8(v), _) => Output::Uint8(v),
+            (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
+            _ => return Err(StoreError::new(ErrorKind::Internal, "image buffer of the wrong type")),
+        };
+        render_batch(drawings, &self.spec.options, out, self.spec.threads).map_err(|e| render_error(e, ids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doodles_raster::Encoding;
+
+    fn texts_spec(n: usize, batch_size: usize, seed: Option<u64>, depth: usize) -> Spec {
+        let texts = (0..n).map(|i| format!("[[[0, {}], [0, 255]]]", i % 256)).collect();
+        Spec {
+            drawings: Drawings::Texts(texts),
+            plan: Plan {
+                ids: (1..=n as i64).collect(),
+                batch_size,
+                seed,
+                workers: 1,
+                worker: 0,
+                initial_epoch: 0,
+            },
+            options: RenderOptions::new(8, Encoding::Gray, 3.0, false).unwrap(),
+            pixels: Pixels::Uint8,
+            targets: Targets::None,
+            features: None,
+            threads: 2,
+            depth,
+            closed: None,
+        }
+    }
+
+    #[test]
+    fn an_ordered_walk_ends_with_a_partial_batch_and_starts_again() {
+        let producer = Producer::new(texts_spec(10, 4, None, 2)).unwrap();
+        assert_eq!(producer.steps_per_epoch(), 3);
+        let sizes: Vec<Vec<i64>> = (0..4).map(|_| producer.next().unwrap().ids).collect();
+        assert_eq!(sizes, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10], vec![1, 2, 3, 4]]);
+    }
+
+    #[test]
+    fn each_epoch_holds_every_id_once_and_the_seed_fixes_the_order() {
+        let a = Producer::new(texts_spec(103, 10, Some(7), 3)).unwrap();
+        let b = Producer::new(texts_spec(103, 10, Some(7), 0)).unwrap();
+        let mut epochs = Vec::new();
+        for _ in 0..2 {
+            let mut seen = Vec::new();
+            for _ in 0..10 {
+                let batch = a.next().unwrap();
+                assert_eq!(batch.ids, b.next().unwrap().ids);
+                seen.extend(batch.ids);
+            }
+            let mut sorted = seen.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 100);
+            epochs.push(seen);
+        }
+        assert_ne!(epochs[0], epochs[1]);
+        // Another seed, another order.
+        let c = Producer::new(texts_spec(103, 10, Some(8), 0)).unwrap();
+        assert_ne!(c.next().unwrap().ids, epochs[0][..10].to_vec());
+    }
+
+    #[test]
+    fn batches_asked_out_of_order_or_again_are_the_same() {
+        let producer = Producer::new(texts_spec(50, 5, Some(3), 2)).unwrap();
+        let first: Vec<Batch> = (0..6).map(|s| producer.batch(s).unwrap()).collect();
+        for s in [5, 0, 3, 3, 12, 1] {
+            let again = producer.batch(s).unwrap();
+            if s < 6 {
+                assert_eq!(again.ids, first[s as usize].ids);
+                match (&again.x, &first[s as usize].x) {
+                    (Buffer::U8(a), Buffer::U8(b)) => assert_eq!(a, b),
+                    _ => panic!("uint8 expected"),
+                }
+            } else {
+                assert_eq!((again.epoch, again.epoch_step), (2, 2));
+            }
+        }
+    }
+
+    #[test]
+    fn threads_pulling_at_once_get_disjoint_batches_covering_the_epoch() {
+        let producer = Arc::new(Producer::new(texts_spec(800, 8, Some(1), 2)).unwrap());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let producer = Arc::clone(&producer);
+                std::thread::spawn(move || (0..25).map(|_| producer.next().unwrap().ids).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<i64> = handles.into_iter().flat_map(|h| h.join().unwrap()).flatten().collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=800).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn workers_shards_are_disjoint_slices_of_one_global_order() {
+        let mut shards = Vec::new();
+        for worker in 0..2 {
+            let mut spec = texts_spec(64, 4, Some(5), 1);
+            spec.plan.workers = 2;
+            spec.plan.worker = worker;
+            let producer = Producer::new(spec).unwrap();
+            shards.push((0..8).flat_map(|_| producer.next().unwrap().ids).collect::<Vec<_>>());
+        }
+        let single = Producer::new({
+            let mut spec = texts_spec(64, 8, Some(5), 0);
+            spec.plan.workers = 1;
+            spec
+        })
+        .unwrap();
+        for step in 0..8 {
+            let global = single.next().unwrap().ids;
+            assert_eq!(&global[..4], &shards[0][step * 4..step * 4 + 4]);
+            assert_eq!(&global[4..], &shards[1][step * 4..step * 4 + 4]);
+        }
+    }
+
+    #[test]
+    fn a_bad_drawing_names_its_id_and_a_closed_source_is_refused() {
+        let mut spec = texts_spec(12, 4, None, 1);
+        if let Drawings::Texts(texts) = &mut spec.drawings {
+            texts[6] = "[[[0, 1], [0]]]".into();
+        }
+        let closed = Arc::new(AtomicBool::new(false));
+        spec.closed = Some(Arc::clone(&closed));
+        let producer = Producer::new(spec).unwrap();
+        assert!(producer.next().is_ok());
+        let err = producer.next().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Drawing);
+        assert_eq!(err.drawing_at().map(|at| at.id), Some(7));
+        assert!(err.message().contains("id 7"), "{}", err.message());
+        closed.store(true, Ordering::SeqCst);
+        let err = producer.next().unwrap_err();
+        assert!(err.message().contains("closed"), "{}", err.message());
+    }
+
+    #[test]
+    fn features_follow_their_ids() {
+        let mut spec = texts_spec(6, 3, Some(2), 0);
+        spec.features = Some(Features {
+            numeric: (1..=6).map(|i| i as f32).collect(),
+            width: 1,
+            categories: vec![0, 1, -1, 1, 0, 2],
+            levels: 3,
+        });
+        let producer = Producer::new(spec).unwrap();
+        let batch = producer.next().unwrap();
+        let features = batch.features.unwrap();
+        let categories = [0, 1, -1, 1, 0, 2];
+        for (row, &id) in batch.ids.iter().enumerate() {
+            let expected_level = categories[(id - 1) as usize];
+            let row = &features[row * 4..row * 4 + 4];
+            assert_eq!(row[0], id as f32);
+            for level in 0..3 {
+                assert_eq!(row[1 + level], if level as i32 == expected_level { 1.0 } else { 0.0 });
+            }
+        }
+    }
+}
