@@ -104,19 +104,30 @@ legacy_keras_in_use <- function() {
 # Runs `expr`, turning an error the producer raised in Python into its doodles_error class
 # (doodles_error_drawing with the drawing's `id`, ...).
 with_producer_errors <- function(expr, call = rlang::caller_env()) {
-  tryCatch(expr, python.builtin.Exception = function(e) {
-    error <- reticulate::py_last_error()
-    kind <- tryCatch(reticulate::py_to_r(e$kind), error = function(...) NULL)
-    if (!is.character(kind) && !is.null(error$type) &&
-        error$type %in% c("DoodlesError", "DrawingError", "ArgumentError", "IndexChangedError")) {
-      kind <- switch(error$type, DrawingError = "drawing", ArgumentError = "argument",
-                     IndexChangedError = "index", "internal")
-    }
-    if (!is.character(kind)) stop(e)
-    id <- tryCatch(reticulate::py_to_r(e$drawing_id), error = function(...) NULL)
-    message <- tryCatch(reticulate::py_to_r(e$args[[0]]), error = function(...) conditionMessage(e))
-    abort_doodles(message, id = id, kind = kind, call = call)
+  tryCatch(expr, error = function(e) {
+    kind <- producer_error_kind(e)
+    if (is.null(kind)) stop(e)
+    message <- sub("^.*?doodles_batches\\.[A-Za-z]+Error: ", "", conditionMessage(e))
+    message <- sub("\n.*$", "", message)
+    id <- regmatches(message, regexpr("(?<=\\(id )[0-9]+(?=\\))", message, perl = TRUE))
+    abort_doodles(message, id = if (length(id)) as.numeric(id), kind = kind, call = call)
   })
+}
+
+# The doodles_error kind of an exception of inst/python/doodles_batches.py (its `kind`), or NULL.
+producer_error_kind <- function(e) {
+  type <- if (inherits(e, "python.builtin.object")) {
+    class(e)[[1]]
+  } else {
+    last <- reticulate::py_last_error()
+    if (is.null(last)) return(NULL)
+    last$type
+  }
+  kinds <- c(DrawingError = "drawing", ArgumentError = "argument", IndexChangedError = "index",
+             DoodlesError = "internal")
+  type <- sub("^doodles_batches\\.", "", type)
+  if (!type %in% names(kinds) || !grepl(type, conditionMessage(e), fixed = TRUE)) return(NULL)
+  kinds[[type]]
 }
 
 #' Take a batch from a Keras-form generator

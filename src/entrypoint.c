@@ -7,11 +7,12 @@ void doodles_producer_retain(void);
 void doodles_producer_release(void);
 void doodles_producer_batch(void);
 void doodles_producer_waited(void);
+void doodles_producer_ids(void);
 void doodles_array_free(void);
 
 __attribute__((used)) static void (*const doodles_python_api[])(void) = {
     doodles_producer_retain, doodles_producer_release, doodles_producer_batch,
-    doodles_producer_waited, doodles_array_free,
+    doodles_producer_waited, doodles_producer_ids, doodles_array_free,
 };
 
 void R_init_doodles(void *dll) {

@@ -58,7 +58,8 @@ class _Array(ctypes.Structure):
 
 class _Batch(ctypes.Structure):
     _fields_ = [("x", _Array), ("y", _Array), ("features", _Array), ("rows", ctypes.c_uint64),
-                ("epoch", ctypes.c_uint64), ("epoch_step", ctypes.c_uint64)]
+                ("step", ctypes.c_uint64), ("epoch", ctypes.c_uint64),
+                ("epoch_step", ctypes.c_uint64)]
 
 
 class _Error(ctypes.Structure):
@@ -83,6 +84,9 @@ def library(path):
         lib.doodles_producer_batch.restype = ctypes.c_int32
         lib.doodles_producer_waited.argtypes = [ctypes.c_void_p]
         lib.doodles_producer_waited.restype = ctypes.c_double
+        lib.doodles_producer_ids.argtypes = [ctypes.c_void_p, ctypes.c_uint64,
+                                             ctypes.POINTER(ctypes.c_int64), ctypes.c_size_t]
+        lib.doodles_producer_ids.restype = ctypes.c_int64
         lib.doodles_array_free.argtypes = [ctypes.c_void_p]
         lib.doodles_array_free.restype = None
         _libraries[path] = lib
@@ -139,7 +143,7 @@ class BatchesBase:
     def __len__(self):
         return self.steps
 
-    def _fetch(self, step):
+    def _fetch(self, step, with_step=False):
         batch = _Batch()
         error = _Error()
         if self._lib.doodles_producer_batch(self._handle, int(step), ctypes.byref(batch),
@@ -153,12 +157,12 @@ class BatchesBase:
         if self.n_features:
             x = (x, _numpy(self._lib, batch.features, (rows, self.n_features), "<f4"))
         if self.targets == "none":
-            return (x,)
-        if self.targets == "sparse":
-            y = _numpy(self._lib, batch.y, (rows,), "<i4")
+            out = (x,)
+        elif self.targets == "sparse":
+            out = (x, _numpy(self._lib, batch.y, (rows,), "<i4"))
         else:
-            y = _numpy(self._lib, batch.y, (rows, self.num_classes), "<f4")
-        return x, y
+            out = (x, _numpy(self._lib, batch.y, (rows, self.num_classes), "<f4"))
+        return (int(batch.step), out) if with_step else out
 
     def __getitem__(self, index):
         index = int(index)
@@ -175,9 +179,10 @@ class BatchesBase:
             step = self._epochs_done * self.steps + index
         return self._fetch(step)
 
-    def take(self):
-        """The next batch of the sequential road (any thread; each batch goes to one caller)."""
-        return self._fetch(-1)
+    def take(self, with_step=False):
+        """The next batch of the sequential road (any thread; each batch goes to one caller);
+        with `with_step`, ``(step, batch)``: its absolute step, for :meth:`ids`."""
+        return self._fetch(-1, with_step)
 
     def __call__(self):
         """The next batch, as R's ``it()`` calls it: ``(x, y)``, or ``(x,)`` for test batches,
@@ -187,6 +192,14 @@ class BatchesBase:
                 return None
             self._calls += 1
         return self.take()
+
+    def ids(self, step):
+        """The ids of batch `step` (absolute: over epochs, from 0), as numpy int64."""
+        count = self._lib.doodles_producer_ids(self._handle, int(step), None, 0)
+        out = np.zeros(max(count, 0), dtype=np.int64)
+        self._lib.doodles_producer_ids(self._handle, int(step),
+                                       out.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), out.size)
+        return out
 
     def waited_seconds(self):
         """Seconds the callers have waited for this producer's batches so far."""

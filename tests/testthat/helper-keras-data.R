@@ -90,5 +90,22 @@ shape_drawings <- function(n, seed) {
   })
   words <- c("bar", "column", "cross", "square") # in byte order, as labels are
   data.frame(id = seq_len(n), drawing = drawing, label_int = label, word = words[label + 1],
-             countrycode = "US", recognized = TRUE, key_id = as.character(1e15 + seq_len(n)))
+             countrycode = "US", recognized = TRUE, key_id = sprintf("%.0f", 1e15 + seq_len(n)))
+}
+
+# A doodles database (in memory, closed when the calling test ends) of `shapes` (see
+# shape_drawings()), loaded as Kaggle's files are: one CSV per word.
+shapes_store <- function(shapes, env = parent.frame()) {
+  dir <- withr::local_tempdir(.local_envir = env)
+  for (word in unique(shapes$word)) {
+    rows <- shapes[shapes$word == word, ]
+    utils::write.csv(data.frame(countrycode = rows$countrycode, drawing = rows$drawing,
+                                key_id = rows$key_id, recognized = "True",
+                                timestamp = "2017-03-01 10:00:00", word = word),
+                     file.path(dir, paste0(word, ".csv")), row.names = FALSE)
+  }
+  con <- DBI::dbConnect(doodles_duckdb())
+  withr::defer(if (DBI::dbIsValid(con)) DBI::dbDisconnect(con), envir = env)
+  load_doodles(con, dir, progress = FALSE)
+  con
 }

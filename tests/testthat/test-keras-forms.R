@@ -52,35 +52,42 @@ test_that("store batches and generators give the same values in every form, pref
       expect_identical(batch$y, array$y)
     }
   }
-  # Three batches in each form from generators with the same seed: the second and third were
-  # prefetched (drawn by Rust threads for the layout of their form).
-  make <- function(format, ...) {
-    train_generator(con, 1:3000, batch_size = 16, scale = 0.125, color = TRUE, seed = 4,
-                    format = format, ...)
+  # The producer's batches hold the drawings of their ids, as doodle_batch() draws them, with
+  # their labels; the second and later ones were rendered ahead on the producer's thread.
+  for (format in c("float32", "uint8")) {
+    for (sparse in c(FALSE, TRUE)) {
+      it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.125, color = TRUE, seed = 4,
+                            format = format, sparse_labels = sparse)
+      dataset <- attr(it, "py_object")
+      for (step in 0:2) {
+        got <- it()
+        ids <- as.vector(reticulate::py_to_r(dataset$ids(step)))
+        expected <- doodle_batch(con, ids, scale = 0.125, color = TRUE)
+        expect_same_batch(got[[1]], expected$x, format)
+        labels <- reticulate::py_to_r(got[[2]])
+        if (sparse) {
+          expect_equal(reticulate::py_to_r(got[[2]]$dtype$name), "int32")
+          expect_equal(as.vector(labels), expected$y)
+        } else {
+          expect_equal(reticulate::py_to_r(got[[2]]$dtype$name), "float32")
+          expect_equal(unname(labels), doodles:::one_hot(expected$y, 345L))
+        }
+      }
+    }
   }
-  r_array <- make("array")
-  float32 <- make("float32")
-  uint8 <- make("uint8", sparse_labels = TRUE)
-  for (step in 1:3) {
-    expected <- r_array()
-    got <- float32()
-    expect_same_batch(got[[1]], expected[[1]], "float32")
-    expect_true(py_true(np()$array_equal(got[[2]], expected[[2]])))
-    expect_equal(reticulate::py_to_r(got[[2]]$dtype$name), "float32")
-    got <- uint8()
-    expect_same_batch(got[[1]], expected[[1]], "uint8")
-    expect_equal(reticulate::py_to_r(got[[2]]$dtype$name), "int32")
-    expect_equal(as.vector(reticulate::py_to_r(got[[2]])), max.col(expected[[2]]) - 1L)
-  }
+  uint8 <- train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 4, format = "uint8",
+                           sparse_labels = TRUE)
   expect_equal(attr(uint8, "format"), "uint8")
   expect_true(attr(uint8, "sparse_labels"))
-  # Side inputs follow the form: float32 numpy rows with the values of the R form.
-  with_features <- function(format) {
-    train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 4, format = format,
-                    features = c("recognized", "n_strokes"))()
-  }
-  expected <- with_features("array")[[1]][[2]]
-  got <- with_features("uint8")[[1]][[2]]
+  # Side inputs follow the form: float32 numpy rows with the values of the R form for their ids.
+  features <- c("recognized", "n_strokes", "countrycode")
+  it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 4, format = "uint8",
+                        features = features)
+  got <- it()[[1]][[2]]
+  ids <- as.vector(reticulate::py_to_r(attr(it, "py_object")$ids(0L)))
+  expected <- doodles:::read_features(con, "doodles", ids,
+                                      doodles:::resolve_features(con, features))
+  expect_equal(attr(it, "n_features"), ncol(expected))
   expect_equal(reticulate::py_to_r(got$dtype$name), "float32")
   expect_true(py_true(got$flags$c_contiguous))
   expect_equal(reticulate::py_to_r(got), expected, ignore_attr = TRUE)
@@ -105,107 +112,87 @@ test_that("the numpy batch is a view of the memory Rust wrote, never a copy", {
   }
 })
 
-# Batch `step` (from 1, over epochs) of `it`, a generator of 1:3000 in batches of 8 at scale
-# 0.0625 with seed 9 in uint8, drawn anew from its ids.
-fresh_uint8_batch <- function(con, it, step) {
-  steps <- attr(it, "steps_per_epoch")
-  epoch <- (step - 1L) %/% steps + 1L
-  epoch_step <- (step - 1L) %% steps + 1L
-  ids <- doodles:::shuffle_ids(1:3000, 9, epoch)[(epoch_step - 1L) * 8L + 1:8]
-  doodle_batch(con, ids, scale = 0.0625, format = "uint8")$x
-}
-
-test_that("batches R or Python keeps stay intact across thousands of batches and gc()", {
+test_that("batches Python keeps stay intact after R dropped the generator, over thousands of batches and gc()", {
   skip_if_no_keras()
   con <- local_store()
   load_doodles(con, sample_zip(), progress = FALSE)
   it <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 9, format = "uint8",
                         sparse_labels = TRUE)
-  reticulate::py_run_string("doodles_kept = []")
   main <- reticulate::import_main(convert = FALSE)
-  address <- function(a) reticulate::py_to_r(a$`__array_interface__`)$data[[1]]
-  kept_in_python <- kept_in_r <- list()
-  addresses <- numeric()
-  for (step in 1:2000) {
-    batch <- it()
-    addresses[step] <- address(batch[[1]])
-    if (step %% 250 == 0) {
-      main$doodles_kept$append(batch[[1]])
-      kept_in_python[[length(kept_in_python) + 1]] <- step
-    }
-    if (step %% 250 == 125) kept_in_r[[as.character(step)]] <- batch[[1]]
-    rm(batch)
-    if (step %% 50 == 0) gc(verbose = FALSE)
-  }
+  reticulate::py_set_attr(main, "doodles_dataset", attr(it, "py_object"))
+  rm(it)
   gc(verbose = FALSE)
-  # The generator writes new batches into the memory of the ones nobody holds (batch_pool()):
-  # without that, each of the 2000 batches would have memory of its own. How often depends on
-  # when R's garbage collector frees the dropped batches' R wrappers (measured: 107 to 315
-  # distinct addresses).
-  expect_lt(length(unique(addresses)), 1000)
-  fresh_batch <- function(step) fresh_uint8_batch(con, it, step)
-  for (k in seq_along(kept_in_python)) {
-    step <- kept_in_python[[k]]
-    expect_true(py_true(np()$array_equal(main$doodles_kept[k - 1L], fresh_batch(step))), info = step)
-  }
-  for (step in names(kept_in_r)) {
-    expect_true(py_true(np()$array_equal(kept_in_r[[step]], fresh_batch(as.integer(step)))),
-                info = step)
-  }
-  reticulate::py_run_string("del doodles_kept")
-})
-
-test_that("batches the bridge's loop pulls reuse memory as soon as Python drops them, and kept ones stay intact", {
-  skip_if_no_keras()
-  con <- local_store()
-  load_doodles(con, sample_zip(), progress = FALSE)
-  it <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 9, format = "uint8",
-                        sparse_labels = TRUE)
-  pool <- attr(it, "batch_pool")
-  bridge <- doodles:::arrays_py() # imports the module the loop below uses
-  stop_handing_anchors <- doodles:::hand_anchors_to_bridge(it)
-  main <- reticulate::import_main(convert = FALSE)
-  reticulate::py_set_attr(main, "doodles_fn", it)
-  # fit_doodles()'s loop pulls batches this way (next_batch), here keeping every 100th in Python.
   reticulate::py_run_string(paste(
-    "import sys",
-    "doodles_addresses, doodles_kept = [], {}",
-    "for step in range(1, 1001):",
-    "    x, y = sys.modules['doodles_bridge'].next_batch(doodles_fn)",
-    "    doodles_addresses.append(x.__array_interface__['data'][0])",
-    "    if step % 100 == 0: doodles_kept[step] = x",
+    "import gc",
+    "doodles_kept = {}",
+    "for step in range(2000):",
+    "    x, y = doodles_dataset.take()",
+    "    if step % 250 == 0: doodles_kept[step] = (x, y, doodles_dataset.ids(step))",
+    "    if step % 100 == 0: gc.collect()",
     "del x, y",
     sep = "\n"
   ))
-  stop_handing_anchors()
-  addresses <- unlist(reticulate::py_to_r(main$doodles_addresses))
-  # The loop holds one batch while it pulls the next, so two storages alternate; each batch kept
-  # at steps 100 to 900 takes one out of the cycle, and one new storage replaces it: 2 + 9 for
-  # 1000 batches. (With the views made in R, about two batches in three got new memory: R's
-  # garbage collector had not yet freed the wrappers of the dropped ones.)
-  expect_equal(pool$new_storages(), 2 + 9)
-  expect_equal(which(!duplicated(addresses)), c(1, 2, seq(102, 902, by = 100)))
-  for (step in seq(100, 1000, by = 100)) {
+  gc(verbose = FALSE)
+  for (step in seq(0, 1750, by = 250)) {
     kept <- reticulate::py_get_item(main$doodles_kept, as.integer(step))
-    expect_true(py_true(np()$array_equal(kept, fresh_uint8_batch(con, it, step))), info = step)
+    ids <- as.vector(reticulate::py_to_r(reticulate::py_get_item(kept, 2L)))
+    expect_length(unique(ids), 8)
+    fresh <- doodle_batch(con, ids, scale = 0.0625, format = "uint8")
+    expect_true(py_true(np()$array_equal(reticulate::py_get_item(kept, 0L), fresh$x)), info = step)
+    expect_equal(as.vector(reticulate::py_to_r(reticulate::py_get_item(kept, 1L))), fresh$y)
   }
-  reticulate::py_run_string("del doodles_fn, doodles_addresses, doodles_kept")
+  reticulate::py_run_string("del doodles_dataset, doodles_kept")
 })
 
-test_that("fit_doodles() trains on the pool's memory over and over", {
+test_that("Python threads pulling from one producer at once share out the epoch's ids, each once", {
   skip_if_no_keras()
   con <- local_store()
   load_doodles(con, sample_zip(), progress = FALSE)
+  it <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 3, format = "uint8")
+  main <- reticulate::import_main(convert = FALSE)
+  reticulate::py_set_attr(main, "doodles_dataset", attr(it, "py_object"))
+  # 3 threads x 125 batches: the 375 batches of one epoch, taken while the others take theirs.
+  reticulate::py_run_string(paste(
+    "import threading",
+    "doodles_steps = []",
+    "def doodles_pull():",
+    "    for _ in range(125):",
+    "        step, batch = doodles_dataset.take(with_step=True)",
+    "        doodles_steps.append(step)",
+    "threads = [threading.Thread(target=doodles_pull) for _ in range(3)]",
+    "for t in threads: t.start()",
+    "for t in threads: t.join()",
+    "doodles_ids = sorted(int(i) for s in doodles_steps for i in doodles_dataset.ids(s))",
+    sep = "\n"
+  ))
+  expect_setequal(unlist(reticulate::py_to_r(main$doodles_steps)), 0:374)
+  expect_equal(unlist(reticulate::py_to_r(main$doodles_ids)), 1:3000)
+  # The same seed gives the same batches, whoever takes them.
+  again <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 3, format = "uint8")
+  expect_equal(reticulate::py_to_r(attr(again, "py_object")$ids(374L)),
+               reticulate::py_to_r(attr(it, "py_object")$ids(374L)))
+  other <- train_generator(con, 1:3000, batch_size = 8, scale = 0.0625, seed = 4, format = "uint8")
+  expect_false(identical(reticulate::py_to_r(attr(other, "py_object")$ids(0L)),
+                         reticulate::py_to_r(attr(it, "py_object")$ids(0L))))
+  reticulate::py_run_string("del doodles_dataset, doodles_steps, doodles_ids")
+})
+
+test_that("fit_doodles() is Keras' own fit() on the producer, which never calls R", {
+  skip_if_no_keras()
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  bridge <- doodles:::bridge_py(convert = FALSE)
+  bridge$reset_call_counts()
   for (format in c("float32", "uint8")) {
-    it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.125, seed = 1, format = format)
+    it <- train_generator(con, 1:3000, batch_size = 64, scale = 0.125, seed = 1, format = format)
     model <- get_model("lenet", input_shape = attr(it, "image_shape"),
                        num_classes = attr(it, "num_classes"),
                        input_dtype = if (format == "uint8") "uint8" else "float32")
-    fit_doodles(model, it, steps_per_epoch = 100, epochs = 2, verbose = 0)
-    # 200 batches in 3 storages: the first batch, which fit_doodles() pulls in R and holds, and
-    # two alternating (before, with the views made in R: ~145).
-    expect_equal(attr(it, "batch_pool")$new_storages(), 3, info = format)
+    history <- fit_doodles(model, it, epochs = 2, verbose = 0)
+    expect_equal(history$epoch, 1:2)
+    expect_true(all(history$data_seconds >= 0 & history$train_seconds > 0))
   }
+  expect_equal(reticulate::py_to_r(bridge$r_calls), list(main = 0L, other = 0L))
 })
 
 test_that("a batch of one, the last partial test batch, bad drawings and closed connections", {
@@ -228,8 +215,9 @@ test_that("a batch of one, the last partial test batch, bad drawings and closed 
   expect_equal(err$index, 4)
   expect_match(conditionMessage(err), "drawing 4")
   err <- expect_error(test_generator(data.frame(drawing = bad), batch_size = 4, scale = 0.125,
-                                     format = "float32")(), class = "doodles_error")
-  expect_equal(err$index, 4)
+                                     format = "float32")(), class = "doodles_error_drawing")
+  expect_equal(err$id, 4)
+  expect_match(conditionMessage(err), "id 4")
   expect_error(draw_doodles("[]", format = "float64"), class = "doodles_error_argument")
   expect_error(draw_doodles("[]", format = "uint8", imagenet_preproc = TRUE),
                class = "doodles_error_argument")
@@ -237,8 +225,10 @@ test_that("a batch of one, the last partial test batch, bad drawings and closed 
   closed <- local_store()
   load_doodles(closed, sample_zip(), progress = FALSE)
   it <- train_generator(closed, 1:3000, batch_size = 4, scale = 0.125, format = "uint8")
+  it()
   DBI::dbDisconnect(closed)
-  expect_error(it(), class = "doodles_error")
+  err <- expect_error(it(), class = "doodles_error_argument")
+  expect_match(conditionMessage(err), "closed")
   expect_error(train_generator(closed, 1:3000, batch_size = 4, format = "uint8"),
                class = "doodles_error_argument")
 })
@@ -291,5 +281,51 @@ test_that("training on each Keras form learns the synthetic shapes", {
                                                format = keras_input_format(model)),
                          words = c("bar", "column", "cross", "square"))
     expect_gt(map_at_k(held_out$word, top3, k = 1), 0.8)
+  }
+})
+
+test_that("a producer refuses batches once its database was written, and outlives its index file", {
+  skip_if_no_keras()
+  dir <- withr::local_tempdir()
+  con <- local_store(file.path(dir, "doodles.duckdb"))
+  load_doodles(con, sample_zip(), progress = FALSE)
+  it <- train_generator(con, 1:3000, batch_size = 4, scale = 0.125, seed = 2, format = "uint8",
+                        sparse_labels = TRUE)
+  dataset <- attr(it, "py_object")
+  # The producer maps the stroke index: deleting the file takes nothing from it.
+  strokes <- file.path(dir, "doodles.duckdb.strokes")
+  expect_true(file.exists(strokes))
+  unlink(strokes)
+  batch <- it()
+  ids <- as.vector(reticulate::py_to_r(dataset$ids(0L)))
+  expect_true(py_true(np()$array_equal(batch[[1]], doodle_batch(con, ids, scale = 0.125,
+                                                                format = "uint8")$x)))
+  DBI::dbExecute(con, "DELETE FROM doodles WHERE id = 3000")
+  err <- expect_error(it(), class = "doodles_error_index")
+  expect_match(conditionMessage(err), "make a new generator")
+})
+
+test_that("Keras' own fit() on the producer learns the synthetic shapes, and predict() ranks them", {
+  skip_if_no_keras()
+  shapes <- shape_drawings(640, seed = 11)
+  con <- shapes_store(shapes)
+  held_out <- shape_drawings(200, seed = 12)
+  for (format in c("float32", "uint8")) {
+    for (color in c(FALSE, TRUE)) {
+      keras_module()$utils$set_random_seed(5L)
+      sparse <- format == "uint8"
+      it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, color = color, seed = 2,
+                            format = format, sparse_labels = sparse)
+      model <- get_model("lenet", input_shape = c(32, 32), num_classes = 4, input_dtype = format,
+                         color = color, metrics = list("accuracy"),
+                         loss = if (sparse) "sparse_categorical_crossentropy" else "categorical_crossentropy")
+      # No steps_per_epoch: the dataset knows its length (20 batches).
+      model$fit(attr(it, "py_object"), epochs = 5L, verbose = 0L)
+      top3 <- predict_top3(model, test_generator(held_out, batch_size = 64, scale = 0.125,
+                                                 color = color, format = format),
+                           words = c("bar", "column", "cross", "square"))
+      expect_equal(nrow(top3), 200)
+      expect_gt(map_at_k(held_out$word, top3, k = 1), 0.8)
+    }
   }
 })

@@ -20,13 +20,14 @@ pub struct DoodlesArray {
 }
 
 /// A batch: images, labels (null handle for test batches) and side features (null handle
-/// without), its number of drawings, epoch (1-based) and step within the epoch (0-based).
+/// without), its number of drawings, absolute step, epoch (1-based) and step within the epoch.
 #[repr(C)]
 pub struct DoodlesBatch {
     x: DoodlesArray,
     y: DoodlesArray,
     features: DoodlesArray,
     rows: u64,
+    step: u64,
     epoch: u64,
     epoch_step: u64,
 }
@@ -90,6 +91,7 @@ fn array(buffer: Option<Buffer>, pool: Option<Weak<BufferPool>>) -> DoodlesArray
 fn batch_out(batch: Batch, pool: Weak<BufferPool>) -> DoodlesBatch {
     DoodlesBatch {
         rows: batch.ids.len() as u64,
+        step: batch.step,
         epoch: batch.epoch,
         epoch_step: batch.epoch_step,
         x: array(Some(batch.x), Some(pool)),
@@ -153,6 +155,25 @@ pub unsafe extern "C" fn doodles_producer_batch(
             report(err, "internal", 0, "the batch producer panicked (a bug in doodles)");
             1
         }
+    }
+}
+
+/// Writes the ids of batch `step` (absolute) into `out` (room for `capacity`); returns how many
+/// the batch has (so a short `out` can be retried), or -1 on a bad handle.
+///
+/// # Safety
+/// `handle` must be a live handle; `out` must have room for `capacity` ids.
+#[no_mangle]
+pub unsafe extern "C" fn doodles_producer_ids(handle: *const ProducerCell, step: u64, out: *mut i64, capacity: usize) -> i64 {
+    let Some(producer) = handle.as_ref() else { return -1 };
+    match catch_unwind(AssertUnwindSafe(|| producer.ids(step))) {
+        Ok(ids) => {
+            if !out.is_null() {
+                std::ptr::copy_nonoverlapping(ids.as_ptr(), out, ids.len().min(capacity));
+            }
+            ids.len() as i64
+        }
+        Err(_) => -1,
     }
 }
 
@@ -230,6 +251,9 @@ mod tests {
             assert_eq!(err.id, 3);
             assert!(text(&err.message).contains("id 3"), "{}", text(&err.message));
             assert!(doodles_producer_waited(handle) >= 0.0);
+            let mut ids = [0i64; 2];
+            assert_eq!(doodles_producer_ids(handle, 1, ids.as_mut_ptr(), 2), 1);
+            assert_eq!(ids[0], 3);
             doodles_producer_release(handle);
         }
     }

@@ -366,6 +366,15 @@ impl Producer {
         self.batch(self.shared.cursor.fetch_add(1, Ordering::SeqCst))
     }
 
+    /// The ids of batch `step` (absolute), in the batch's order, without rendering it.
+    pub fn ids(&self, step: u64) -> Vec<i64> {
+        if self.shared.steps_per_epoch == 0 {
+            return Vec::new();
+        }
+        let (_, _, positions) = self.shared.positions(step);
+        positions.iter().map(|&p| self.shared.spec.plan.ids[p as usize]).collect()
+    }
+
     /// Batch `step` (absolute, see the module documentation): the one rendered ahead when it is
     /// there, else rendered now on the caller's thread.
     pub fn batch(&self, step: u64) -> Result<Batch> {
@@ -622,6 +631,7 @@ mod tests {
     fn batches_asked_out_of_order_or_again_are_the_same() {
         let producer = Producer::new(texts_spec(50, 5, Some(3), 2)).unwrap();
         let first: Vec<Batch> = (0..6).map(|s| producer.batch(s).unwrap()).collect();
+        assert!(first.iter().all(|batch| batch.ids == producer.ids(batch.step)));
         for s in [5, 0, 3, 3, 12, 1] {
             let again = producer.batch(s).unwrap();
             if s < 6 {
