@@ -129,7 +129,7 @@ fit_keras <- function(model, generator, steps_per_epoch, epochs, validation_data
     validation_data = if (!is.null(validation_data)) attr(validation_data, "py_object"),
     validation_steps = if (!is.null(validation_steps)) as.integer(validation_steps),
     callbacks = c(callbacks, list(timing)), verbose = as.integer(verbose),
-    initial_epoch = as.integer(initial_epoch)
+    initial_epoch = as.integer(initial_epoch), shuffle = FALSE
   ))
   timings <- timing$timings
   if (inherits(timings, "python.builtin.object")) timings <- reticulate::py_to_r(timings)

@@ -20,6 +20,8 @@ option_table <- list(
        meaning = "DuckDB's memory_limit while index_doodles() builds or checks the stroke index of a database file."),
   list(name = "doodles.load_checkpoint", kind = "option", default = "128MB",
        meaning = "DuckDB's checkpoint_threshold while loading into a database file."),
+  list(name = "TF_USE_LEGACY_KERAS", kind = "environment variable", default = "",
+       meaning = "1 or true (as the legacy keras package asks): the Keras-form generators are tf_keras Sequences (Keras 2)."),
   list(name = "DBDIR", kind = "environment variable", default = "",
        meaning = "The database folder of doodle_app() when `db_dir` is not given."),
   list(name = "TF_CONFIG", kind = "environment variable", default = "",

@@ -1,156 +1,135 @@
-# Images per second from the generator call to the C-contiguous array a Keras model receives, for
-# each batch format, side by side in one run, and the share of a training step spent waiting for
-# data.
+# Images per second from the database into a training Keras model, by the roads a user has, side
+# by side in one run, and the seconds per step Keras' data thread waited for a batch.
 #
-#   Rscript inst/bench/bench-into-keras.R [iterations] [r-keras library]
+#   R_LIBS=~/.cache/doodles/r-keras Rscript inst/bench/bench-into-keras.R \
+#     [steps] [models] [batch sizes] [colours] [dtypes]
+#   e.g. ... bench-into-keras.R 20 free,mobilenet 256,1024 gray,colour uint8,float32
 #
 # On the real sample shipped in inst/extdata (3,000 drawings) loaded into a doodles store, at
-# 128 x 128 (scale 0.5), batches of 256 and 1024, gray and colour:
-# - "array -> float32": today's road, train_generator(format = "array") then the R double array
-#   converted to float32 C order, as keras3::fit(), keras::fit_generator() and fit_doodles() all
-#   make it (here: the bridge's as_model_input(), numpy.ascontiguousarray(x, float32));
-# - "float32", "uint8": train_generator(format = ...), numpy NHWC arrays Rust wrote in place, passed
-#   on as they are (the same as_model_input() call, which finds nothing to do), into the memory of
-#   earlier batches nothing holds any more (the generator's pool, batch_pool() in R/numpy.R);
-# each pulled by the loop fit_doodles() runs (the bridge's next_batch(), timed in Python);
-#   "... new memory": the same with the pool off (options(doodles.batch_pool = 0)), each batch
-#   in memory R has just allocated;
-# - "rasterizer alone": draw_doodles() of the same number of drawings (already in R, no database,
-#   no prefetch) into that format, the floor of what a batch costs.
-# The next batch is prefetched by Rust threads meanwhile, as in training. Then a small model
-# (MobileNet v1, alpha 0.25, 128 px) trains 12 steps of 256 through fit_doodles() in each format:
-# the share of its time spent waiting for data. With the R keras3 package (in its own library,
-# default ~/.cache/doodles/r-keras, see ../shared/r-packages), the same through keras3::fit(), where
-# the wait is the step time minus that of a generator returning one fixed batch.
-# Goal on 2 cores: >= 20k images/s gray and >= 8k colour into Keras, within 1.5x of the rasterizer
-# alone; colour at most 2x the cost of gray.
+# 128 x 128 (scale 0.5), 2 threads, each road training whole epochs of the sample (at least
+# `steps` steps, in one fit() call) after a warm-up fit of one epoch (which compiles the step):
+# - "keras3::fit, R function": keras3::fit() on an R function returning the producer's batch
+#   (`function() it()`): keras3 turns it into a Python generator whose every call waits for R's
+#   main thread, the road every Keras-form batch took before the producer (there, R's memory);
+# - "keras3::fit": keras3::fit(model, it) on train_generator()'s dataset itself (no R per batch);
+# - "fit_doodles": fit_doodles(model, it), Keras' own fit() with the package's callbacks;
+# - "Python fit": Python's model.fit(dataset) on the same object;
+# - "in-memory numpy": Keras' fit() on numpy arrays of the same shape already in memory (the
+#   model's own ceiling: no drawing at all).
+# Models: "free", a near-free model (rescaling, 8 x 8 average pooling, a dense softmax) so that
+# what is measured is the road; "mobilenet", MobileNet v1 with alpha 0.25. "wait/step" is the
+# seconds per step the consumer of the producer (Keras' data thread) waited in Rust for a batch.
+# Goal on 2 cores: keras3::fit on the dataset >= 1.8x keras3::fit on the R function and >= 20k
+# images/s gray uint8 at 256 with the free model; the wait under 1 ms per step with MobileNet;
+# fit_doodles and keras3::fit within 10% of each other.
 suppressPackageStartupMessages(library(doodles))
 args <- commandArgs(trailingOnly = TRUE)
-iterations <- if (length(args) >= 1) as.integer(args[[1]]) else 15L
-keras3_lib <- if (length(args) >= 2) args[[2]] else path.expand("~/.cache/doodles/r-keras")
+arg <- function(i, default) if (length(args) >= i) strsplit(args[[i]], ",")[[1]] else default
+steps <- as.integer(arg(1, "20"))
+models <- arg(2, c("free", "mobilenet"))
+batch_sizes <- as.integer(arg(3, c("256", "1024")))
+colours <- arg(4, c("gray", "colour"))
+dtypes <- arg(5, c("uint8", "float32"))
+has_keras3 <- requireNamespace("keras3", quietly = TRUE)
 
 load <- if (file.exists("/proc/loadavg")) strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3]
-cat(sprintf("threads: %d, cores: %d, load average: %s\n", doodles_threads(),
-            parallel::detectCores(), paste(load, collapse = " ")))
+cat(sprintf("threads: %d, cores: %d, load average: %s, keras3: %s\n", doodles_threads(),
+            parallel::detectCores(), paste(load, collapse = " "),
+            if (has_keras3) as.character(utils::packageVersion("keras3")) else "not installed"))
 use_keras_env()
-invisible(doodles:::arrays_py()) # imports doodles_bridge, which the timing loop below calls
+keras <- keras_module()
+np <- reticulate::import("numpy", convert = FALSE)
 con <- DBI::dbConnect(doodles_duckdb())
-load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
+load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"),
+             progress = FALSE)
 n <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
-drawings <- read_doodles(con, seq_len(n))$drawing
 
-median_ms <- function(step) {
-  marks <- bench::mark(step(), iterations = iterations, check = FALSE, filter_gc = FALSE)
-  as.numeric(marks$median) * 1000
+free_model <- function(channels, dtype) {
+  layers <- keras$layers
+  input <- keras$Input(shape = list(128L, 128L, channels), dtype = dtype, name = "image")
+  x <- layers$Rescaling(if (dtype == "uint8") 1 / 255 else 1)(input)
+  x <- layers$AveragePooling2D(pool_size = 8L)(x)
+  x <- layers$Flatten()(x)
+  output <- layers$Dense(345L, activation = "softmax")(x)
+  model <- keras$Model(input, output)
+  model$compile(optimizer = "adam", loss = "categorical_crossentropy")
+  model
 }
 
-# Pulled as fit_doodles() pulls them: by the bridge's loop (next_batch(), which hands Keras
-# C-ordered arrays: as_model_input()), timed in Python, so that no R object holds a batch.
+make_model <- function(name, colour, dtype) {
+  if (name == "free") return(free_model(if (colour) 3L else 1L, dtype))
+  get_model("mobilenet_v1", input_shape = c(128, 128), num_classes = 345, color = colour,
+            input_dtype = dtype, alpha = 0.25)
+}
+
+seconds <- function(expr) {
+  started <- Sys.time()
+  force(expr)
+  as.numeric(Sys.time() - started, units = "secs")
+}
+
 main <- reticulate::import_main(convert = FALSE)
 reticulate::py_run_string(paste(
-  "import sys, time, statistics",
-  "def doodles_pull_ms(fn, iterations):",
-  "    bridge = sys.modules['doodles_bridge']",
-  "    bridge.next_batch(fn)  # the first call has nothing prefetched yet",
-  "    times = []",
-  "    for _ in range(iterations):",
-  "        started = time.perf_counter()",
-  "        x, y = bridge.next_batch(fn)",
-  "        times.append(time.perf_counter() - started)",
-  "    return statistics.median(times) * 1000",
+  "import time",
+  "def doodles_python_fit(model, data, epochs, **kwargs):",
+  "    started = time.perf_counter()",
+  "    model.fit(data, epochs=epochs, verbose=0, **kwargs)",
+  "    return time.perf_counter() - started",
   sep = "\n"
 ))
-into_keras <- function(batch_size, color, format, pool = 3L) {
-  withr::local_options(doodles.batch_pool = pool)
-  it <- train_generator(con, seq_len(n), batch_size = batch_size, scale = 0.5, color = color,
-                        seed = 1, format = format)
-  stop_handing_anchors <- doodles:::hand_anchors_to_bridge(it)
-  on.exit(stop_handing_anchors())
-  reticulate::py_to_r(main$doodles_pull_ms(it, as.integer(iterations)))
-}
-
-raster_alone <- function(batch_size, color, format) {
-  batch <- drawings[seq_len(batch_size)]
-  median_ms(function() draw_doodles(batch, scale = 0.5, color = color, format = format))
-}
 
 rows <- list()
-for (batch_size in c(256L, 1024L)) for (color in c(FALSE, TRUE)) {
-  for (form in c("array", "float32 new memory", "float32", "uint8 new memory", "uint8")) {
-    format <- sub(" .*", "", form)
-    ms <- into_keras(batch_size, color, format, pool = if (grepl("new memory", form)) 0L else 3L)
-    alone <- raster_alone(batch_size, color, format)
-    rows[[length(rows) + 1]] <- data.frame(
-      batch = batch_size, image = if (color) "colour" else "gray",
-      format = if (format == "array") "array -> float32" else form,
-      ms = round(ms, 1), images_per_s = round(batch_size / ms * 1000),
-      raster_alone_ms = round(alone, 1), ratio_to_raster = round(ms / alone, 2)
-    )
+for (model_name in models) for (batch_size in batch_sizes) for (colour_name in colours) {
+  for (dtype in dtypes) {
+    colour <- colour_name == "colour"
+    it <- train_generator(con, seq_len(n), batch_size = batch_size, scale = 0.5, color = colour,
+                          seed = 1, format = dtype, threads = 2)
+    dataset <- attr(it, "py_object")
+    r_function <- function() it()
+    model <- make_model(model_name, colour, dtype)
+    # Whole epochs of the sample's batches, as many as make `steps` (fit()'s set-up once).
+    epoch_steps <- attr(it, "steps_per_epoch")
+    epochs <- max(1L, ceiling(steps / epoch_steps))
+    road_steps <- epochs * epoch_steps
+    waited <- function() reticulate::py_to_r(dataset$waited_seconds())
+    time_road <- function(road) {
+      run <- switch(road,
+        "keras3::fit, R function" = function(e) keras3::fit(model, r_function, epochs = e,
+                                                            steps_per_epoch = epoch_steps,
+                                                            verbose = 0),
+        "keras3::fit" = function(e) keras3::fit(model, it, epochs = e, verbose = 0),
+        "fit_doodles" = function(e) fit_doodles(model, it, epochs = e, verbose = 0),
+        "Python fit" = function(e) main$doodles_python_fit(model, dataset, as.integer(e))
+      )
+      run(1L) # compiles the step
+      before <- waited()
+      elapsed <- seconds(run(epochs))
+      c(images = road_steps * batch_size / elapsed, wait = (waited() - before) / road_steps)
+    }
+    roads <- c(if (has_keras3) c("keras3::fit, R function", "keras3::fit"), "fit_doodles",
+               "Python fit")
+    for (road in roads) {
+      result <- time_road(road)
+      rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
+                                             colour = colour_name, dtype = dtype, road = road,
+                                             images_per_s = round(result[["images"]]),
+                                             wait_ms_per_step = round(1000 * result[["wait"]], 2))
+    }
+    # The model's ceiling: the same number of images already in memory, in this form.
+    shape <- list(as.integer(epoch_steps * batch_size), 128L, 128L, if (colour) 3L else 1L)
+    x <- np$zeros(shape, dtype = dtype)
+    y <- np$zeros(list(shape[[1]], 345L), dtype = "float32")
+    main$doodles_python_fit(model, x, 1L, y = y, batch_size = as.integer(batch_size))
+    elapsed <- reticulate::py_to_r(main$doodles_python_fit(model, x, as.integer(epochs), y = y,
+                                                           batch_size = as.integer(batch_size)))
+    rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
+                                           colour = colour_name, dtype = dtype,
+                                           road = "in-memory numpy",
+                                           images_per_s = round(road_steps * batch_size / elapsed),
+                                           wait_ms_per_step = NA)
+    rm(x, y)
+    print(do.call(rbind, utils::tail(rows, length(roads) + 1)), row.names = FALSE)
   }
 }
-figures <- do.call(rbind, rows)
-cat("\nInto Keras at 128 x 128 (median ms per batch, generator call to the model's array):\n")
-print(figures, row.names = FALSE)
-colour_cost <- with(figures, ms[image == "colour"] / ms[image == "gray"])
-cat("\ncolour / gray cost:", paste(sprintf("%s %s %.2fx", figures$format[figures$image == "gray"],
-                                           figures$batch[figures$image == "gray"], colour_cost),
-                                   collapse = "; "), "\n")
-
-# Colour against gray pair by pair, alternately, in the pooled forms: the rows above, measured
-# minutes apart, drift with the machine's load (one run gave 2.27x for uint8 at 256 where pairs
-# give 1.3-2.1x).
-cat("\ncolour / gray cost, 5 alternating pairs (pooled, as fit_doodles() pulls):\n")
-for (format in c("float32", "uint8")) for (batch_size in c(256L, 1024L)) {
-  ratios <- replicate(5, into_keras(batch_size, TRUE, format) / into_keras(batch_size, FALSE, format))
-  cat(sprintf("  %-7s %4d: %s (median %.2fx)\n", format, batch_size,
-              paste(sprintf("%.2f", ratios), collapse = " "), stats::median(ratios)))
-}
-
-cat("\nTraining MobileNet v1 (alpha 0.25, 128 px, batch 256, 12 steps) through fit_doodles():\n")
-for (color in c(FALSE, TRUE)) for (format in c("array", "uint8")) {
-  it <- train_generator(con, seq_len(n), batch_size = 256, scale = 0.5, color = color, seed = 2,
-                        format = format)
-  model <- get_model("mobilenet_v1", input_shape = c(128, 128), color = color,
-                     num_classes = attr(it, "num_classes"), alpha = 0.25,
-                     input_dtype = if (format == "uint8") "uint8" else "float32")
-  fit_doodles(model, it, steps_per_epoch = 2, verbose = 0) # compiles the step
-  history <- fit_doodles(model, it, steps_per_epoch = 12, verbose = 0)
-  total <- history$data_seconds + history$train_seconds
-  cat(sprintf("  %-6s %-16s %6.0f ms per step, waiting for data %5.1f%%\n",
-              if (color) "colour" else "gray", if (format == "array") "array -> float32" else format,
-              total / 12 * 1000, 100 * history$data_seconds / total))
-}
-
-keras3_script <- '
-suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
-con <- DBI::dbConnect(doodles_duckdb())
-load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"))
-for (color in c(FALSE, TRUE)) for (format in c("array", "uint8")) {
-  it <- train_generator(con, 1:3000, batch_size = 256, scale = 0.5, color = color, seed = 2,
-                        format = format)
-  model <- get_model("mobilenet_v1", input_shape = c(128, 128), color = color,
-                     num_classes = attr(it, "num_classes"), alpha = 0.25,
-                     input_dtype = if (format == "uint8") "uint8" else "float32")
-  fixed <- it()
-  seconds <- function(generator) {
-    fit(model, generator, steps_per_epoch = 2, epochs = 1, verbose = 0)
-    system.time(fit(model, generator, steps_per_epoch = 12, epochs = 1, verbose = 0))[["elapsed"]]
-  }
-  with_data <- seconds(it)
-  without <- seconds(function() fixed)
-  cat(sprintf("  %-6s %-16s %6.0f ms per step, waiting for data %5.1f%%\n",
-              if (color) "colour" else "gray", if (format == "array") "array -> float32" else format,
-              with_data / 12 * 1000, 100 * max(0, with_data - without) / with_data))
-}
-'
-if (dir.exists(file.path(keras3_lib, "keras3"))) {
-  cat("\nThe same through keras3::fit() (R_LIBS=", keras3_lib, "):\n", sep = "")
-  script <- tempfile(fileext = ".R")
-  writeLines(keras3_script, script)
-  output <- system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = FALSE,
-                    env = paste0("R_LIBS=", keras3_lib))
-  cat(output, sep = "\n")
-} else {
-  cat("\nkeras3 is not installed in", keras3_lib, "(see ../shared/r-packages): skipped\n")
-}
-DBI::dbDisconnect(con)
+cat("\nAll roads:\n")
+print(do.call(rbind, rows), row.names = FALSE)

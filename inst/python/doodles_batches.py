@@ -10,8 +10,7 @@ the producer's pool) when the last view is gone.
 
 :class:`Batches` is a ``keras.utils.PyDataset`` (Keras 3) or a ``tf_keras.utils.Sequence``
 (legacy Keras 2): ``model.fit(batches)`` and ``model.predict(batches)`` take it as it is and know
-its length. ``batches[i]`` is batch ``i`` of the current epoch (the epoch moves on once every
-index was asked for); calling ``batches()`` takes the next batch of a sequential road instead (what
+its length. ``batches[i]`` is a batch of the current epoch (see ``__getitem__``); calling ``batches()`` takes the next batch of a sequential road instead (what
 R's ``it()`` does), and ``batches.take()`` the same for Python threads.
 """
 
@@ -130,7 +129,7 @@ class BatchesBase:
         self.n_features = int(n_features)
         self.ordered = bool(ordered)
         self._epochs_done = 0
-        self._seen = set()
+        self._positions = {}
         self._calls = 0
         self._lock = threading.Lock()
 
@@ -168,15 +167,18 @@ class BatchesBase:
         index = int(index)
         if index < 0 or index >= self.steps:
             raise IndexError("doodles: batch %d of an epoch of %d" % (index, self.steps))
-        # A new epoch starts when an index comes again after all were asked for: Keras 3 reads
-        # two batches ahead of training to learn their shapes, reads on across its epochs when
-        # `steps_per_epoch` is shorter, and tf_keras may shuffle the batches' order.
+        # The producer's order is already shuffled: the k-th index asked for in an epoch, in
+        # whatever order Keras asks (fit() shuffles the indices), is the epoch's k-th batch, the
+        # one rendered ahead. An index asked again within the epoch is its batch again (Keras 3
+        # reads two batches to learn their shapes before training); a new epoch starts when an
+        # index comes again after all were asked for (also when fit() reads on across its epochs
+        # because `steps_per_epoch` is shorter).
         with self._lock:
-            if index in self._seen and len(self._seen) >= self.steps:
+            if index in self._positions and len(self._positions) >= self.steps:
                 self._epochs_done += 1
-                self._seen.clear()
-            self._seen.add(index)
-            step = self._epochs_done * self.steps + index
+                self._positions = {}
+            position = self._positions.setdefault(index, len(self._positions))
+            step = self._epochs_done * self.steps + position
         return self._fetch(step)
 
     def take(self, with_step=False):
