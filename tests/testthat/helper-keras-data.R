@@ -93,9 +93,9 @@ shape_drawings <- function(n, seed) {
              countrycode = "US", recognized = TRUE, key_id = sprintf("%.0f", 1e15 + seq_len(n)))
 }
 
-# A doodles database (in memory, closed when the calling test ends) of `shapes` (see
-# shape_drawings()), loaded as Kaggle's files are: one CSV per word.
-shapes_store <- function(shapes, env = parent.frame()) {
+# A doodles database (in memory, or the file `dbdir`; closed when the calling test ends) of
+# `shapes` (see shape_drawings()), loaded as Kaggle's files are: one CSV per word.
+shapes_store <- function(shapes, dbdir = ":memory:", env = parent.frame()) {
   dir <- withr::local_tempdir(.local_envir = env)
   for (word in unique(shapes$word)) {
     rows <- shapes[shapes$word == word, ]
@@ -104,7 +104,7 @@ shapes_store <- function(shapes, env = parent.frame()) {
                                 timestamp = "2017-03-01 10:00:00", word = word),
                      file.path(dir, paste0(word, ".csv")), row.names = FALSE)
   }
-  con <- DBI::dbConnect(doodles_duckdb())
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = dbdir)
   withr::defer(if (DBI::dbIsValid(con)) DBI::dbDisconnect(con), envir = env)
   load_doodles(con, dir, progress = FALSE)
   con

@@ -56,3 +56,37 @@ test_that("legacy keras trains on doodles generators and predicts without warnin
   expect_equal(results$warnings[results$classed], c(0, 0))
   expect_true(all(results$warnings[!results$classed] > 0))
 })
+
+test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and ends epochs by their length", {
+  skip_if_no_legacy_keras()
+  dir <- withr::local_tempdir()
+  dbdir <- file.path(dir, "shapes.duckdb")
+  DBI::dbDisconnect(shapes_store(shape_drawings(640, seed = 31), dbdir = dbdir))
+  test_csv <- file.path(dir, "test.csv")
+  utils::write.csv(shape_drawings(200, seed = 32), test_csv, row.names = FALSE)
+  output <- run_with_r_keras(sprintf('
+    Sys.setenv(TF_USE_LEGACY_KERAS = "1")
+    suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras)})
+    con <- DBI::dbConnect(doodles_duckdb(), dbdir = "%s")
+    test <- utils::read.csv("%s", colClasses = c(drawing = "character"))
+    it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, seed = 2, format = "float32")
+    cat("class", class(attr(it, "py_object"))[1], "\\n")
+    tensorflow::set_random_seed(3)
+    model <- keras_model_sequential() %%>%% layer_flatten(input_shape = c(32, 32, 1)) %%>%%
+      layer_dense(64, activation = "relu") %%>%% layer_dense(4, activation = "softmax")
+    model %%>%% compile(loss = "categorical_crossentropy", optimizer = "adam", metrics = "accuracy")
+    history <- fit(model, it, epochs = 6, verbose = 0)
+    more <- suppressWarnings(fit_generator(model, it, steps_per_epoch = attr(it, "steps_per_epoch"),
+                                           epochs = 1, verbose = 0))
+    tg <- test_generator(test, batch_size = 64, scale = 0.125, format = "float32")
+    p <- predict(model, tg, verbose = 0)
+    cat(sprintf("result %%d %%d %%.3f\\n", length(history$metrics$loss), nrow(p),
+                mean(max.col(p) - 1 == test$label_int)))
+  ', dbdir, test_csv))
+  expect_true(any(grepl("^class doodles_batches.Batches", output)), info = paste(output, collapse = "\n"))
+  result <- utils::read.table(text = grep("^result ", output, value = TRUE),
+                              col.names = c("tag", "epochs", "rows", "test_accuracy"))
+  expect_equal(result$epochs, 6)
+  expect_equal(result$rows, 200)
+  expect_gt(result$test_accuracy, 0.8)
+})

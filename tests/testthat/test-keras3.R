@@ -40,3 +40,47 @@ test_that("keras3::fit() and predict() learn from doodles generators in the Kera
   expect_true(all(results$train_accuracy > 0.8), info = paste(output, collapse = "\n"))
   expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))
 })
+
+test_that("keras3::fit() and predict() take the producer's datasets as they are, and know their length", {
+  skip_if_no_keras3()
+  dir <- withr::local_tempdir()
+  dbdir <- file.path(dir, "shapes.duckdb")
+  DBI::dbDisconnect(shapes_store(shape_drawings(640, seed = 21), dbdir = dbdir))
+  test_csv <- file.path(dir, "test.csv")
+  utils::write.csv(shape_drawings(200, seed = 22), test_csv, row.names = FALSE)
+  output <- run_with_r_keras('
+    suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
+    con <- DBI::dbConnect(doodles_duckdb(), dbdir = "%s")
+    test <- utils::read.csv("%s", colClasses = c(drawing = "character"))
+    for (color in c(FALSE, TRUE)) for (format in c("float32", "uint8")) {
+      keras3::set_random_seed(5)
+      it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, seed = 2, color = color,
+                            format = format)
+      model <- get_model("lenet", input_shape = c(32, 32), color = color, num_classes = 4,
+                         input_dtype = format, metrics = list("accuracy"))
+      # No steps_per_epoch: each epoch ends after the dataset length, 20 batches.
+      history <- fit(model, it, epochs = 5, verbose = 0)
+      tg <- test_generator(test, batch_size = 64, scale = 0.125, color = color, format = format)
+      p <- predict(model, tg, verbose = 0)
+      # predict_top3() through the producer ranks as through R arrays (float32 models).
+      same <- if (format == "float32") {
+        identical(predict_top3(model, tg, words = con),
+                  predict_top3(model, test_generator(test, batch_size = 64, scale = 0.125,
+                                                     color = color), words = con))
+      } else NA
+      cat(sprintf("result %%s %%s %%d %%d %%.3f %%.3f %%s\n", if (color) "colour" else "gray",
+                  format, nrow(p), length(history$metrics$loss),
+                  utils::tail(history$metrics$accuracy, 1),
+                  mean(max.col(p) - 1 == test$label_int), same))
+    }
+  ', dbdir, test_csv)
+  results <- utils::read.table(text = grep("^result ", output, value = TRUE),
+                               col.names = c("tag", "image", "format", "rows", "epochs",
+                                             "train_accuracy", "test_accuracy", "same_top3"))
+  expect_equal(nrow(results), 4)
+  expect_equal(results$rows, rep(200, 4))
+  expect_equal(results$epochs, rep(5, 4))
+  expect_true(all(results$train_accuracy > 0.8), info = paste(output, collapse = "\n"))
+  expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))
+  expect_equal(results$same_top3[results$format == "float32"], c(TRUE, TRUE))
+})

@@ -1,10 +1,10 @@
 # Several workers training one model (train_nn.R --workers, TensorFlow's
 # MultiWorkerMirroredStrategy): two worker processes on 127.0.0.1, each with its own copy of a
 # synthetic database, run as a user runs them. A profile (R_PROFILE_USER) records what each
-# worker really did: the ids of every batch it read (pooled_doodle_batch(), what the generators
-# call) and its weights after
-# fit_doodles(), in files of the test's own folder, so that the workers' shared folders hold only
-# what train_nn.R writes.
+# worker really did: the ids of every batch it read (doodle_batch() for train_nn.R's one-drawing
+# probe; every batch the producers' Python objects hand out, by a wrapper of Batches._fetch
+# installed when the first generator is made) and its weights after fit_doodles(), in files of
+# the test's own folder, so that the workers' shared folders hold only what train_nn.R writes.
 
 worker_env <- function(trace_dir, name) {
   c(
@@ -22,9 +22,20 @@ worker_profile <- function() {
     writeLines(c(
       "setHook(packageEvent('doodles', 'onLoad'), function(...) {",
       "  ns <- asNamespace('doodles')",
-      "  trace('pooled_doodle_batch', where = ns, print = FALSE, tracer = quote(",
+      "  trace('doodle_batch', where = ns, print = FALSE, tracer = quote(",
       "    cat(paste(ids, collapse = ' '), '\\n', sep = '', append = TRUE,",
       "        file = Sys.getenv('DOODLES_TEST_IDS'))))",
+      "  trace('keras_batches', where = ns, print = FALSE, exit = quote(reticulate::py_run_string(",
+      "    paste('import doodles_batches as db, os',",
+      "          'if not getattr(db, \"traced\", False):',",
+      "          '    fetch = db.BatchesBase._fetch',",
+      "          '    def traced(self, step, with_step=False):',",
+      "          '        step, batch = fetch(self, step, True)',",
+      "          '        with open(os.environ[\"DOODLES_TEST_IDS\"], \"a\") as log:',",
+      "          '            log.write(\" \".join(str(i) for i in self.ids(step)) + \"\\\\n\")',",
+      "          '        return (step, batch) if with_step else batch',",
+      "          '    db.BatchesBase._fetch = traced',",
+      "          '    db.traced = True', sep = '\\n'))))",
       "  trace('fit_doodles', where = ns, print = FALSE, exit = quote(",
       "    saveRDS(model$get_weights(), Sys.getenv('DOODLES_TEST_WEIGHTS'))))",
       "})"
