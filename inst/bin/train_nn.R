@@ -165,6 +165,19 @@ main <- function(opts) {
     }
   }
 
+  # Refused before the strategy waits (up to --worker-timeout) for the other workers.
+  if (multi_worker) {
+    cluster_size <- if (!is.null(workers)) {
+      length(strsplit(workers, ",", fixed = TRUE)[[1]])
+    } else {
+      cluster <- jsonlite::fromJSON(Sys.getenv("TF_CONFIG"))$cluster
+      length(unlist(cluster[intersect(names(cluster), c("chief", "worker"))]))
+    }
+    if (cluster_size > 0L && batch_size %% cluster_size != 0L) {
+      stop(sprintf("-b/--batch-size (%d) must be a multiple of the number of workers (%d)",
+                   batch_size, cluster_size), call. = FALSE)
+    }
+  }
   # With several workers, the strategy joins them: before anything else uses TensorFlow.
   devices <- training_strategy(n_gpu,
     workers = workers, worker_index = worker_index, worker_timeout = worker_timeout
@@ -186,10 +199,6 @@ main <- function(opts) {
         sprintf("%s (file hash %s)", basename(resume), substr(rlang::hash_file(resume), 1, 16))
       }
     )
-    if (batch_size %% n_workers != 0L) {
-      stop(sprintf("-b/--batch-size (%d) must be a multiple of the number of workers (%d)",
-                   batch_size, n_workers), call. = FALSE)
-    }
   }
   keras <- keras_module()
   keras$utils$set_random_seed(seed)

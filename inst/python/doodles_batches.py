@@ -173,12 +173,13 @@ class BatchesBase:
         # reads two batches to learn their shapes before training); a new epoch starts when an
         # index comes again after all were asked for (also when fit() reads on across its epochs
         # because `steps_per_epoch` is shorter).
+        # An ordered (test) walk keeps batch i at index i: predictions line up with their rows.
         with self._lock:
             if index in self._positions and len(self._positions) >= self.steps:
                 self._epochs_done += 1
                 self._positions = {}
             position = self._positions.setdefault(index, len(self._positions))
-            step = self._epochs_done * self.steps + position
+            step = self._epochs_done * self.steps + (index if self.ordered else position)
         return self._fetch(step)
 
     def take(self, with_step=False):

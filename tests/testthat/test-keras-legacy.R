@@ -72,10 +72,12 @@ test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and e
     it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, seed = 2, format = "float32")
     cat("class", class(attr(it, "py_object"))[1], "\\n")
     tensorflow::set_random_seed(3)
-    model <- keras_model_sequential() %%>%% layer_flatten(input_shape = c(32, 32, 1)) %%>%%
-      layer_dense(64, activation = "relu") %%>%% layer_dense(4, activation = "softmax")
+    model <- keras_model_sequential() %%>%%
+      layer_conv_2d(16, c(3, 3), activation = "relu", input_shape = c(32, 32, 1)) %%>%%
+      layer_max_pooling_2d(c(2, 2)) %%>%% layer_conv_2d(32, c(3, 3), activation = "relu") %%>%%
+      layer_max_pooling_2d(c(2, 2)) %%>%% layer_flatten() %%>%% layer_dense(4, activation = "softmax")
     model %%>%% compile(loss = "categorical_crossentropy", optimizer = "adam", metrics = "accuracy")
-    history <- fit(model, it, epochs = 6, verbose = 0)
+    history <- fit(model, it, epochs = 8, verbose = 0)
     more <- suppressWarnings(fit_generator(model, it, steps_per_epoch = attr(it, "steps_per_epoch"),
                                            epochs = 1, verbose = 0))
     tg <- test_generator(test, batch_size = 64, scale = 0.125, format = "float32")
@@ -86,7 +88,7 @@ test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and e
   expect_true(any(grepl("^class doodles_batches.Batches", output)), info = paste(output, collapse = "\n"))
   result <- utils::read.table(text = grep("^result ", output, value = TRUE),
                               col.names = c("tag", "epochs", "rows", "test_accuracy"))
-  expect_equal(result$epochs, 6)
+  expect_equal(result$epochs, 8)
   expect_equal(result$rows, 200)
   expect_gt(result$test_accuracy, 0.8)
 })

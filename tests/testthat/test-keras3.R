@@ -59,7 +59,7 @@ test_that("keras3::fit() and predict() take the producer's datasets as they are,
       model <- get_model("lenet", input_shape = c(32, 32), color = color, num_classes = 4,
                          input_dtype = format, metrics = list("accuracy"))
       # No steps_per_epoch: each epoch ends after the dataset length, 20 batches.
-      history <- fit(model, it, epochs = 5, verbose = 0)
+      history <- fit(model, it, epochs = 8, verbose = 0)
       tg <- test_generator(test, batch_size = 64, scale = 0.125, color = color, format = format)
       p <- predict(model, tg, verbose = 0)
       # predict_top3() through the producer ranks as through R arrays (float32 models).
@@ -79,7 +79,7 @@ test_that("keras3::fit() and predict() take the producer's datasets as they are,
                                              "train_accuracy", "test_accuracy", "same_top3"))
   expect_equal(nrow(results), 4)
   expect_equal(results$rows, rep(200, 4))
-  expect_equal(results$epochs, rep(5, 4))
+  expect_equal(results$epochs, rep(8, 4))
   expect_true(all(results$train_accuracy > 0.8), info = paste(output, collapse = "\n"))
   expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))
   expect_equal(results$same_top3[results$format == "float32"], c(TRUE, TRUE))
