@@ -1,25 +1,30 @@
-# The bridge from R generators to Python Keras 3. Keras' own fit() turns a Python generator into a
-# tf.data pipeline whose background threads would call the R closure; R must only ever run on its
-# main thread (rstudio/keras #986, #1073; keras3 #1197). So the loop in inst/python/doodles_bridge.py
-# pulls each batch on the main thread and calls train_on_batch(), with the callbacks fit() runs.
+# Training from R. The Keras-form generators of a doodles connection are Keras datasets whose
+# batches a Rust producer makes: fit_doodles() hands them to Keras' own fit(). An R function (the
+# article's closure, or any DBI connection's generator) may only run on R's main thread
+# (rstudio/keras #986, #1073; keras3 #1197), which Keras' tf.data threads are not: the loop in
+# inst/python/doodles_bridge.py pulls each of its batches on the main thread and calls
+# train_on_batch(), with the callbacks fit() runs. So does a worker of a multi-worker training,
+# whose Keras 3 fit() fails under MultiWorkerMirroredStrategy (see the bridge).
 
-#' Train a Keras model on an R generator
+#' Train a Keras model on a doodles generator
 #'
-#' Trains `model` on batches from `generator` (a function of no arguments returning `list(x, y)`, such
-#' as [train_generator()]), calling it only on R's main thread. Batches in a Keras form
-#' (`format = "float32"` or `"uint8"`, the fastest) reach the model as they are, without a copy;
-#' R arrays are converted to float32 first. Needs neither the keras nor the keras3 R package. While
-#' Keras trains on one batch, the next one is prepared in the background when the generator
-#' prefetches (see [train_generator()]). The first batch is checked against the model's input
-#' before training starts: uint8 batches need a model built with `input_dtype = "uint8"`, and
-#' float batches one without.
+#' Trains `model` on batches from `generator`. A Keras-form generator of a doodles connection
+#' ([train_generator()] with `format = "uint8"` or `"float32"`, the fastest) is a Keras dataset:
+#' `fit_doodles()` is then Keras' own `fit()` on it, whose threads take the batches from the
+#' Rust producer without R, with the package's epoch timings. Any other generator (a function of
+#' no arguments returning `list(x, y)`, such as `format = "array"`'s) is called only on R's main
+#' thread, its R arrays converted to float32. Needs neither the keras nor the keras3 R package.
+#' The batches' form is checked against the model's input before training starts: uint8 batches
+#' need a model built with `input_dtype = "uint8"`, and float batches one without.
 #'
 #' @param model A compiled Python Keras model (e.g. from [get_model()]).
-#' @param generator A function returning `list(x, y)`, `x` an array or a list of arrays (several
-#'   inputs); returning `NULL` ends the epoch early.
-#' @param steps_per_epoch Batches per epoch; by default the generator's `steps_per_epoch` attribute.
+#' @param generator A generator of [train_generator()], or a function returning `list(x, y)`, `x`
+#'   an array or a list of arrays (several inputs); returning `NULL` ends the epoch early.
+#' @param steps_per_epoch Batches per epoch; by default the dataset's length (the generator's
+#'   `steps_per_epoch` attribute).
 #' @param epochs Index of the last epoch to train (as in Keras).
-#' @param validation_data A generator for validation batches, or `NULL`.
+#' @param validation_data A generator for validation batches (in the form of `generator`), or
+#'   `NULL`.
 #' @param validation_steps Batches per validation; by default the validation generator's
 #'   `steps_per_epoch` attribute.
 #' @param callbacks A list of Python Keras callbacks (`keras_module()$callbacks$...`); they see the
@@ -36,9 +41,10 @@
 #' the workers, so that all workers hold the same model. When another worker dies or stalls, it
 #' stops with an error of class `doodles_error_workers` saying which worker and in which epoch
 #' and step.
-#' @return A data frame with one row per epoch: `epoch` (1-based), the sample-weighted means of the
-#'   loss and metrics (and their `val_` forms), `data_seconds` (time spent waiting for the
-#'   generator) and `train_seconds` (time in Keras).
+#' @return A data frame with one row per epoch: `epoch` (1-based), the loss and metrics (and
+#'   their `val_` forms) as Keras logs them, `data_seconds` (time spent waiting for the generator:
+#'   for a Keras dataset, the time Keras' data thread waited for the producer, which overlaps
+#'   training) and `train_seconds` (the rest of the epoch).
 #' @export
 #' @examples
 #' \dontrun{

@@ -20,6 +20,8 @@ option_table <- list(
        meaning = "DuckDB's memory_limit while index_doodles() builds or checks the stroke index of a database file."),
   list(name = "doodles.load_checkpoint", kind = "option", default = "128MB",
        meaning = "DuckDB's checkpoint_threshold while loading into a database file."),
+  list(name = "doodles.collect_after", kind = "option", default = 1e9,
+       meaning = "Bytes of Keras-form batches handed to R (it(), next_batch()) after which R's garbage collector runs, freeing those R no longer holds."),
   list(name = "TF_USE_LEGACY_KERAS", kind = "environment variable", default = "",
        meaning = "1 or true (as the legacy keras package asks): the Keras-form generators are tf_keras Sequences (Keras 2)."),
   list(name = "DBDIR", kind = "environment variable", default = "",

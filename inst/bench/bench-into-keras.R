@@ -2,8 +2,8 @@
 # by side in one run, and the seconds per step Keras' data thread waited for a batch.
 #
 #   R_LIBS=~/.cache/doodles/r-keras Rscript inst/bench/bench-into-keras.R \
-#     [steps] [models] [batch sizes] [colours] [dtypes]
-#   e.g. ... bench-into-keras.R 20 free,mobilenet 256,1024 gray,colour uint8,float32
+#     [steps] [models] [batch sizes] [colours] [dtypes] [prefetch depths]
+#   e.g. ... bench-into-keras.R 20 free,mobilenet 256,1024 gray,colour uint8,float32 2
 #
 # On the real sample shipped in inst/extdata (3,000 drawings) loaded into a doodles store, at
 # 128 x 128 (scale 0.5), 2 threads, each road training whole epochs of the sample (at least
@@ -30,6 +30,7 @@ models <- arg(2, c("free", "mobilenet"))
 batch_sizes <- as.integer(arg(3, c("256", "1024")))
 colours <- arg(4, c("gray", "colour"))
 dtypes <- arg(5, c("uint8", "float32"))
+depths <- as.integer(arg(6, "2"))
 has_keras3 <- requireNamespace("keras3", quietly = TRUE)
 
 load <- if (file.exists("/proc/loadavg")) strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3]
@@ -80,10 +81,10 @@ reticulate::py_run_string(paste(
 
 rows <- list()
 for (model_name in models) for (batch_size in batch_sizes) for (colour_name in colours) {
-  for (dtype in dtypes) {
+  for (dtype in dtypes) for (depth in depths) {
     colour <- colour_name == "colour"
     it <- train_generator(con, seq_len(n), batch_size = batch_size, scale = 0.5, color = colour,
-                          seed = 1, format = dtype, threads = 2)
+                          seed = 1, format = dtype, threads = 2, prefetch = depth)
     dataset <- attr(it, "py_object")
     r_function <- function() it()
     model <- make_model(model_name, colour, dtype)
@@ -111,7 +112,8 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     for (road in roads) {
       result <- time_road(road)
       rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
-                                             colour = colour_name, dtype = dtype, road = road,
+                                             colour = colour_name, dtype = dtype, depth = depth,
+                                             road = road,
                                              images_per_s = round(result[["images"]]),
                                              wait_ms_per_step = round(1000 * result[["wait"]], 2))
     }
@@ -123,7 +125,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     elapsed <- reticulate::py_to_r(main$doodles_python_fit(model, x, as.integer(epochs), y = y,
                                                            batch_size = as.integer(batch_size)))
     rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
-                                           colour = colour_name, dtype = dtype,
+                                           colour = colour_name, dtype = dtype, depth = NA,
                                            road = "in-memory numpy",
                                            images_per_s = round(road_steps * batch_size / elapsed),
                                            wait_ms_per_step = NA)

@@ -249,10 +249,16 @@ main <- function(opts) {
     "{steps_per_epoch} step{?s} per epoch, up to {epochs} epoch{?s}"
   ))
   started <- Sys.time()
-  history <- fit_doodles(model, train_it,
-    steps_per_epoch = steps_per_epoch, epochs = epochs,
-    validation_data = val_it, validation_steps = validation_steps,
-    callbacks = callbacks$callbacks, initial_epoch = initial_epoch
+  history <- tryCatch(
+    fit_doodles(model, train_it,
+      steps_per_epoch = steps_per_epoch, epochs = epochs,
+      validation_data = val_it, validation_steps = validation_steps,
+      callbacks = callbacks$callbacks, initial_epoch = initial_epoch
+    ),
+    doodles_error_workers = function(e) {
+      stop(paste(conditionMessage(e), resume_advice(callbacks, models_dir, devices$chief)),
+           call. = FALSE)
+    }
   )
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
   if (!devices$chief) {
@@ -278,6 +284,24 @@ main <- function(opts) {
     "*" = "training curve: {.file {callbacks$curve_file}}"
   ))
   invisible(callbacks$final_file)
+}
+
+# What to do after a worker failed: resume from the last checkpoint when there is one. A log
+# that holds no epoch yet is removed, as if the run had not started.
+resume_advice <- function(callbacks, models_dir, chief) {
+  if (!chief) {
+    return("Restart all the workers, with --resume and the last checkpoint worker 0 wrote, if any.")
+  }
+  if (file.exists(callbacks$log_file) && length(readLines(callbacks$log_file)) <= 1L) {
+    unlink(callbacks$log_file)
+  }
+  pattern <- paste0("^", callbacks$stem, "_[0-9]{2}_.*\\.keras$")
+  checkpoints <- sort(list.files(models_dir, pattern))
+  if (length(checkpoints) == 0L) {
+    return("No checkpoint was written yet: restart all the workers (without --resume).")
+  }
+  sprintf("Restart all the workers with --resume %s to go on from its epoch.",
+          file.path(models_dir, checkpoints[length(checkpoints)]))
 }
 
 quit(save = "no", status = run_cli(doc, main))

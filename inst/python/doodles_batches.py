@@ -130,6 +130,7 @@ class BatchesBase:
         self.ordered = bool(ordered)
         self._epochs_done = 0
         self._positions = {}
+        self._recent = {}
         self._calls = 0
         self._lock = threading.Lock()
 
@@ -180,7 +181,17 @@ class BatchesBase:
                 self._positions = {}
             position = self._positions.setdefault(index, len(self._positions))
             step = self._epochs_done * self.steps + (index if self.ordered else position)
-        return self._fetch(step)
+            kept = self._recent.get(step)
+        if kept is not None:
+            return kept
+        batch = self._fetch(step)
+        # The last batches handed out, for an index asked again (Keras' look at the first two):
+        # handed out again rather than drawn again.
+        with self._lock:
+            self._recent[step] = batch
+            while len(self._recent) > 2:
+                self._recent.pop(next(iter(self._recent)))
+        return batch
 
     def take(self, with_step=False):
         """The next batch of the sequential road (any thread; each batch goes to one caller);

@@ -3,10 +3,12 @@
 ``fit_doodles()`` hands the producer's batches (``doodles_batches.py``) to Keras' own ``fit()``.
 This module's loop serves the two cases left: an R function (``format = "array"``, or a
 connection other than doodles'), which only R's main thread may call, so each step pulls one
-batch here and calls ``train_on_batch``; and a worker of a multi-worker training, whose Keras 3
-``fit()`` fails under MultiWorkerMirroredStrategy (see ``multi_worker_step_function``), which
-takes its shard's batches from the producer on this thread, without R. Callbacks run as in
-``fit()``.
+batch here and calls ``train_on_batch``; and a worker of a multi-worker training, which takes
+its shard's batches from the producer on this thread, without R: Keras 3's own ``fit()`` fails
+under MultiWorkerMirroredStrategy (Keras 3.15, TensorFlow 2.21, on a PyDataset: "ValueError:
+Attempt to convert a value (PerReplica:{...}) with an unsupported type (<class
+'tensorflow.python.distribute.values.PerReplica'>) to a Tensor"; its step function's log
+reduction: see ``multi_worker_step_function``). Callbacks run as in ``fit()``.
 """
 
 import threading
@@ -486,8 +488,7 @@ def worker_failure_message(strategy, error, where):
     said = re.sub(r"\s*\n\s*", " ", said).strip()
     if len(said) > 300:
         said = said[:297] + "..."
-    return ("doodles: worker %d of %d stopped training in epoch %d%s: %s. TensorFlow: %s: %s "
-            "Restart all the workers, from the last checkpoint to resume."
+    return ("doodles: worker %d of %d stopped training in epoch %d%s: %s. TensorFlow: %s: %s"
             % (index, count, where["epoch"] + 1, step, what, kind, said))
 
 

@@ -109,3 +109,14 @@ shapes_store <- function(shapes, dbdir = ":memory:", env = parent.frame()) {
   load_doodles(con, dir, progress = FALSE)
   con
 }
+
+# For a child R process: a doodles database file of 640 shapes and a CSV of 200 more (with their
+# label_int), in a folder removed when the calling test ends.
+shapes_files <- function(train_seed, test_seed, env = parent.frame()) {
+  dir <- withr::local_tempdir(.local_envir = env)
+  dbdir <- file.path(dir, "shapes.duckdb")
+  DBI::dbDisconnect(shapes_store(shape_drawings(640, seed = train_seed), dbdir = dbdir))
+  test_csv <- file.path(dir, "test.csv")
+  utils::write.csv(shape_drawings(200, seed = test_seed), test_csv, row.names = FALSE)
+  list(dbdir = dbdir, test_csv = test_csv)
+}

@@ -329,3 +329,32 @@ test_that("Keras' own fit() on the producer learns the synthetic shapes, and pre
     }
   }
 })
+
+test_that("batches R takes in a loop are freed as it goes, though R's collector cannot see their memory", {
+  skip_if_no_keras()
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  it <- train_generator(con, 1:3000, batch_size = 64, scale = 0.25, seed = 1, format = "float32")
+  reticulate::py_run_string(paste(
+    "import gc, doodles_batches",
+    "def doodles_live_batches():",
+    "    return sum(isinstance(o, doodles_batches._Memory) for o in gc.get_objects())",
+    sep = "\n"
+  ))
+  live <- function() reticulate::py_to_r(reticulate::py_eval("doodles_live_batches()"))
+  gc(verbose = FALSE)
+  before <- live()
+  # 64 images of 64 x 64 in float32 are 1 MB: with a threshold of 4 MB, R collects every few
+  # batches, and no more than about 4 batches' arrays (x and y) stay alive.
+  withr::with_options(list(doodles.collect_after = 4e6), {
+    for (i in 1:40) batch <- it()
+  })
+  expect_lte(live() - before, 2 * 6)
+  # Without it R would hold all 40 batches' arrays until it collected for reasons of its own.
+  withr::with_options(list(doodles.collect_after = Inf), {
+    for (i in 1:40) batch <- it()
+  })
+  expect_gt(live() - before, 2 * 30)
+  rm(batch)
+  gc(verbose = FALSE)
+})

@@ -59,11 +59,7 @@ test_that("legacy keras trains on doodles generators and predicts without warnin
 
 test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and ends epochs by their length", {
   skip_if_no_legacy_keras()
-  dir <- withr::local_tempdir()
-  dbdir <- file.path(dir, "shapes.duckdb")
-  DBI::dbDisconnect(shapes_store(shape_drawings(640, seed = 31), dbdir = dbdir))
-  test_csv <- file.path(dir, "test.csv")
-  utils::write.csv(shape_drawings(200, seed = 32), test_csv, row.names = FALSE)
+  files <- shapes_files(train_seed = 31, test_seed = 32)
   output <- run_with_r_keras(sprintf('
     Sys.setenv(TF_USE_LEGACY_KERAS = "1")
     suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras)})
@@ -84,7 +80,7 @@ test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and e
     p <- predict(model, tg, verbose = 0)
     cat(sprintf("result %%d %%d %%.3f\\n", length(history$metrics$loss), nrow(p),
                 mean(max.col(p) - 1 == test$label_int)))
-  ', dbdir, test_csv))
+  ', files$dbdir, files$test_csv))
   expect_true(any(grepl("^class doodles_batches.Batches", output)), info = paste(output, collapse = "\n"))
   result <- utils::read.table(text = grep("^result ", output, value = TRUE),
                               col.names = c("tag", "epochs", "rows", "test_accuracy"))

@@ -43,11 +43,7 @@ test_that("keras3::fit() and predict() learn from doodles generators in the Kera
 
 test_that("keras3::fit() and predict() take the producer's datasets as they are, and know their length", {
   skip_if_no_keras3()
-  dir <- withr::local_tempdir()
-  dbdir <- file.path(dir, "shapes.duckdb")
-  DBI::dbDisconnect(shapes_store(shape_drawings(640, seed = 21), dbdir = dbdir))
-  test_csv <- file.path(dir, "test.csv")
-  utils::write.csv(shape_drawings(200, seed = 22), test_csv, row.names = FALSE)
+  files <- shapes_files(train_seed = 21, test_seed = 22)
   output <- run_with_r_keras('
     suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
     con <- DBI::dbConnect(doodles_duckdb(), dbdir = "%s")
@@ -73,7 +69,7 @@ test_that("keras3::fit() and predict() take the producer's datasets as they are,
                   utils::tail(history$metrics$accuracy, 1),
                   mean(max.col(p) - 1 == test$label_int), same))
     }
-  ', dbdir, test_csv)
+  ', files$dbdir, files$test_csv)
   results <- utils::read.table(text = grep("^result ", output, value = TRUE),
                                col.names = c("tag", "image", "format", "rows", "epochs",
                                              "train_accuracy", "test_accuracy", "same_top3"))

@@ -12,12 +12,13 @@ use std::sync::Arc;
 pub(crate) type ProducerCell = Arc<Producer>;
 
 fn field<'a>(spec: &'a List, name: &str) -> Result<Robj, RError> {
-    spec.dollar(name).map_err(|_| RError::internal(format!("producer spec lacks `{name}`")))
-        .and_then(|value| if value.is_null() && !OPTIONAL.contains(&name) {
+    spec.dollar(name).map_err(|_| RError::internal(format!("producer spec lacks `{name}`"))).and_then(|value| {
+        if value.is_null() && !OPTIONAL.contains(&name) {
             Err(RError::internal(format!("producer spec lacks `{name}`")))
         } else {
             Ok(value)
-        })
+        }
+    })
 }
 
 /// Spec fields that may be NULL.
@@ -48,7 +49,9 @@ fn text(spec: &List, name: &str) -> Result<String, RError> {
 }
 
 fn flag(spec: &List, name: &str) -> Result<bool, RError> {
-    field(spec, name)?.as_bool().ok_or_else(|| RError::internal(format!("producer spec: `{name}` must be TRUE or FALSE")))
+    field(spec, name)?
+        .as_bool()
+        .ok_or_else(|| RError::internal(format!("producer spec: `{name}` must be TRUE or FALSE")))
 }
 
 /// Side features from R: `numeric` a double matrix (ids x width, column-major), `categories` an
@@ -95,8 +98,12 @@ fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
 fn producer_new(spec: List) -> Robj {
     guard(|| {
         let ids = ids_arg(&field(&spec, "ids")?, "ids")?;
-        let options =
-            render_options(number(&spec, "scale")?, &text(&spec, "encoding")?, number(&spec, "line_width")?, flag(&spec, "antialias")?)?;
+        let options = render_options(
+            number(&spec, "scale")?,
+            &text(&spec, "encoding")?,
+            number(&spec, "line_width")?,
+            flag(&spec, "antialias")?,
+        )?;
         let pixels = match text(&spec, "format")?.as_str() {
             "uint8" => Pixels::Uint8,
             "float32" => Pixels::Float32 { imagenet: flag(&spec, "imagenet")? },

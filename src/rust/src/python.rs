@@ -109,7 +109,8 @@ pub unsafe extern "C" fn doodles_producer_retain(address: *const ProducerCell) -
     if address.is_null() {
         return std::ptr::null_mut();
     }
-    catch_unwind(AssertUnwindSafe(|| Box::into_raw(Box::new(ProducerCell::clone(&*address))))).unwrap_or(std::ptr::null_mut())
+    catch_unwind(AssertUnwindSafe(|| Box::into_raw(Box::new(ProducerCell::clone(&*address)))))
+        .unwrap_or(std::ptr::null_mut())
 }
 
 /// Drops a handle from `doodles_producer_retain`.
@@ -141,7 +142,8 @@ pub unsafe extern "C" fn doodles_producer_batch(
         return 1;
     }
     let producer = &*handle;
-    let result = catch_unwind(AssertUnwindSafe(|| if step < 0 { producer.next() } else { producer.batch(step as u64) }));
+    let result =
+        catch_unwind(AssertUnwindSafe(|| if step < 0 { producer.next() } else { producer.batch(step as u64) }));
     match result {
         Ok(Ok(batch)) => {
             out.write(batch_out(batch, producer.pool()));
@@ -164,7 +166,12 @@ pub unsafe extern "C" fn doodles_producer_batch(
 /// # Safety
 /// `handle` must be a live handle; `out` must have room for `capacity` ids.
 #[no_mangle]
-pub unsafe extern "C" fn doodles_producer_ids(handle: *const ProducerCell, step: u64, out: *mut i64, capacity: usize) -> i64 {
+pub unsafe extern "C" fn doodles_producer_ids(
+    handle: *const ProducerCell,
+    step: u64,
+    out: *mut i64,
+    capacity: usize,
+) -> i64 {
     let Some(producer) = handle.as_ref() else { return -1 };
     match catch_unwind(AssertUnwindSafe(|| producer.ids(step))) {
         Ok(ids) => {
@@ -212,7 +219,14 @@ mod tests {
         Arc::new(
             Producer::new(Spec {
                 drawings: Drawings::Texts(texts),
-                plan: Plan { ids: (1..=n as i64).collect(), batch_size: 2, seed: None, workers: 1, worker: 0, initial_epoch: 0 },
+                plan: Plan {
+                    ids: (1..=n as i64).collect(),
+                    batch_size: 2,
+                    seed: None,
+                    workers: 1,
+                    worker: 0,
+                    initial_epoch: 0,
+                },
                 options: RenderOptions::new(4, Encoding::Gray, 3.0, false).unwrap(),
                 pixels: Pixels::Float32 { imagenet: false },
                 targets: Targets::None,

@@ -316,7 +316,10 @@ impl Producer {
         if matches!(spec.targets, Targets::OneHot { classes: 0 } | Targets::Sparse { classes: 0 }) {
             return Err(StoreError::new(ErrorKind::Argument, "the number of classes must be at least 1"));
         }
-        if matches!((&spec.drawings, spec.targets), (Drawings::Texts(_), Targets::OneHot { .. } | Targets::Sparse { .. })) {
+        if matches!(
+            (&spec.drawings, spec.targets),
+            (Drawings::Texts(_), Targets::OneHot { .. } | Targets::Sparse { .. })
+        ) {
             return Err(StoreError::new(ErrorKind::Argument, "drawings given as texts have no labels"));
         }
         let depth = spec.depth;
@@ -577,14 +580,7 @@ mod tests {
         let texts = (0..n).map(|i| format!("[[[0, {}], [0, 255]]]", i % 256)).collect();
         Spec {
             drawings: Drawings::Texts(texts),
-            plan: Plan {
-                ids: (1..=n as i64).collect(),
-                batch_size,
-                seed,
-                workers: 1,
-                worker: 0,
-                initial_epoch: 0,
-            },
+            plan: Plan { ids: (1..=n as i64).collect(), batch_size, seed, workers: 1, worker: 0, initial_epoch: 0 },
             options: RenderOptions::new(8, Encoding::Gray, 3.0, false).unwrap(),
             pixels: Pixels::Uint8,
             targets: Targets::None,
