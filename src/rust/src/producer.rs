@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// What R keeps: the producer, shared with every Python handle retained from it.
 pub(crate) type ProducerCell = Arc<Producer>;
 
-fn field<'a>(spec: &'a List, name: &str) -> Result<Robj, RError> {
+fn field(spec: &List, name: &str) -> Result<Robj, RError> {
     spec.dollar(name).map_err(|_| RError::internal(format!("producer spec lacks `{name}`"))).and_then(|value| {
         if value.is_null() && !OPTIONAL.contains(&name) {
             Err(RError::internal(format!("producer spec lacks `{name}`")))
@@ -66,7 +66,7 @@ fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
         (Vec::new(), 0)
     } else {
         let values = numeric.as_real_slice().ok_or_else(|| RError::internal("numeric features must be doubles"))?;
-        let width = if n == 0 { 0 } else { values.len() / n };
+        let width = values.len().checked_div(n).unwrap_or(0);
         // R's column-major matrix to rows.
         let mut rows = vec![0f32; values.len()];
         for column in 0..width {
