@@ -104,3 +104,8 @@ store_read <- function(con, ids) rust_result(.Call(wrap__store_read, con, ids))
 #' @noRd
 store_make_synthetic <- function(dir, n, classes, n_test, seed, like) rust_result(.Call(wrap__store_make_synthetic, dir, n, classes, n_test, seed, like))
 
+#' Resets SIGTERM and SIGINT to their default action (end the process) now and every 100 ms for
+#' `seconds`, on a thread of its own.
+#' @noRd
+workers_default_signals <- function(seconds) rust_result(.Call(wrap__workers_default_signals, seconds))
+

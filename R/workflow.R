@@ -435,6 +435,8 @@ training_strategy <- function(n_gpu = 1L, workers = NULL, worker_index = NULL,
     reticulate::import("tensorflow")$config$set_visible_devices(gpus[seq_len(used)], "GPU")
   }
   if (multi_worker) {
+    # A worker ends at once on SIGTERM and Ctrl-C, also while TensorFlow waits for its peers.
+    workers_default_signals(worker_timeout + 60)
     strategy <- bridge_py()$start_workers(
       workers = workers, index = if (!is.null(worker_index)) as.integer(worker_index),
       timeout_seconds = as.integer(ceiling(worker_timeout))

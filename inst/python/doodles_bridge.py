@@ -373,6 +373,8 @@ def start_workers(workers=None, index=None, timeout_seconds=600):
     (the coordination service's registration timeout) and at every collective step
     (CommunicationOptions: a stalled worker makes the others fail with DeadlineExceeded). A worker
     that dies is noticed sooner, by the coordination service's heartbeats (about 10 s).
+
+    From here on SIGTERM and SIGINT (Ctrl-C) end the process at once (see stop_on_signals).
     """
     import json
     import os
@@ -390,6 +392,7 @@ def start_workers(workers=None, index=None, timeout_seconds=600):
     if not spec.jobs or resolver.task_type is None:
         raise ValueError("doodles: no cluster of workers: TF_CONFIG names no cluster and task")
     timeout_seconds = int(timeout_seconds)
+    stop_on_signals()
     # The strategy configures the coordination service itself unless it already is; done here
     # first, with the same jobs, to bound the wait for all workers at start.
     if context.context().coordination_service is None:
@@ -405,7 +408,23 @@ def start_workers(workers=None, index=None, timeout_seconds=600):
     strategy = tf.distribute.MultiWorkerMirroredStrategy(
         cluster_resolver=resolver, communication_options=options)
     strategy._doodles_timeout = timeout_seconds
+    stop_on_signals()
     return strategy
+
+
+def stop_on_signals():
+    """Makes SIGTERM and SIGINT end this process at once (the default action).
+
+    TensorFlow's worker setup installs a SIGTERM handler of its own that only records the signal,
+    and R never sees a Ctrl-C it caught while TensorFlow runs: either way a worker could not be
+    stopped. (During the wait for the peers inside the strategy's constructor, R's
+    workers_default_signals() keeps resetting them from a thread of its own.) Ended like this, the
+    other workers fail in bounded time, as after a kill -9 (the coordination service's heartbeats).
+    """
+    import signal
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def worker_info(strategy):

@@ -341,7 +341,7 @@ test_that("batches R takes in a loop are freed as it goes, though R's collector 
     "    return sum(isinstance(o, doodles_batches._Memory) for o in gc.get_objects())",
     sep = "\n"
   ))
-  live <- function() reticulate::py_to_r(reticulate::py_eval("doodles_live_batches()"))
+  live <- function() reticulate::py_eval("doodles_live_batches()")
   gc(verbose = FALSE)
   before <- live()
   # 64 images of 64 x 64 in float32 are 1 MB: with a threshold of 4 MB, R collects every few

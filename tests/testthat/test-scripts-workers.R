@@ -289,3 +289,33 @@ test_that("when a worker is killed the other stops with an error naming it; resu
   expect_identical(readRDS(file.path(trace_dir, "worker0-weights.rds")),
                    readRDS(file.path(trace_dir, "worker1-weights.rds")))
 })
+
+test_that("a worker waiting for its peers stops at once on SIGTERM and on Ctrl-C", {
+  setup <- local_worker_setup()
+  listening <- function(port) {
+    tryCatch({
+      close(socketConnection("127.0.0.1", port, open = "r+b", timeout = 1))
+      TRUE
+    }, error = function(e) FALSE, warning = function(w) FALSE)
+  }
+  for (signal in c(tools::SIGTERM, tools::SIGINT)) {
+    ports <- free_ports(2)
+    # Worker 0 alone: worker 1 never comes, so it waits (up to --worker-timeout, 120 s) once its
+    # coordination service listens on its port.
+    p <- train_nn(c(common_args, "-e", "1", "-d", setup$db$dirs[1], "--workers",
+                    paste(sprintf("127.0.0.1:%d", ports), collapse = ","), "--worker-index", "0",
+                    "--worker-timeout", "120"),
+                  wd = setup$work, env = worker_env(setup$trace_dir, "worker0"))
+    waited <- 0
+    while (p$is_alive() && waited < 90 && !listening(ports[1])) {
+      Sys.sleep(0.5)
+      waited <- waited + 0.5
+    }
+    Sys.sleep(2)
+    expect_true(p$is_alive(), info = signal)
+    p$signal(signal)
+    p$wait(10000)
+    expect_false(p$is_alive(), info = signal)
+    if (p$is_alive()) p$kill()
+  }
+})

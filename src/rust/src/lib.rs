@@ -8,6 +8,7 @@ mod producer;
 pub mod python;
 mod raster;
 mod store;
+mod workers;
 
 extendr_module! {
     mod doodles;
@@ -15,4 +16,5 @@ extendr_module! {
     use producer;
     use raster;
     use store;
+    use workers;
 }
