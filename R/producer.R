@@ -105,29 +105,24 @@ legacy_keras_in_use <- function() {
 # (doodles_error_drawing with the drawing's `id`, ...).
 with_producer_errors <- function(expr, call = rlang::caller_env()) {
   tryCatch(expr, error = function(e) {
-    kind <- producer_error_kind(e)
-    if (is.null(kind)) stop(e)
-    message <- sub("^.*?doodles_batches\\.[A-Za-z]+Error: ", "", conditionMessage(e))
-    message <- sub("\n.*$", "", message)
-    id <- regmatches(message, regexpr("(?<=\\(id )[0-9]+(?=\\))", message, perl = TRUE))
-    abort_doodles(message, id = if (length(id)) as.numeric(id), kind = kind, call = call)
+    said <- producer_error(e)
+    if (is.null(said)) stop(e)
+    id <- regmatches(said$message, regexpr("(?<=\\(id )[0-9]+(?=\\))", said$message, perl = TRUE))
+    abort_doodles(said$message, id = if (length(id)) as.numeric(id), kind = said$kind, call = call)
   })
 }
 
-# The doodles_error kind of an exception of inst/python/doodles_batches.py (its `kind`), or NULL.
-producer_error_kind <- function(e) {
-  type <- if (inherits(e, "python.builtin.object")) {
-    class(e)[[1]]
-  } else {
-    last <- reticulate::py_last_error()
-    if (is.null(last)) return(NULL)
-    last$type
-  }
+# The kind and message of an exception of inst/python/doodles_batches.py behind `e`, or NULL.
+# Raised in Keras' tf.data thread, it reaches R inside TensorFlow's own error, which keeps only its
+# type's name and message in the text ("... DrawingError: ids[6] (id 70): ..."): that text is read.
+producer_error <- function(e) {
   kinds <- c(DrawingError = "drawing", ArgumentError = "argument", IndexChangedError = "index",
              DoodlesError = "internal")
-  type <- sub("^doodles_batches\\.", "", type)
-  if (!type %in% names(kinds) || !grepl(type, conditionMessage(e), fixed = TRUE)) return(NULL)
-  kinds[[type]]
+  text <- conditionMessage(e)
+  pattern <- sprintf("(?<![A-Za-z])(%s): ([^\n]*)", paste(names(kinds), collapse = "|"))
+  found <- regmatches(text, regexec(pattern, text, perl = TRUE))[[1]]
+  if (length(found) == 0L) return(NULL)
+  list(kind = kinds[[found[2]]], message = found[3])
 }
 
 #' Take a batch from a Keras-form generator

@@ -218,6 +218,13 @@ test_that("a batch of one, the last partial test batch, bad drawings and closed 
                                      format = "float32")(), class = "doodles_error_drawing")
   expect_equal(err$id, 4)
   expect_match(conditionMessage(err), "id 4")
+  # The same drawing met by Keras' own predict() (its tf.data thread): the same error in R.
+  model <- get_model("mlp", input_shape = c(32, 32), num_classes = 3, units = 4)
+  err <- expect_error(predict_top3(model, test_generator(data.frame(drawing = bad), batch_size = 2,
+                                                         scale = 0.125, format = "float32"),
+                                   words = c("a", "b", "c")),
+                      class = "doodles_error_drawing")
+  expect_equal(err$id, 4)
   expect_error(draw_doodles("[]", format = "float64"), class = "doodles_error_argument")
   expect_error(draw_doodles("[]", format = "uint8", imagenet_preproc = TRUE),
                class = "doodles_error_argument")
