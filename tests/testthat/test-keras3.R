@@ -80,3 +80,45 @@ test_that("keras3::fit() and predict() take the producer's datasets as they are,
   expect_true(all(results$test_accuracy > 0.8), info = paste(output, collapse = "\n"))
   expect_equal(results$same_top3[results$format == "float32"], c(TRUE, TRUE))
 })
+
+test_that("Ctrl-C during keras3::fit() on the producer stops training and leaves R usable", {
+  skip_if_no_keras3()
+  files <- shapes_files(train_seed = 41, test_seed = 42)
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(sprintf('
+    suppressPackageStartupMessages({library(doodles); use_keras_env(); library(keras3)})
+    con <- DBI::dbConnect(doodles_duckdb(), dbdir = "%s")
+    it <- train_generator(con, 1:640, batch_size = 32, scale = 0.125, seed = 2, format = "uint8")
+    model <- get_model("lenet", input_shape = c(32, 32), num_classes = 4, input_dtype = "uint8")
+    said <- callback_lambda(on_epoch_end = function(epoch, logs) {
+      cat("epoch", epoch, "\\n")
+      flush(stdout())
+    })
+    result <- tryCatch(fit(model, it, epochs = 10000, verbose = 0, callbacks = list(said)),
+                       interrupt = function(e) "interrupt",
+                       error = function(e) paste("error", conditionMessage(e)))
+    cat("stopped:", gsub("\\\\s+", " ", substr(paste(result, collapse = " "), 1, 80)), "\\n")
+    batch <- it()
+    cat("usable:", paste(dim(reticulate::py_to_r(batch[[1]])), collapse = "x"), "\\n")
+  ', files$dbdir), script)
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, stdout = "|",
+                             stderr = "|", env = c("current", R_LIBS = r_keras_libs()))
+  on.exit(if (p$is_alive()) p$kill(), add = TRUE)
+  output <- errors <- ""
+  deadline <- Sys.time() + 120
+  while (p$is_alive() && Sys.time() < deadline && !grepl("epoch 1", output)) {
+    p$poll_io(500)
+    output <- paste0(output, p$read_output())
+    errors <- paste0(errors, p$read_error())
+  }
+  expect_match(output, "epoch 1", info = errors)
+  p$interrupt()
+  p$wait(60000)
+  expect_false(p$is_alive())
+  output <- paste0(output, p$read_all_output())
+  expect_match(output, "stopped: (interrupt|error .*KeyboardInterrupt)")
+  expect_match(output, "usable: 32x32x32x1")
+  # Training stopped within moments, not after its 10,000 epochs.
+  epochs <- regmatches(output, gregexpr("epoch [0-9]+", output))[[1]]
+  expect_lt(length(epochs), 200)
+})
