@@ -2,8 +2,8 @@
 # by side in one run, and the seconds per step Keras' data thread waited for a batch.
 #
 #   R_LIBS=~/.cache/doodles/r-keras Rscript inst/bench/bench-into-keras.R \
-#     [steps] [models] [batch sizes] [colours] [dtypes] [prefetch depths]
-#   e.g. ... bench-into-keras.R 20 free,mobilenet 256,1024 gray,colour uint8,float32 2
+#     [steps] [models] [batch sizes] [colours] [dtypes] [prefetch depths] [earlier build's library]
+#   e.g. ... bench-into-keras.R 20 free,mobilenet 256,1024 gray,colour uint8,float32 2 /tmp/oldlib
 #
 # On the real sample shipped in inst/extdata (3,000 drawings) loaded into a doodles store, at
 # 128 x 128 (scale 0.5), 2 threads, each road training whole epochs of the sample (at least
@@ -15,7 +15,11 @@
 # - "fit_doodles": fit_doodles(model, it), Keras' own fit() with the package's callbacks;
 # - "Python fit": Python's model.fit(dataset) on the same object;
 # - "in-memory numpy": Keras' fit() on numpy arrays of the same shape already in memory (the
-#   model's own ceiling: no drawing at all).
+#   model's own ceiling: no drawing at all);
+# - "keras3::fit, earlier build": with a library holding an earlier build of doodles (e.g.
+#   `R CMD INSTALL -l /tmp/oldlib` of a checkout of 6aa36ae), keras3::fit(model, it,
+#   steps_per_epoch = ) in a child process on that build's generator of the same rows and form
+#   (before the producer: every batch through R's main thread, in R's memory).
 # Models: "free", a near-free model (rescaling, 8 x 8 average pooling, a dense softmax) so that
 # what is measured is the road; "mobilenet", MobileNet v1 with alpha 0.25. "wait/step" is the
 # seconds per step the consumer of the producer (Keras' data thread) waited in Rust for a batch.
@@ -31,6 +35,7 @@ batch_sizes <- as.integer(arg(3, c("256", "1024")))
 colours <- arg(4, c("gray", "colour"))
 dtypes <- arg(5, c("uint8", "float32"))
 depths <- as.integer(arg(6, "2"))
+earlier_lib <- if (length(args) >= 7) args[[7]] else NULL
 has_keras3 <- requireNamespace("keras3", quietly = TRUE)
 
 load <- if (file.exists("/proc/loadavg")) strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3]
@@ -45,7 +50,7 @@ load_doodles(con, system.file("extdata", "train_simplified.zip", package = "dood
              progress = FALSE)
 n <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
 
-free_model <- function(channels, dtype) {
+free_model <- function(channels, dtype, keras = keras_module()) {
   layers <- keras$layers
   input <- keras$Input(shape = list(128L, 128L, channels), dtype = dtype, name = "image")
   x <- layers$Rescaling(if (dtype == "uint8") 1 / 255 else 1)(input)
@@ -61,6 +66,24 @@ make_model <- function(name, colour, dtype) {
   if (name == "free") return(free_model(if (colour) 3L else 1L, dtype))
   get_model("mobilenet_v1", input_shape = c(128, 128), num_classes = 345, color = colour,
             input_dtype = dtype, alpha = 0.25)
+}
+
+# keras3::fit() on an earlier build's generator (in a child process with that build's library
+# first): images/s over `epochs` epochs of the sample after one to compile.
+earlier_keras3_fit <- function(batch_size, colour, dtype, epochs, free_model) {
+  suppressPackageStartupMessages(library(doodles))
+  use_keras_env()
+  con <- DBI::dbConnect(doodles_duckdb())
+  load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"),
+               progress = FALSE)
+  it <- train_generator(con, 1:3000, batch_size = batch_size, scale = 0.5, color = colour,
+                        seed = 1, format = dtype, threads = 2)
+  model <- free_model(if (colour) 3L else 1L, dtype, keras_module())
+  steps <- attr(it, "steps_per_epoch")
+  keras3::fit(model, it, steps_per_epoch = steps, epochs = 1, verbose = 0)
+  started <- Sys.time()
+  keras3::fit(model, it, steps_per_epoch = steps, epochs = epochs, verbose = 0)
+  steps * epochs * batch_size / as.numeric(Sys.time() - started, units = "secs")
 }
 
 seconds <- function(expr) {
@@ -130,7 +153,17 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
                                            images_per_s = round(road_steps * batch_size / elapsed),
                                            wait_ms_per_step = NA)
     rm(x, y)
-    print(do.call(rbind, utils::tail(rows, length(roads) + 1)), row.names = FALSE)
+    if (!is.null(earlier_lib) && model_name == "free") {
+      rows[[length(rows) + 1]] <- data.frame(
+        model = model_name, batch = batch_size, colour = colour_name, dtype = dtype, depth = NA,
+        road = "keras3::fit, earlier build", wait_ms_per_step = NA,
+        images_per_s = round(callr::r(earlier_keras3_fit, list(batch_size, colour, dtype, epochs,
+                                                               free_model),
+                                      libpath = c(earlier_lib, .libPaths())))
+      )
+    }
+    print(do.call(rbind, utils::tail(rows, length(roads) + 1 + !is.null(earlier_lib))),
+          row.names = FALSE)
   }
 }
 cat("\nAll roads:\n")
