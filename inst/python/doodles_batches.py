@@ -130,7 +130,7 @@ class BatchesBase:
         self.ordered = bool(ordered)
         self._epochs_done = 0
         self._positions = {}
-        self._recent = {}
+        self._kept = {}
         self._calls = 0
         self._lock = threading.Lock()
 
@@ -181,16 +181,18 @@ class BatchesBase:
                 self._positions = {}
             position = self._positions.setdefault(index, len(self._positions))
             step = self._epochs_done * self.steps + (index if self.ordered else position)
-            kept = self._recent.get(step)
+            kept = self._kept.get(step)
         if kept is not None:
             return kept
         batch = self._fetch(step)
-        # The last batches handed out, for an index asked again (Keras' look at the first two):
-        # handed out again rather than drawn again.
-        with self._lock:
-            self._recent[step] = batch
-            while len(self._recent) > 2:
-                self._recent.pop(next(iter(self._recent)))
+        # The epoch's first two batches, which Keras reads before training to learn their shapes
+        # and asks for again during the epoch (anywhere, when it shuffles the indices): kept for
+        # this epoch and handed out again rather than drawn again.
+        if position < 2:
+            with self._lock:
+                self._kept = {kept_step: kept for kept_step, kept in self._kept.items()
+                              if kept_step >= self._epochs_done * self.steps}
+                self._kept[step] = batch
         return batch
 
     def take(self, with_step=False):
