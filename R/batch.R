@@ -38,7 +38,7 @@ doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, ant
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
   batch <- store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads,
-                       format, imagenet_preproc, NULL)
+                       format, imagenet_preproc)
   batch$x <- batch_in_format(batch$x, format, imagenet_preproc)
   batch
 }

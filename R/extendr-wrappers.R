@@ -92,11 +92,10 @@ store_finalize <- function(con, build_index, rebuild) rust_result(.Call(wrap__st
 #' @noRd
 store_index_info <- function(con) rust_result(.Call(wrap__store_index_info, con))
 
-#' One batch: list(x = the batch in `format` (see `Batch`), y = label_int), written into `into`
-#' when it is not NULL (the storage of an earlier batch of this shape and format); with `next_ids`
-#' not NULL, starts rendering those in the background for the next call.
+#' One batch: list(x = the batch in `format` (see `Batch`), y = label_int); with `next_ids` not
+#' NULL, starts rendering those in the background for the next call.
 #' @noRd
-store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into) rust_result(.Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, into))
+store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet) rust_result(.Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet))
 
 #' @noRd
 store_read <- function(con, ids) rust_result(.Call(wrap__store_read, con, ids))

@@ -115,7 +115,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                                min.len = batch_size * workers, unique = TRUE)
   check_image_args(scale, color, imagenet_preproc, threads)
   assert_count(seed, null.ok = TRUE)
-  prefetch_depth(prefetch)
+  depth <- prefetch_depth(prefetch)
   check_format(format, imagenet_preproc)
   assert_flag(sparse_labels)
   if (!DBI::dbIsValid(con)) {
@@ -145,13 +145,11 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                    workers = workers,
                    worker = worker, initial_epoch = initial_epoch, format = format,
                    imagenet = imagenet_preproc, targets = if (sparse_labels) "sparse" else "onehot",
-                   classes = num_classes, depth = prefetch_depth(prefetch)),
+                   classes = num_classes, depth = depth),
               producer_drawing(scale, color, draw_options, threads), features)
-    return(keras_batches(spec, spec$targets, num_classes, attributes$n_features, ordered = FALSE,
-                         attributes))
+    return(keras_batches(spec, attributes))
   }
-  reader <- batch_reader(con, "doodles", scale, color, threads, prefetch_depth(prefetch) > 0,
-                         labels = TRUE,
+  reader <- batch_reader(con, "doodles", scale, color, threads, depth > 0, labels = TRUE,
                          c(draw_options, format = format, imagenet_preproc = imagenet_preproc))
 
   epoch <- as.integer(initial_epoch)
@@ -289,14 +287,7 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
   if (is.data.frame(data)) {
     drawings <- data$drawing
     ids <- seq_along(drawings)
-    feature_data <- if (!is.null(feature_spec)) {
-      rows <- data
-      for (name in names(feature_spec$expressions)) {
-        rows[[name]] <- frame_features(data, list(expressions = feature_spec$expressions[name],
-                                                  countries = NULL))[, 1]
-      }
-      rows
-    }
+    feature_data <- if (!is.null(feature_spec)) frame_feature_columns(data, feature_spec)
   } else {
     ids <- rows_ids$id
     drawings <- DBI::dbGetQuery(data, "SELECT drawing FROM test ORDER BY id")$drawing
@@ -306,7 +297,7 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
                  workers = 1L, worker = 0L, initial_epoch = 0L, format = format,
                  imagenet = imagenet_preproc, targets = "none", classes = 0L, depth = 2L),
             drawing, producer_features(feature_data, feature_spec))
-  keras_batches(spec, "none", 0L, attributes$n_features, ordered = TRUE, attributes)
+  keras_batches(spec, attributes)
 }
 
 check_image_args <- function(scale, color, imagenet_preproc, threads,
@@ -504,6 +495,11 @@ read_features <- function(con, table, ids, spec) {
 }
 
 frame_features <- function(rows, spec) {
+  feature_matrix(frame_feature_columns(rows, spec), spec)
+}
+
+# `rows` (a data frame of drawings) with the columns of the features `spec` computes.
+frame_feature_columns <- function(rows, spec) {
   for (name in names(spec$expressions)) {
     rows[[name]] <- switch(name,
       n_strokes = lengths(regmatches(rows$drawing, gregexpr("]]", rows$drawing, fixed = TRUE))),
@@ -511,7 +507,7 @@ frame_features <- function(rows, spec) {
       rows[[name]]
     )
   }
-  feature_matrix(rows, spec)
+  rows
 }
 
 feature_matrix <- function(rows, spec) {

@@ -137,9 +137,7 @@ fit_keras <- function(model, generator, steps_per_epoch, epochs, validation_data
     callbacks = c(callbacks, list(timing)), verbose = as.integer(verbose),
     initial_epoch = as.integer(initial_epoch), shuffle = FALSE
   ))
-  timings <- timing$timings
-  if (inherits(timings, "python.builtin.object")) timings <- reticulate::py_to_r(timings)
-  timings <- lapply(timings, function(t) {
+  timings <- lapply(r_value(timing$timings), function(t) {
     list(data_seconds = t$data_seconds, train_seconds = t$epoch_seconds - t$data_seconds)
   })
   history_frame(history, timings, initial_epoch)
@@ -147,9 +145,7 @@ fit_keras <- function(model, generator, steps_per_epoch, epochs, validation_data
 
 # The data frame fit_doodles() returns: a row per epoch trained.
 history_frame <- function(history, timings, initial_epoch) {
-  logs <- history$history
-  if (inherits(logs, "python.builtin.object")) logs <- reticulate::py_to_r(logs)
-  logs <- lapply(logs, function(values) as.numeric(unlist(values)))
+  logs <- lapply(r_value(history$history), function(values) as.numeric(unlist(values)))
   n <- length(timings)
   data.frame(
     epoch = as.integer(initial_epoch) + seq_len(n),

@@ -159,10 +159,7 @@ predict_probabilities <- function(model, data, steps = NULL, call = rlang::calle
     probabilities <- with_producer_errors(model$predict(
       attr(data, "py_object"), steps = if (!is.null(steps)) as.integer(steps), verbose = 0L
     ), call = call)
-    if (inherits(probabilities, "python.builtin.object")) {
-      probabilities <- reticulate::py_to_r(probabilities)
-    }
-    return(as.matrix(probabilities))
+    return(as.matrix(r_value(probabilities)))
   }
   generator <- if (is.function(data)) {
     # A generator's batches are checked by the form it declares, without drawing one.

@@ -7,13 +7,13 @@
 # `Batches` object (a keras PyDataset, or a tf_keras Sequence under legacy Keras), with the
 # generator's attributes. `spec` is what src/rust/src/producer.rs reads; `attributes` are set on
 # the result as on the R closures.
-keras_batches <- function(spec, targets, num_classes, n_features, ordered, attributes) {
+keras_batches <- function(spec, attributes) {
   made <- producer_new(spec)
   dll <- getLoadedDLLs()[["doodles"]][["path"]]
   batches <- batches_py()$make_batches(
     dll, made$address, made$steps_per_epoch, as.integer(attributes$image_shape), spec$format,
-    targets, as.integer(num_classes), as.integer(n_features), ordered,
-    legacy = legacy_keras_in_use()
+    spec$targets, as.integer(spec$classes), as.integer(attributes$n_features),
+    ordered = is.null(spec$seed), legacy = legacy_keras_in_use()
   )
   # Python holds its own handle now; `made$pointer` goes with this frame. What R gets is a
   # function (`it()` takes a batch) that reticulate hands to Python as the object itself (its
@@ -99,6 +99,12 @@ batches_py <- function() {
 # for it with TF_USE_LEGACY_KERAS.
 legacy_keras_in_use <- function() {
   tolower(Sys.getenv("TF_USE_LEGACY_KERAS")) %in% c("1", "true")
+}
+
+# `x` as an R value, whether reticulate converted it already (what objects of modules imported
+# with `convert = TRUE` return) or not (`convert = FALSE`, or keras3's models).
+r_value <- function(x) {
+  if (inherits(x, "python.builtin.object")) reticulate::py_to_r(x) else x
 }
 
 # Runs `expr`, turning an error the producer raised in Python into its doodles_error class

@@ -86,24 +86,6 @@ impl Batch {
         Ok(Batch { memory: storage, values, form })
     }
 
-    /// The storage of an earlier Keras-form batch of `n` drawings in the same form and options,
-    /// to be written again in place (a generator's pool, once Python no longer holds it); any
-    /// other vector is refused.
-    pub(crate) fn reuse(storage: Robj, n: usize, options: &RenderOptions, form: Form) -> Result<Batch, RError> {
-        let values = n * options.values_per_drawing();
-        let (length, dtype) = storage_length(values, form);
-        let shape = batch_shape(n, options)?;
-        let fits = form != Form::RArray
-            && storage.rtype() == Rtype::Integers
-            && storage.len() == length
-            && storage.get_attrib("shape").and_then(|s| s.as_integer_vector()) == Some(shape)
-            && storage.get_attrib("dtype").and_then(|d| d.as_str().map(|d| d == dtype)) == Some(true);
-        if !fits {
-            return Err(RError::internal("the storage to reuse is not a batch of this shape and format"));
-        }
-        Ok(Batch { memory: storage, values, form })
-    }
-
     /// The batch's memory, as the renderer's output.
     pub(crate) fn output(&mut self) -> Result<Output<'_>, RError> {
         let not_ours = || RError::internal("the batch is not the vector allocated for it");

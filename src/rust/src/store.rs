@@ -386,9 +386,8 @@ pub(crate) fn ids_arg(ids: &Robj, what: &str) -> Result<Vec<i64>, RError> {
     }
 }
 
-/// One batch: list(x = the batch in `format` (see `Batch`), y = label_int), written into `into`
-/// when it is not NULL (the storage of an earlier batch of this shape and format); with `next_ids`
-/// not NULL, starts rendering those in the background for the next call.
+/// One batch: list(x = the batch in `format` (see `Batch`), y = label_int); with `next_ids` not
+/// NULL, starts rendering those in the background for the next call.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -403,7 +402,6 @@ fn store_batch(
     threads: i32,
     format: &str,
     imagenet: bool,
-    into: Robj,
 ) -> Robj {
     guard(|| {
         let ids = ids_arg(&ids, "ids")?;
@@ -411,11 +409,7 @@ fn store_batch(
         let form = Form::from_r(format, imagenet)?;
         let threads = thread_count(threads)?;
         with_open(&con, |open| {
-            let mut x = if into.is_null() {
-                Batch::new(ids.len(), &options, form)?
-            } else {
-                Batch::reuse(into, ids.len(), &options, form)?
-            };
+            let mut x = Batch::new(ids.len(), &options, form)?;
             let out = x.output()?;
             let layout = out.layout();
             let labels = batch::render(&open.conn, &mut open.next_batch, &ids, &options, threads, out)?;

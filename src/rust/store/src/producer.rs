@@ -405,15 +405,18 @@ impl Shared {
         let mut ahead = lock(&self.ahead);
         if ahead.slots.contains_key(&step) {
             loop {
-                if let Some(Slot::Done(_)) = ahead.slots.get(&step) {
-                    let Some(Slot::Done(result)) = ahead.slots.remove(&step) else { unreachable!() };
-                    ahead.floor = ahead.floor.max(step + 1);
-                    drop(ahead);
-                    self.changed.notify_all();
-                    return result;
-                }
-                if !ahead.slots.contains_key(&step) {
-                    break;
+                match ahead.slots.remove(&step) {
+                    Some(Slot::Done(result)) => {
+                        ahead.floor = ahead.floor.max(step + 1);
+                        drop(ahead);
+                        self.changed.notify_all();
+                        return result;
+                    }
+                    Some(Slot::Rendering) => {
+                        ahead.slots.insert(step, Slot::Rendering);
+                    }
+                    // Taken by another caller meanwhile: drawn again below.
+                    None => break,
                 }
                 ahead = self.changed.wait(ahead).unwrap_or_else(|p| p.into_inner());
             }
@@ -422,11 +425,9 @@ impl Shared {
             ahead.slots.retain(|_, slot| matches!(slot, Slot::Rendering));
             ahead.next_to_render = step + 1;
             ahead.floor = step + 1;
-            drop(ahead);
-            self.changed.notify_all();
-            return self.render(step);
         }
         drop(ahead);
+        self.changed.notify_all();
         self.render(step)
     }
 
