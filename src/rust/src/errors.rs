@@ -71,7 +71,7 @@ impl From<doodles_store::ErrorKind> for Class {
             K::Index => Class::Index,
             K::Drawing => Class::Drawing,
             K::Database => Class::Db,
-            _ => Class::Internal,
+            K::Internal => Class::Internal,
         }
     }
 }
@@ -82,7 +82,7 @@ impl From<doodles_raster::ErrorKind> for Class {
         match kind {
             K::Argument => Class::Argument,
             K::Drawing => Class::Drawing,
-            _ => Class::Internal,
+            K::Internal => Class::Internal,
         }
     }
 }

@@ -1,11 +1,14 @@
 //! One error type for the store, as rust-csv's `Error(Box<ErrorKind>)`: a kind to act on (the R
 //! glue maps each to a condition class), a message, and where the problem is: the file and
-//! 1-based line of an input file, or the drawing of a batch.
+//! 1-based line of an input file, or the drawing of a batch; and the error it came from, if any
+//! (DuckDB's), as its `source()`.
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
-/// What went wrong. New kinds may be added: match with a wildcard arm.
+/// What went wrong. The crate is not published: its one caller matches every kind, so that a new
+/// kind must be given a condition class there rather than fall into a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// A bad argument (an id outside the table, a statement's parameters, a path).
     Argument,
@@ -45,6 +48,8 @@ struct Repr {
     file: Option<String>,
     line: Option<u64>,
     drawing: Option<DrawingAt>,
+    // Shared, so that the error stays cloneable (duckdb::Error is not).
+    source: Option<Arc<dyn Error + Send + Sync>>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +59,14 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 impl StoreError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        StoreError(Box::new(Repr { kind, message: message.into(), file: None, line: None, drawing: None }))
+        StoreError(Box::new(Repr {
+            kind,
+            message: message.into(),
+            file: None,
+            line: None,
+            drawing: None,
+            source: None,
+        }))
     }
 
     /// A problem in an input file, at a 1-based line when known.
@@ -105,13 +117,37 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl Error for StoreError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source.as_deref().map(|err| err as &(dyn Error + 'static))
+    }
+}
 
 impl From<duckdb::Error> for StoreError {
     fn from(err: duckdb::Error) -> Self {
         let message = format!("DuckDB: {err}");
-        // DuckDB reports a failed write as an IO Error with the system's words (ENOSPC, EFBIG).
+        // DuckDB reports a failed write as an IO Error with the system's words (ENOSPC, EFBIG)
+        // in its text only: its C API gives no errno (duckdb-rs' code is always Unknown, with
+        // DuckDB's 0/1 state), so the text is what there is to match.
         let full = ["No space left on device", "File too large"].iter().any(|words| message.contains(words));
-        StoreError::new(if full { ErrorKind::DiskFull } else { ErrorKind::Database }, message)
+        let mut store = StoreError::new(if full { ErrorKind::DiskFull } else { ErrorKind::Database }, message);
+        store.0.source = Some(Arc::new(err));
+        store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duckdb_error_is_the_source_of_the_database_error() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let err = StoreError::from(conn.execute_batch("SELECT * FROM no_such_table").unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::Database);
+        let source = err.source().expect("DuckDB's error as source()");
+        assert!(source.downcast_ref::<duckdb::Error>().is_some());
+        assert_eq!(err.message(), format!("DuckDB: {source}"));
+        assert!(err.clone().source().is_some());
     }
 }
