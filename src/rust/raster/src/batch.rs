@@ -138,10 +138,6 @@ impl RenderedBatch {
         self.len == 0
     }
 
-    pub fn options(&self) -> &RenderOptions {
-        &self.options
-    }
-
     /// `[n, side, side, channels]`, the dim of the R array to write into.
     pub fn dim(&self) -> [usize; 4] {
         [self.len, self.options.side, self.options.side, self.options.channels()]
@@ -477,11 +473,6 @@ impl Prefetch {
             .spawn(move || render_tiles(&drawings, &options, layout, threads))
             .map_err(|err| BatchError::Threads(err.to_string()))?;
         Ok(Prefetch { handle })
-    }
-
-    /// Whether the result is ready (so `wait` will not block).
-    pub fn is_finished(&self) -> bool {
-        self.handle.is_finished()
     }
 
     /// Waits for the rendering to finish.
