@@ -143,7 +143,7 @@ database_fingerprint <- function(con) {
   if (!DBI::dbExistsTable(con, "doodles")) {
     abort_doodles("The database has no `doodles` table.", kind = "argument")
   }
-  index <- rust_result(store_index_info(con@ptr))
+  index <- store_index_info(con@ptr)
   labels <- if (DBI::dbExistsTable(con, "labels")) {
     rows <- DBI::dbGetQuery(con, "SELECT label_int, word FROM labels ORDER BY label_int")
     rlang::hash(paste(rows$label_int, rows$word, sep = "\t", collapse = "\n"))

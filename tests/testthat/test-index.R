@@ -182,3 +182,26 @@ test_that("a truncated file, another database's file and a change made through t
   expect_identical(read_doodles(con, 1234)$drawing, changed$drawing[1234])
   expect_identical(inode_of(index), checked)
 })
+
+test_that("an index that can be neither read nor rebuilt is doodles_error_index, from every caller", {
+  dir <- withr::local_tempdir()
+  db <- file.path(dir, "store.duckdb")
+  con <- local_store(db)
+  load_doodles(con, sample_zip(), progress = FALSE)
+  # A folder where the index file goes: it cannot be opened, and the rebuilt file cannot take its
+  # place.
+  index <- paste0(db, ".strokes")
+  unlink(index)
+  dir.create(index)
+  writeLines("not an index", file.path(index, "x"))
+  for (call in list(quote(index_doodles(con)), quote(database_fingerprint(con)))) {
+    err <- expect_error(eval(call), class = "doodles_error_index")
+    expect_match(conditionMessage(err), "cannot write the stroke index", fixed = TRUE)
+    expect_false(inherits(err, "doodles_error_internal"))
+  }
+  # Ids that are not dense: the index cannot be built from the table.
+  unlink(index, recursive = TRUE)
+  DBI::dbExecute(con, "UPDATE doodles SET id = 5000 WHERE id = 5")
+  err <- expect_error(database_fingerprint(con), class = "doodles_error_index")
+  expect_match(conditionMessage(err), "not dense", fixed = TRUE)
+})
