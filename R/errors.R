@@ -31,6 +31,10 @@
 #' - `doodles_error_weights`: pretrained weights that cannot be loaded.
 #' - `doodles_error_python`: the Python Keras environment is missing or cannot be used.
 #' - `doodles_error_usage`: a bad command-line option of the scripts ([run_cli()]).
+#' - `doodles_error_workers`: the workers of a multi-worker training disagree (their databases or
+#'   options differ, see [check_workers_agree()]), or one of them stopped training.
+#' - `doodles_error_dependency`: an R or Python package a feature needs is missing (docopt for the
+#'   scripts, OpenCV for the comparison with OpenCV's drawings).
 #' - `doodles_error_internal`: a bug in doodles (a panic of its Rust core included); please
 #'   report it.
 #'

@@ -30,10 +30,41 @@ test_that("an error extendr raises itself (a wrong R type for an export) is dood
   expect_match(conditionMessage(err), "internal error in doodles' Rust code")
 })
 
-test_that("?doodles_error lists every class the Rust core raises", {
+# The error kinds the package's R code raises: the literal `kind` of every abort_doodles() call,
+# and the kinds Python exceptions are mapped to (`c(DrawingError = "drawing", ...)`).
+r_error_kinds <- function() {
+  kinds <- character()
+  walk <- function(x) {
+    if (!is.call(x) && !is.pairlist(x)) return()
+    parts <- as.list(x)
+    if (is.call(x) && identical(parts[[1]], quote(abort_doodles)) && is.character(parts[["kind"]])) {
+      kinds <<- c(kinds, parts[["kind"]])
+    }
+    for (i in seq_along(parts)) {
+      if (identical(parts[[i]], quote(expr = ))) next # an empty argument, as in x[, 1]
+      if (grepl("Error$", names(parts)[i] %||% "") && is.character(parts[[i]])) kinds <<- c(kinds, parts[[i]])
+      walk(parts[[i]])
+    }
+  }
+  ns <- asNamespace("doodles")
+  for (name in ls(ns, all.names = TRUE)) {
+    value <- get(name, envir = ns)
+    if (is.function(value)) {
+      walk(formals(value))
+      walk(body(value))
+    }
+  }
+  unique(kinds)
+}
+
+test_that("?doodles_error lists every class the R code, the Rust core and the Python side raise", {
   rd <- tools::Rd_db("doodles")[["doodles_error.Rd"]]
   text <- paste(utils::capture.output(tools::Rd2txt(rd, options = list(underline_titles = FALSE))), collapse = "\n")
-  classes <- doodles:::rust_error_classes()
-  expect_true("internal" %in% classes)
-  for (class in classes) expect_match(text, paste0("doodles_error_", class), fixed = TRUE)
+  from_r <- r_error_kinds()
+  expect_true(all(c("argument", "usage", "workers", "dependency", "drawing") %in% from_r))
+  classes <- c(from_r, doodles:::rust_error_classes())
+  expect_true("disk_full" %in% classes)
+  for (class in unique(classes)) {
+    expect_match(text, paste0("doodles_error_", class, "[^a-z_]{0,3}:"), label = paste0("doodles_error_", class))
+  }
 })
