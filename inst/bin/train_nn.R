@@ -121,11 +121,16 @@ main <- function(opts) {
       stop(sprintf("the database in '%s' holds no doodles: load them with --data train_simplified.zip", db_dir),
         call. = FALSE)
     }
+    # The split is checked before the load, on the rows of --data (counted only as far as needed).
+    check_split(count_data_rows(data_zip, split_rows_needed(train_ratio, batch_size)), train_ratio, batch_size)
     cli::cli_alert_info("Loading {.file {data_zip}} into {.file {db_dir}}")
     # Loading the full data takes minutes: the progress is shown even without a terminal.
     load_doodles(con, data_zip, progress = TRUE)
-  } else if (!is.null(data_zip)) {
-    cli::cli_alert_info("The database already holds {format(n_rows, big.mark = ',')} doodles: --data not loaded")
+  } else {
+    check_split(n_rows, train_ratio, batch_size)
+    if (!is.null(data_zip)) {
+      cli::cli_alert_info("The database already holds {format(n_rows, big.mark = ',')} doodles: --data not loaded")
+    }
   }
   num_classes <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM labels")$n
 
@@ -135,14 +140,6 @@ main <- function(opts) {
   n_train <- floor(length(ids) * train_ratio)
   train_ids <- ids[seq_len(n_train)]
   val_ids <- ids[-seq_len(n_train)]
-  for (part in list(list("training", train_ids), list("validation", val_ids))) {
-    if (length(part[[2]]) < batch_size) {
-      stop(sprintf(
-        "the %s set has %d rows, fewer than one batch of %d: change -r/--validate-ratio or -b/--batch-size",
-        part[[1]], length(part[[2]]), batch_size
-      ), call. = FALSE)
-    }
-  }
   if (is.null(steps_per_epoch)) steps_per_epoch <- length(train_ids) %/% batch_size
   if (is.null(validation_steps)) validation_steps <- length(val_ids) %/% batch_size
   imagenet_preproc <- weights == "imagenet"
@@ -284,6 +281,61 @@ main <- function(opts) {
     "*" = "training curve: {.file {callbacks$curve_file}}"
   ))
   invisible(callbacks$final_file)
+}
+
+# The split of -r: floor(rows * ratio) train, the rest validate; each needs a batch at least.
+split_fits <- function(rows, train_ratio, batch_size) {
+  n_train <- floor(rows * train_ratio)
+  min(n_train, rows - n_train) >= batch_size
+}
+
+check_split <- function(rows, train_ratio, batch_size) {
+  if (split_fits(rows, train_ratio, batch_size)) {
+    return(invisible(TRUE))
+  }
+  # -r values that leave a batch on each side, to 3 decimals.
+  highest <- floor((rows - batch_size) / rows * 1000) / 1000
+  lowest <- ceiling(batch_size / rows * 1000) / 1000
+  rows_text <- format(rows, big.mark = ",")
+  n_train <- floor(rows * train_ratio)
+  stop(if (lowest > highest) {
+    sprintf("the data has %s rows, too few for a batch of %d to train and one to validate: pass a smaller -b",
+            rows_text, batch_size)
+  } else if (n_train < batch_size) {
+    sprintf("-r %s leaves %d of the %s rows to train, fewer than one batch of %d: pass -r %s or higher, or a smaller -b",
+            format(train_ratio), n_train, rows_text, batch_size, lowest)
+  } else {
+    sprintf("-r %s leaves %d of the %s rows to validate, fewer than one batch of %d: pass -r %s or lower, or a smaller -b",
+            format(train_ratio), rows - n_train, rows_text, batch_size, highest)
+  }, call. = FALSE)
+}
+
+# The fewest rows that split_fits(): from the exact bound, stepped as the script rounds.
+split_rows_needed <- function(train_ratio, batch_size) {
+  if (train_ratio %in% c(0, 1)) return(Inf)
+  rows <- max(1, ceiling(batch_size / train_ratio) - 1, floor((batch_size - 1) / (1 - train_ratio)) - 1)
+  while (!split_fits(rows, train_ratio, batch_size)) rows <- rows + 1
+  rows
+}
+
+# The rows of --data (a zip of CSV files, a folder of CSV or ndjson files, or one such file) as
+# load_doodles() would read them, counted as lines (less each CSV's header) only up to `at_most`:
+# the full data's first file has enough.
+count_data_rows <- function(path, at_most) {
+  files <- if (dir.exists(path)) list.files(path, "\\.(csv|ndjson)$", recursive = TRUE, full.names = TRUE) else path
+  rows <- 0
+  for (file in files) {
+    zipped <- grepl("\\.zip$", file, ignore.case = TRUE)
+    entries <- if (zipped) grep("\\.csv$", utils::unzip(file, list = TRUE)$Name, value = TRUE) else file
+    for (entry in entries) {
+      con <- if (zipped) unz(file, entry) else file(entry)
+      lines <- length(readLines(con, n = min(at_most - rows + 1, .Machine$integer.max), warn = FALSE))
+      close(con)
+      rows <- rows + max(0, lines - grepl("\\.csv$", entry, ignore.case = TRUE))
+      if (rows >= at_most) return(rows)
+    }
+  }
+  rows
 }
 
 # What to do after a worker failed: resume from the last checkpoint when there is one. A log

@@ -140,3 +140,35 @@ test_that("db_file_in names the database file in a folder", {
   expect_identical(db_file_in("/data/db"), "/data/db/doodles.duckdb")
   expect_error(db_file_in(""), "db_dir")
 })
+
+test_that("train_nn.R says which -r the data allows before it loads anything", {
+  skip_if_not_installed("processx")
+  script <- system.file("bin", "train_nn.R", package = "doodles", mustWork = TRUE)
+  work <- withr::local_tempdir()
+  db_dir <- file.path(work, "db")
+  # Python cannot start: the check needs none.
+  env <- c("current", DOODLES_VENV = "/nonexistent/venv", RETICULATE_PYTHON = "/nonexistent/python")
+  train_nn <- function(...) {
+    processx::run(file.path(R.home("bin"), "Rscript"), c(script, "-d", db_dir, ...),
+                  error_on_status = FALSE, wd = work, env = env, timeout = 120)
+  }
+  # The shipped sample (3,000 rows) with the default -r 0.995 and -b 32.
+  res <- train_nn("--data", sample_zip())
+  expect_identical(res$status, 1L)
+  expect_identical(res$stderr, paste0(
+    "train_nn.R: error: -r 0.995 leaves 15 of the 3,000 rows to validate, fewer than one batch ",
+    "of 32: pass -r 0.989 or lower, or a smaller -b\n"))
+  con <- local_store(db_file_in(db_dir))
+  expect_false(DBI::dbExistsTable(con, "doodles"))
+  DBI::dbDisconnect(con)
+  res <- train_nn("--data", sample_zip(), "-r", "0.001")
+  expect_match(res$stderr, "-r 0.001 leaves 3 of the 3,000 rows to train, fewer than one batch of 32: pass -r 0.011 or higher", fixed = TRUE)
+  res <- train_nn("--data", sample_zip(), "-b", "2000")
+  expect_match(res$stderr, "the data has 3,000 rows, too few for a batch of 2000 to train and one to validate", fixed = TRUE)
+  # A database already loaded is checked by its row count.
+  con <- local_store(db_file_in(db_dir))
+  load_doodles(con, sample_zip(), progress = FALSE)
+  DBI::dbDisconnect(con)
+  res <- train_nn("-r", "0.999")
+  expect_match(res$stderr, "-r 0.999 leaves 3 of the 3,000 rows to validate", fixed = TRUE)
+})
