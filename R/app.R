@@ -18,7 +18,8 @@
 #' is named on the page.
 #'
 #' `Rscript bin/app.R -m model.keras -d db` (installed as `system.file("bin", "app.R", package =
-#' "doodles")`) starts it from a shell.
+#' "doodles")`) starts it from a shell, with `strict = TRUE`: a mistyped path or a model that does
+#' not fit stops it at once, on the terminal, instead of serving a page that says so.
 #'
 #' @param model A model saved by `train_nn.R` (the path of a `.keras` file) or a Keras model;
 #'   `NULL` (or a file that does not exist) shows how to train one.
@@ -30,6 +31,12 @@
 #' @param examples Number of training drawings of the likeliest word shown.
 #' @param max_points Most recorded points a drawing may have; a stroke that would pass it is
 #'   refused with a message.
+#' @param strict If `TRUE`, what would keep the page from naming drawings is an error, with the
+#'   message the page would show: a `model` path with no file (`doodles_error_argument`), a
+#'   missing database folder (`doodles_error_argument`) or an unreadable one (`doodles_error_db`),
+#'   no Python Keras (`doodles_error_python`), a file that is no model or a model whose input or
+#'   classes do not fit (`doodles_error_model`). Without a `model`, on a database, the page still
+#'   opens and says how to train one.
 #' @return A Shiny app object: print it (or give it to [shiny::runApp()]) to run it.
 #' @export
 #' @examples
@@ -38,26 +45,32 @@
 #' shiny::runApp(app, port = 8888)
 #' }
 doodle_app <- function(model = NULL, db_dir = Sys.getenv("DBDIR"), imagenet_preproc = FALSE,
-                       examples = 4, max_points = 20000) {
+                       examples = 4, max_points = 20000, strict = FALSE) {
   rlang::check_installed(c("shiny", "png"), "for the drawing page")
   if (!is.null(model) && !is_keras_model(model)) assert_string(model)
   assert_string(db_dir, null.ok = TRUE)
   assert_flag(imagenet_preproc)
   assert_count(examples)
   assert_count(max_points, positive = TRUE)
+  assert_flag(strict)
   context <- app_context(model, db_dir, imagenet_preproc)
+  if (strict && !is.null(context$problem_kind)) {
+    abort_doodles(context$problem, kind = context$problem_kind)
+  }
   context$examples <- as.integer(examples)
   context$max_points <- as.integer(max_points)
   shiny::addResourcePath("doodles-app", system.file("app", "www", package = "doodles"))
   shiny::shinyApp(app_ui(), app_server(context))
 }
 
-# What the page needs from the model and the database, or the one problem that stops predictions:
-# list(problem, model, words, scale, color, format, imagenet_preproc, db_dir).
+# What the page needs from the model and the database, or the one problem that stops predictions
+# and the error class it is with `strict` (none for a model not given, which the page is for):
+# list(problem, problem_kind, model, words, scale, color, format, imagenet_preproc, db_dir).
 app_context <- function(model, db_dir, imagenet_preproc) {
   context <- list(problem = NULL, db_dir = db_dir)
-  stop_with <- function(problem) {
+  stop_with <- function(problem, kind) {
     context$problem <- problem
+    context$problem_kind <- kind
     context
   }
   db_file <- if (!is.null(db_dir) && nzchar(db_dir) && dir.exists(db_dir)) db_file_in(db_dir)
@@ -66,12 +79,12 @@ app_context <- function(model, db_dir, imagenet_preproc) {
       "No training database", if (!is.null(db_dir) && nzchar(db_dir)) sprintf(" in '%s'", db_dir),
       ". Load the data and train a model in one line: ", train_line(db_dir, data = TRUE),
       ", then open this page with -m ", train_model_file, " -d ", db_arg(db_dir), "."
-    )))
+    ), "argument"))
   }
   words <- tryCatch(app_words(db_dir), error = function(e) e)
   if (inherits(words, "error")) {
     return(stop_with(sprintf("The database in '%s' cannot be read: %s", db_dir,
-                             conditionMessage(words))))
+                             conditionMessage(words)), "db"))
   }
   context$words <- words
   if (is.null(model) || (is.character(model) && !file.exists(model))) {
@@ -79,28 +92,28 @@ app_context <- function(model, db_dir, imagenet_preproc) {
       if (is.character(model)) sprintf("No model at '%s' yet. ", model) else "No model yet. ",
       "Train one in one line: ", train_line(db_dir), ", then open this page with -m ",
       train_model_file, " -d ", db_arg(db_dir), "."
-    )))
+    ), if (is.character(model)) "argument"))
   }
   if (is.character(model)) {
     keras <- keras_available()
     if (!isTRUE(keras)) {
       return(stop_with(paste("Python Keras is not available to run the model:",
-                             attr(keras, "reason"))))
+                             attr(keras, "reason")), "python"))
     }
     file <- model
     model <- tryCatch(keras_module()$saving$load_model(file), error = function(e) e)
     if (inherits(model, "error")) {
       return(stop_with(sprintf("The model '%s' cannot be loaded: %s", file,
-                               conditionMessage(model))))
+                               conditionMessage(model)), "model"))
     }
   }
   shape <- model_image_shape(model)
-  if (is.character(shape)) return(stop_with(shape))
+  if (is.character(shape)) return(stop_with(shape, "model"))
   classes <- as.integer(utils::tail(unlist(model$output_shape), 1))
   if (classes != length(words)) {
     return(stop_with(sprintf(paste(
       "The model predicts %d classes but the database in '%s' names %d words: open the page",
-      "with the database the model was trained on."), classes, db_dir, length(words))))
+      "with the database the model was trained on."), classes, db_dir, length(words)), "model"))
   }
   format <- keras_input_format(model)
   c(context, list(

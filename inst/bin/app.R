@@ -29,11 +29,26 @@ main <- function(opts) {
   port <- cli_option(opts, "port", "count", lower = 1, upper = 65535)
   host <- cli_option(opts, "host")
   examples <- cli_option(opts, "examples", "count", lower = 0)
+  # strict: a model or database that the page could only complain about stops the script here.
   app <- doodle_app(model, db_dir,
-    imagenet_preproc = cli_option(opts, "imagenet-preproc", "flag"), examples = examples
+    imagenet_preproc = cli_option(opts, "imagenet-preproc", "flag"), examples = examples, strict = TRUE
   )
-  cli::cli_alert_info("The drawing page: {.url http://{host}:{port}} (Ctrl-C stops it)")
-  shiny::runApp(app, port = port, host = host, launch.browser = FALSE, quiet = TRUE)
+  # The address is announced once the server listens (shiny calls launch.browser then).
+  listening <- FALSE
+  announce <- function(url) {
+    listening <<- TRUE
+    cli::cli_alert_info("The drawing page: {.url {url}} (Ctrl-C stops it)")
+  }
+  tryCatch(
+    shiny::runApp(app, port = port, host = host, launch.browser = announce, quiet = TRUE),
+    error = function(e) {
+      if (listening) stop(e)
+      stop(sprintf(
+        "cannot serve the page on %s port %d (%s): is another program using the port? Choose another with --port",
+        host, port, conditionMessage(e)
+      ), call. = FALSE)
+    }
+  )
 }
 
 quit(save = "no", status = run_cli(doc, main))

@@ -162,3 +162,60 @@ test_that("doodle_app() checks its arguments", {
   expect_error(doodle_app(NULL, examples = -1), "examples")
   expect_error(doodle_app(NULL, max_points = 0), "max_points")
 })
+
+# bin/app.R as a user runs it; one that still serves after `timeout` seconds is stopped (and the
+# result says so).
+run_app_script <- function(args, timeout = 120, env = character()) {
+  script <- system.file("bin", "app.R", package = "doodles", mustWork = TRUE)
+  processx::run(file.path(R.home("bin"), "Rscript"), c(script, args), error_on_status = FALSE,
+                timeout = timeout, env = c("current", DBDIR = "", env))
+}
+
+# A refusal at start: status 1 and the page's message on stderr, no address announced.
+expect_refused <- function(res, message) {
+  expect_false(res$timeout, label = "the script still serving")
+  expect_identical(res$status, 1L)
+  # (TensorFlow and shiny may write their own lines before.)
+  expect_match(res$stderr, paste0("(?m)^app\\.R: error: ", message), perl = TRUE)
+  expect_no_match(paste(res$stdout, res$stderr), "The drawing page")
+}
+
+test_that("bin/app.R refuses a mistyped model path or a missing database at start, with the page's message", {
+  skip_if_not_installed("shiny")
+  skip_if_not_installed("processx")
+  db_dir <- sample_db_dir()
+  typo <- file.path(withr::local_tempdir(), "lenet_64_1ch_fnal.keras")
+  no_python <- c(DOODLES_VENV = "/nonexistent/venv", RETICULATE_PYTHON = "/nonexistent/python")
+  expect_refused(run_app_script(c("-m", typo, "-d", db_dir), env = no_python),
+                 sprintf("No model at '%s' yet\\. Train one in one line: Rscript bin/train_nn\\.R", typo))
+  no_db <- file.path(withr::local_tempdir(), "db")
+  expect_refused(run_app_script(c("-m", typo, "-d", no_db), env = no_python),
+                 sprintf("No training database in '%s'\\. Load the data and train a model", no_db))
+  expect_refused(run_app_script(character(), env = no_python), "No training database\\. Load the data")
+})
+
+test_that("bin/app.R refuses a file that is no model, or a model whose classes do not match", {
+  skip_if_not_installed("shiny")
+  skip_if_not_installed("processx")
+  skip_if_no_keras()
+  db_dir <- sample_db_dir()
+  broken <- file.path(withr::local_tempdir(), "broken.keras")
+  writeLines("not a model", broken)
+  expect_refused(run_app_script(c("-m", broken, "-d", db_dir)),
+                 sprintf("The model '%s' cannot be loaded:", broken))
+  small <- get_model("mlp", input_shape = c(16, 16), num_classes = 4, units = 8, compile = FALSE)
+  file <- file.path(withr::local_tempdir(), "mlp_16_1ch_final.keras")
+  small$save(file)
+  expect_refused(run_app_script(c("-m", file, "-d", db_dir)), sprintf(
+    "The model predicts 4 classes but the database in '%s' names 345 words", db_dir))
+})
+
+test_that("bin/app.R on a port in use names the port and announces no address", {
+  skip_if_not_installed("shiny")
+  skip_if_not_installed("processx")
+  port <- httpuv::randomPort()
+  taken <- serverSocket(port)
+  on.exit(close(taken), add = TRUE)
+  res <- run_app_script(c("-d", sample_db_dir(), "--port", port))
+  expect_refused(res, sprintf("cannot serve the page on 127\\.0\\.0\\.1 port %d .*is another program using the port\\? Choose another with --port", port))
+})
