@@ -1,17 +1,6 @@
 # DBI connection methods. The connection holds an external pointer to a Rust connection; closing
 # it (dbDisconnect or garbage collection) releases the database file when it was the last one.
 
-# roxygen2 builds the docs by sourcing the R files outside any package (load_code = "source"),
-# where methods::setClass() with `contains` looks for a package of that name and fails, unless
-# the option below names the environment being loaded. This file sorts before the other dbi-*.R
-# files, so their setClass() calls use this wrapper too.
-setClass <- function(Class, ...) {
-  env <- topenv(parent.frame())
-  old <- options(topLevelEnvironment = env)
-  on.exit(options(old))
-  methods::setClass(Class, ..., where = env)
-}
-
 #' DBI connection to the doodles store
 #'
 #' Made by `DBI::dbConnect(doodles_duckdb(), dbdir = ...)`; supports the DBI generics (queries,

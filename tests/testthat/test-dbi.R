@@ -59,3 +59,12 @@ test_that("dbAppendTable() keeps the schema of an Id", {
   expect_identical(DBI::dbGetQuery(con, "SELECT x FROM s.t ORDER BY x")$x, 1:2)
   expect_equal(DBI::dbGetQuery(con, "SELECT count(*) AS n FROM main.t")$n, 0)
 })
+
+test_that("the DBI classes are methods' own: no function of the package masks one of methods or DBI", {
+  ns <- asNamespace("doodles")
+  masked <- intersect(ls(ns, all.names = TRUE), c(getNamespaceExports("methods"), getNamespaceExports("DBI")))
+  expect_identical(masked[vapply(masked, function(name) is.function(get(name, envir = ns)), NA)], character())
+  for (class in c("doodles_duckdb_driver", "doodles_duckdb_connection", "doodles_duckdb_result")) {
+    expect_identical(methods::getClass(class)@package, "doodles", label = class)
+  }
+})
