@@ -323,8 +323,8 @@ draw <- function(drawings, scale, color, threads, draw_options) {
                           draw_options))
 }
 
-# (height, width, channels) of the images, found by drawing a one-point doodle.
-# (height, width, channels) of the images drawn with `draw_options` (in whatever format).
+# (height, width, channels) of the images drawn with `draw_options` (in whatever format), found
+# by drawing a one-point doodle.
 image_shape <- function(scale, color, draw_options) {
   draw_options$format <- NULL
   draw_options$imagenet_preproc <- NULL

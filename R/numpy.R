@@ -23,14 +23,14 @@ check_format <- function(format, imagenet_preproc = FALSE, call = rlang::caller_
   format
 }
 
-# The numpy batch Rust rendered into `storage` (see new_batch in src/rust/src/raster.rs).
+# The numpy batch Rust rendered into `storage` (see Batch::new in src/rust/src/raster.rs).
 as_numpy_batch <- function(storage) {
   arrays_py()$nhwc_view(storage, attr(storage, "shape"), attr(storage, "dtype"))
 }
 
-# What a batch Rust rendered in `format` is for the caller: the R array (mapped to [-1, 1] here,
-# as before the Keras forms existed), or the numpy view of the storage (Rust applied
-# `imagenet_preproc` to float32 itself).
+# What a batch Rust rendered in `format` is for the caller: the R array (mapped to [-1, 1] here
+# for `imagenet_preproc`), or the numpy view of the storage (Rust applied `imagenet_preproc` to
+# float32 itself).
 batch_in_format <- function(batch, format, imagenet_preproc) {
   if (format != "array") {
     return(as_numpy_batch(batch))
