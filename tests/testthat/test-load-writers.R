@@ -3,11 +3,16 @@
 
 skip_if_not_installed("callr")
 
-# Waits until `path` exists, failing (rather than hanging) if `process` died first.
-wait_for_file <- function(path, process) {
+# Waits until `path` exists, failing (rather than hanging) if `process` died first or `seconds`
+# passed.
+wait_for_file <- function(path, process, seconds = 60) {
+  deadline <- Sys.time() + seconds
   while (!file.exists(path)) {
     if (!process$is_alive()) {
       stop("the child process ended before writing ", basename(path), ": ", process$read_all_error())
+    }
+    if (Sys.time() > deadline) {
+      stop(sprintf("the child process did not write %s within %d s", basename(path), seconds))
     }
     Sys.sleep(0.02)
   }
