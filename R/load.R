@@ -46,7 +46,9 @@
 #' @param con A connection from `DBI::dbConnect(doodles_duckdb(), ...)`.
 #' @param path A zip file, a folder, or a `.csv` / `.ndjson` file.
 #' @param on_error `"stop"` or `"skip"` (see Details).
-#' @param progress Show a progress bar (files, rows, rows/s).
+#' @param progress Show a progress bar (files, rows, rows/s). By default, option
+#'   `doodles.progress`, else environment variable `DOODLES_PROGRESS`, else only in interactive
+#'   sessions (see [doodles_options()]).
 #' @param threads Threads that check rows in parallel.
 #' @return A data frame, invisibly: one row per file with `file`, `status` (`"loaded"` or
 #'   `"skipped"`), `rows` and `rejected`.
@@ -57,14 +59,14 @@
 #' load_test(con, system.file("extdata", "test_simplified.csv", package = "doodles"))
 #' DBI::dbDisconnect(con)
 #' @export
-load_doodles <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
+load_doodles <- function(con, path, on_error = c("stop", "skip"), progress = doodles_progress(),
                          threads = doodles_threads()) {
   invisible(load_files(con, path, "train", on_error, progress, threads))
 }
 
 #' @rdname load_doodles
 #' @export
-load_test <- function(con, path, on_error = c("stop", "skip"), progress = interactive(),
+load_test <- function(con, path, on_error = c("stop", "skip"), progress = doodles_progress(),
                       threads = doodles_threads()) {
   invisible(load_files(con, path, "test", on_error, progress, threads))
 }
@@ -184,7 +186,6 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)
   path <- normalizePath(path)
   transaction_rows <- doodles_option("doodles.load_transaction_rows")
-  assert_count(transaction_rows, positive = TRUE, .var.name = "getOption(\"doodles.load_transaction_rows\")")
   sources <- store_loader(path, target, on_error == "skip", threads, transaction_rows)
   store_ensure_schema(con@ptr)
   # Rows reach DuckDB through a table function that its threads read in parallel; DuckDB

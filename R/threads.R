@@ -2,7 +2,8 @@
 #'
 #' The default `threads` of every doodles function: option `doodles.threads`, else environment
 #' variable `DOODLES_THREADS`, else every core this process may use (CPU affinity and container
-#' limits included).
+#' limits included). The option and the variable must be a whole number from 1 to 256: more is an
+#' error of class `doodles_error_argument`, and more cores than 256 are used as 256 threads.
 #'
 #' @return A positive integer.
 #' @examples
@@ -10,21 +11,6 @@
 #' withr::with_options(list(doodles.threads = 2), doodles_threads())
 #' @export
 doodles_threads <- function() {
-  value <- getOption("doodles.threads")
-  source <- "option `doodles.threads`"
-  if (is.null(value)) {
-    value <- Sys.getenv("DOODLES_THREADS")
-    source <- "environment variable `DOODLES_THREADS`"
-    if (!nzchar(value)) {
-      return(raster_cores())
-    }
-  }
-  threads <- suppressWarnings(as.numeric(value))
-  if (length(threads) != 1 || is.na(threads) || threads < 1 || threads != round(threads)) {
-    abort_doodles(
-      sprintf("%s must be a whole number of threads >= 1, not %s", source, format(value)),
-      kind = "argument"
-    )
-  }
-  as.integer(threads)
+  threads <- doodles_option("doodles.threads") %||% doodles_env("DOODLES_THREADS")
+  if (is.null(threads)) min(raster_cores(), max_threads) else as.integer(as.numeric(threads))
 }
