@@ -176,7 +176,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     features <- features_in_format(read_features(con, "doodles", ids, feature_spec), format)
     list(list(batch$x, features), y)
   }
-  do.call(structure, c(list(generator), attributes))
+  do.call(structure, c(list(generator), attributes,
+                       list(class = c("doodles_train_generator", "function"))))
 }
 
 #' A generator of test batches

@@ -65,9 +65,7 @@ fit_doodles <- function(model, generator, steps_per_epoch = NULL, epochs = 1,
   assert_list(callbacks, null.ok = TRUE)
   assert_function(validation_data, null.ok = TRUE)
   assert_count(validation_steps, positive = TRUE, null.ok = TRUE)
-  if (!is_keras_model(model)) {
-    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
-  }
+  check_keras_model(model)
   strategy <- tryCatch(model$distribute_strategy, error = function(e) NULL)
   multi_worker <- !is.null(strategy) && isTRUE(bridge_py()$is_multi_worker(strategy))
   if (inherits(generator, "doodles_batches") && !multi_worker) {
@@ -81,7 +79,7 @@ fit_doodles <- function(model, generator, steps_per_epoch = NULL, epochs = 1,
     assert_count(validation_steps, positive = TRUE)
   }
   first_batch <- if (inherits(generator, "doodles_batches")) {
-    check_format_for_model(model, attr(generator, "format"))
+    check_generator_for_model(model, generator)
     NULL
   } else {
     batch <- generator()
@@ -118,17 +116,17 @@ python_source <- function(generator) {
 # fit_doodles() on a producer's batches: Keras' own fit(), which takes them on its own threads.
 fit_keras <- function(model, generator, steps_per_epoch, epochs, validation_data,
                       validation_steps, callbacks, verbose, initial_epoch) {
-  check_format_for_model(model, attr(generator, "format"))
+  check_generator_for_model(model, generator)
   if (!is.null(validation_data)) {
     if (!inherits(validation_data, "doodles_batches")) {
       abort_doodles(c("`validation_data` must be a generator in the form of `generator`.",
                       i = sprintf("Make it with `format = \"%s\"`.", attr(generator, "format"))),
                     kind = "argument")
     }
-    check_format_for_model(model, attr(validation_data, "format"))
+    check_generator_for_model(model, validation_data)
   }
   batches <- attr(generator, "py_object")
-  timing <- batches_py()$timing_callback(batches, legacy = legacy_keras_in_use())
+  timing <- batches_py()$timing_callback(batches, legacy = model_keras_version(model) == "2")
   history <- with_producer_errors(model$fit(
     batches, epochs = as.integer(epochs),
     steps_per_epoch = if (!is.null(steps_per_epoch)) as.integer(steps_per_epoch),
@@ -161,6 +159,7 @@ history_frame <- function(history, timings, initial_epoch) {
 # generator's class, ends the iteration cleanly on that `NULL` instead (reticulate's `completed`).
 #' @exportS3Method keras::as_generator
 as_generator.doodles_test_generator <- function(x) {
+  check_calling_model(x)
   keras_array <- getExportedValue("keras", "keras_array")
   reticulate::py_iterator(function() {
     batch <- x()
@@ -168,4 +167,26 @@ as_generator.doodles_test_generator <- function(x) {
     # (x, []) as keras' own method gives for batches without targets.
     do.call(reticulate::tuple, c(keras_array(batch), list(list())))
   }, completed = NULL, prefetch = 1L)
+}
+
+# Legacy keras' own wrapping of an R function, once the batches' form is checked against the model.
+#' @exportS3Method keras::as_generator
+as_generator.doodles_train_generator <- function(x) {
+  check_calling_model(x)
+  NextMethod()
+}
+
+# Legacy keras' fit(), fit_generator() and predict() hand as_generator() the generator alone; the
+# model is their `object` argument, in the nearest caller's frame that holds a Keras model by that
+# name. Its input is checked against the generator's format before the first batch: Keras 2 casts
+# uint8 batches to a float input without a word and trains on unscaled bytes.
+check_calling_model <- function(generator) {
+  for (frame in rev(sys.frames())) {
+    model <- get0("object", envir = frame, inherits = FALSE)
+    if (is_keras_model(model)) {
+      check_generator_for_model(model, generator, call = NULL)
+      return(invisible(TRUE))
+    }
+  }
+  invisible(FALSE)
 }

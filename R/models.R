@@ -1,6 +1,7 @@
-# Model builders over Python Keras 3 (through reticulate, without the R keras packages): the Keras
-# applications by name, MobileNet v1 written by hand as in the article, small LeNet and MLP networks,
-# DIGITS-style user models and a merge with side inputs.
+# Model builders over Python Keras (through reticulate, without the R keras packages), Keras 3 or
+# Keras 2 (tf_keras) as the session trains with: the Keras applications by name, MobileNet v1
+# written by hand as in the article, small LeNet and MLP networks, DIGITS-style user models and a
+# merge with side inputs.
 
 # The Keras applications, by the snake-case names the R keras packages use.
 keras_applications <- c(
@@ -43,13 +44,24 @@ list_models <- function() {
 
 #' The Python Keras module
 #'
-#' Calls [use_keras_env()] on first use and returns the `keras` module (reticulate object), for
-#' layers, callbacks and optimizers: `keras_module()$callbacks$CSVLogger("log.csv")`.
+#' Calls [use_keras_env()] on first use and returns the Keras module (reticulate object) the
+#' package builds models with, for layers, callbacks and optimizers:
+#' `keras_module()$callbacks$CSVLogger("log.csv")`.
 #'
+#' @param keras_version `"3"`: Keras 3 (the `keras` Python package, what keras3 and
+#'   [fit_doodles()] train with). `"2"`: Keras 2 (PyPI's `tf_keras`, what the legacy R keras
+#'   package trains with, `keras::fit_generator()` included). `"auto"`: Keras 2 when the
+#'   environment variable `TF_USE_LEGACY_KERAS` is `1` or `true` (`library(keras)` sets it when
+#'   it loads; TensorFlow reads it to make `tf.keras` tf_keras), else Keras 3.
 #' @return A reticulate Python module.
 #' @export
-keras_module <- function() {
-  keras_py()
+#' @examples
+#' \dontrun{
+#' keras_module()$callbacks$CSVLogger("log.csv")
+#' keras_module("2")$`__version__` # tf_keras
+#' }
+keras_module <- function(keras_version = "auto") {
+  keras_py(keras_version)
 }
 
 #' Build a Keras model for doodles
@@ -87,11 +99,13 @@ keras_module <- function() {
 #'   `Rescaling` layer, run on the device, maps them to \[0, 1\].
 #' @param imagenet_preproc With `input_dtype = "uint8"`, rescale to \[-1, 1\] instead (what
 #'   `imagenet_preproc` does for the other formats).
+#' @inheritParams keras_module
 #' @param ... Passed to the builder: `alpha` and `depth_multiplier` for `"mobilenet_v1"` (and the
 #'   MobileNet applications), `units` for `"mlp"`, other constructor arguments of an application.
-#' @return A Python Keras model (a reticulate object). Keras 3 models: the legacy R keras package
-#'   (Keras 2, `keras::fit_generator()`) cannot train them; with it, build the model with its own
-#'   functions and feed it [train_generator()] batches with `format = "array"`.
+#' @return A Python Keras model (a reticulate object) of the Keras `keras_version` names: with
+#'   `library(keras)` loaded (the legacy R package), a Keras 2 model that `keras::fit_generator()`,
+#'   `fit()` and `predict()` train and use; otherwise a Keras 3 model for keras3 and
+#'   [fit_doodles()]. Each Keras trains only its own models.
 #' @export
 #' @examples
 #' \dontrun{
@@ -104,7 +118,7 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
                       weights = NULL, pooling = "avg", color = FALSE, compile = TRUE,
                       optimizer = 0.002, loss = "categorical_crossentropy", metrics = NULL,
                       side_features = 0L, input_dtype = "float32", imagenet_preproc = FALSE,
-                      ...) {
+                      keras_version = "auto", ...) {
   assert_choice(name, list_models())
   input_shape <- check_input_shape(input_shape, color)
   assert_count(num_classes, positive = TRUE)
@@ -118,7 +132,7 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
     abort_doodles(sprintf("`weights` applies to Keras applications only, not to '%s'.", name),
                   kind = "argument")
   }
-  keras <- keras_py()
+  keras <- keras_py(keras_version)
   inputs <- keras$Input(shape = reticulate::tuple(as.list(input_shape)), name = "image",
                         dtype = input_dtype)
   images <- if (input_dtype == "uint8") {
@@ -128,10 +142,10 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
     inputs
   }
   features <- switch(name,
-    mobilenet_v1 = mobilenet_v1_features(images, ...),
-    lenet = lenet_features(images),
-    mlp = mlp_features(images, ...),
-    application_features(name, images, input_shape, weights, pooling, ...)
+    mobilenet_v1 = mobilenet_v1_features(keras, images, ...),
+    lenet = lenet_features(keras, images),
+    mlp = mlp_features(keras, images, ...),
+    application_features(keras, name, images, input_shape, weights, pooling, ...)
   )
   model_inputs <- list(inputs)
   if (side_features > 0) {
@@ -155,6 +169,7 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
 #' convolution and pooling stages, then 500 units) and a multi-layer perceptron.
 #'
 #' @inheritParams get_model
+#' @inheritParams keras_module
 #' @param alpha Width multiplier of the pointwise convolutions.
 #' @param depth_multiplier Depthwise channel multiplier.
 #' @param units Sizes of the hidden layers of the MLP.
@@ -162,27 +177,30 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
 #' @export
 #' @rdname builders
 build_mobilenet_v1 <- function(input_shape = c(224, 224, 1), num_classes, alpha = 1,
-                               depth_multiplier = 1, input_dtype = "float32") {
+                               depth_multiplier = 1, input_dtype = "float32",
+                               keras_version = "auto") {
   get_model("mobilenet_v1", input_shape = input_shape, num_classes = num_classes,
             color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
-            input_dtype = input_dtype, alpha = alpha, depth_multiplier = depth_multiplier)
+            input_dtype = input_dtype, keras_version = keras_version, alpha = alpha,
+            depth_multiplier = depth_multiplier)
 }
 
 #' @export
 #' @rdname builders
-build_lenet <- function(input_shape = c(28, 28, 1), num_classes, input_dtype = "float32") {
+build_lenet <- function(input_shape = c(28, 28, 1), num_classes, input_dtype = "float32",
+                        keras_version = "auto") {
   get_model("lenet", input_shape = input_shape, num_classes = num_classes,
             color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
-            input_dtype = input_dtype)
+            input_dtype = input_dtype, keras_version = keras_version)
 }
 
 #' @export
 #' @rdname builders
 build_mlp <- function(input_shape = c(28, 28, 1), num_classes, units = c(128, 64),
-                      input_dtype = "float32") {
+                      input_dtype = "float32", keras_version = "auto") {
   get_model("mlp", input_shape = input_shape, num_classes = num_classes,
             color = length(input_shape) == 3 && input_shape[[3]] == 3, compile = FALSE,
-            input_dtype = input_dtype, units = units)
+            input_dtype = input_dtype, keras_version = keras_version, units = units)
 }
 
 #' A model defined by a function of parameters, as in NVIDIA DIGITS
@@ -240,19 +258,23 @@ model_from_params <- function(fun, num_classes, input_shape, color = FALSE, gpus
 
 #' Top-3 categorical accuracy, the metric closest to MAP@3
 #'
+#' @inheritParams keras_module
 #' @return A Python Keras metric named `top_3_accuracy`.
 #' @export
-metric_top3_accuracy <- function() {
-  keras_py()$metrics$TopKCategoricalAccuracy(k = 3L, name = "top_3_accuracy")
+metric_top3_accuracy <- function(keras_version = "auto") {
+  keras_py(keras_version)$metrics$TopKCategoricalAccuracy(k = 3L, name = "top_3_accuracy")
 }
 
 compile_model <- function(model, optimizer, loss, metrics) {
-  keras <- keras_py()
+  keras <- keras_py(model_keras_version(model))
   if (is.numeric(optimizer)) {
     assert_number(optimizer, lower = 0, .var.name = "optimizer")
     optimizer <- keras$optimizers$Adam(learning_rate = optimizer)
   }
-  if (is.null(metrics)) metrics <- list("accuracy", metric_top3_accuracy())
+  if (is.null(metrics)) {
+    metrics <- list("accuracy", keras$metrics$TopKCategoricalAccuracy(k = 3L,
+                                                                     name = "top_3_accuracy"))
+  }
   model$compile(optimizer = optimizer, loss = loss, metrics = metrics)
   invisible(model)
 }
@@ -271,8 +293,7 @@ check_input_shape <- function(input_shape, color, call = rlang::caller_env()) {
 }
 
 is_keras_model <- function(x) {
-  inherits(x, "python.builtin.object") &&
-    reticulate::import_builtins()$isinstance(x, keras_py()$Model)
+  !is.na(model_keras_version(x))
 }
 
 expect_shape <- function(shape, expected, what) {
@@ -284,8 +305,7 @@ expect_shape <- function(shape, expected, what) {
   }
 }
 
-application_features <- function(name, inputs, input_shape, weights, pooling, ...) {
-  keras <- keras_py()
+application_features <- function(keras, name, inputs, input_shape, weights, pooling, ...) {
   constructor <- keras$applications[[keras_applications[[name]]]]
   args <- list(include_top = FALSE, pooling = pooling, ...)
   # Our inputs are in [0, 1] (or [-1, 1]), not the [0, 255] these built-in rescalings expect.
@@ -337,10 +357,10 @@ first_line <- function(message) {
   if (length(lines) == 0) "" else lines[[1]]
 }
 
-mobilenet_v1_features <- function(inputs, alpha = 1, depth_multiplier = 1) {
+mobilenet_v1_features <- function(keras, inputs, alpha = 1, depth_multiplier = 1) {
   assert_number(alpha, lower = 0.01)
   assert_count(depth_multiplier, positive = TRUE)
-  layers <- keras_py()$layers
+  layers <- keras$layers
   x <- layers$Conv2D(32L, kernel_size = c(3L, 3L), strides = c(2L, 2L), padding = "same")(inputs)
   x <- layers$ReLU()(layers$BatchNormalization()(x))
   blocks <- list(c(64, 1), c(128, 2), c(128, 1), c(256, 2), c(256, 1), c(512, 2), c(512, 1),
@@ -357,8 +377,8 @@ mobilenet_v1_features <- function(inputs, alpha = 1, depth_multiplier = 1) {
   layers$GlobalAveragePooling2D()(x)
 }
 
-lenet_features <- function(inputs) {
-  layers <- keras_py()$layers
+lenet_features <- function(keras, inputs) {
+  layers <- keras$layers
   x <- layers$Conv2D(20L, kernel_size = c(5L, 5L), activation = "relu")(inputs)
   x <- layers$MaxPooling2D(pool_size = c(2L, 2L))(x)
   x <- layers$Conv2D(50L, kernel_size = c(5L, 5L), activation = "relu")(x)
@@ -366,9 +386,9 @@ lenet_features <- function(inputs) {
   layers$Dense(500L, activation = "relu")(layers$Flatten()(x))
 }
 
-mlp_features <- function(inputs, units = c(128, 64)) {
+mlp_features <- function(keras, inputs, units = c(128, 64)) {
   assert_integerish(units, lower = 1, min.len = 1, any.missing = FALSE)
-  layers <- keras_py()$layers
+  layers <- keras$layers
   x <- layers$Flatten()(inputs)
   for (n in units) x <- layers$Dense(as.integer(n), activation = "relu")(x)
   x

@@ -56,10 +56,12 @@ as_numpy_features <- function(features) {
 
 #' The batch format a Keras model consumes
 #'
-#' `"uint8"` when the model's image input takes bytes (see `input_dtype` in [get_model()]), else
-#' `"float32"`: the `format` to give [train_generator()] and [test_generator()] for that model.
+#' `"uint8"` when the model takes bytes 0..255 (an image input of type uint8, see `input_dtype` in
+#' [get_model()], or a first `Rescaling` layer by at most 2/255, as a legacy keras model may
+#' have), else `"float32"`: the `format` to give [train_generator()] and [test_generator()] for
+#' that model.
 #'
-#' @param model A Python Keras model.
+#' @param model A Python Keras model (Keras 3, or Keras 2 from the legacy keras package).
 #' @return `"uint8"` or `"float32"`.
 #' @export
 #' @examples
@@ -69,18 +71,22 @@ as_numpy_features <- function(features) {
 #' it <- test_generator(con, scale = 0.25, format = keras_input_format(model))
 #' }
 keras_input_format <- function(model) {
-  if (!is_keras_model(model)) {
-    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
-  }
-  if (identical(image_input_dtype(model), "uint8")) "uint8" else "float32"
+  check_keras_model(model)
+  if (model_image_input(model)$takes_bytes) "uint8" else "float32"
 }
 
-# The dtype of the model's image input: the input named "image" (get_model()'s), else the first.
-image_input_dtype <- function(model) {
-  inputs <- model$inputs
-  names <- vapply(inputs, function(input) as.character(input$name), "")
-  input <- inputs[[if ("image" %in% names) match("image", names) else 1L]]
-  as.character(input$dtype)
+check_keras_model <- function(model, call = rlang::caller_env()) {
+  if (!is_keras_model(model)) {
+    abort_doodles("`model` must be a Python Keras model, of Keras 3 or Keras 2 (see get_model()).",
+                  kind = "argument", call = call)
+  }
+  invisible(model)
+}
+
+# The model's image input (see image_input() in the bridge): `name`, `dtype`, `shape` (without
+# the batch axis) and `takes_bytes`.
+model_image_input <- function(model) {
+  bridge_py()$image_input(model)
 }
 
 # A clear error, before any training, when the batches' element type is not the one the model's
@@ -95,19 +101,44 @@ check_batch_for_model <- function(model, x, call = rlang::caller_env()) {
   check_format_for_model(model, batch_dtype, call)
 }
 
-# The same check by a generator's declared `format` ("array" is converted to float32).
+# The checks of check_format_for_model() on a generator, and for a Keras-form generator of a
+# doodles connection also that it is a dataset of the model's Keras.
+check_generator_for_model <- function(model, generator, call = rlang::caller_env()) {
+  check_format_for_model(model, attr(generator, "format"), call)
+  made_for <- attr(generator, "keras_version")
+  model_version <- model_keras_version(model)
+  if (!is.null(made_for) && made_for != model_version) {
+    abort_doodles(
+      c(sprintf("The generator is a Keras %s dataset but the model is a Keras %s model.", made_for,
+                model_version),
+        i = paste("Make the generator and the model with the same Keras: with library(keras)",
+                  "loaded (or TF_USE_LEGACY_KERAS=1) both are Keras 2; see `keras_version` in",
+                  "get_model().")),
+      kind = "model", call = call
+    )
+  }
+  invisible(TRUE)
+}
+
+# The same check by a generator's declared `format` ("array" is converted to float32): uint8
+# batches need a model that rescales bytes; float batches a model whose input is not uint8.
 check_format_for_model <- function(model, format, call = rlang::caller_env()) {
   batch_dtype <- if (format == "uint8") "uint8" else "float32"
-  model_dtype <- image_input_dtype(model)
-  if ((batch_dtype == "uint8") != (model_dtype == "uint8")) {
+  input <- model_image_input(model)
+  if (batch_dtype == "uint8" && !input$takes_bytes) {
     abort_doodles(
-      c(sprintf("The batches' images are %s but the model's image input takes %s.", batch_dtype,
-                model_dtype),
-        i = if (batch_dtype == "uint8") {
-          "Build the model with `get_model(..., input_dtype = \"uint8\")`, or make the generator with `format = \"float32\"`."
-        } else {
-          "Make the generator with `format = \"uint8\"` (see keras_input_format())."
-        }),
+      c(sprintf(paste("The batches' images are bytes 0..255 (uint8) but the model's image input",
+                      "takes %s without rescaling them: it would train on unscaled input."),
+                input$dtype),
+        i = paste("Build the model with `get_model(..., input_dtype = \"uint8\")` (or a first",
+                  "Rescaling layer by 1/255), or make the generator with `format = \"float32\"`.")),
+      kind = "model", call = call
+    )
+  }
+  if (batch_dtype != "uint8" && input$dtype == "uint8") {
+    abort_doodles(
+      c("The batches' images are float32 but the model's image input takes uint8.",
+        i = "Make the generator with `format = \"uint8\"` (see keras_input_format())."),
       kind = "model", call = call
     )
   }

@@ -25,9 +25,7 @@
 #' write_submission(top3, "submission.csv.zip")
 #' }
 predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), steps = NULL) {
-  if (!is_keras_model(model)) {
-    abort_doodles("`model` must be a Python Keras model (see get_model()).", kind = "argument")
-  }
+  check_keras_model(model)
   if (inherits(words, "DBIConnection")) words <- class_words(words)
   assert_character(words, any.missing = FALSE, min.len = 1)
   assert_count(steps, positive = TRUE, null.ok = TRUE)
@@ -155,7 +153,7 @@ prediction_matrix <- function(predicted, k) {
 # predict_top3() ranks, and what the drawing page (doodle_app()) shows.
 predict_probabilities <- function(model, data, steps = NULL, call = rlang::caller_env()) {
   if (inherits(data, "doodles_batches")) {
-    check_format_for_model(model, attr(data, "format"), call)
+    check_generator_for_model(model, data, call)
     probabilities <- with_producer_errors(model$predict(
       attr(data, "py_object"), steps = if (!is.null(steps)) as.integer(steps), verbose = 0L
     ), call = call)
@@ -163,7 +161,7 @@ predict_probabilities <- function(model, data, steps = NULL, call = rlang::calle
   }
   generator <- if (is.function(data)) {
     # A generator's batches are checked by the form it declares, without drawing one.
-    if (!is.null(attr(data, "format"))) check_format_for_model(model, attr(data, "format"), call)
+    if (!is.null(attr(data, "format"))) check_generator_for_model(model, data, call)
     data
   } else {
     as_argument_error(checkmate::assert(checkmate::check_array(data, min.d = 2),

@@ -8,19 +8,21 @@
 # generator's attributes. `spec` is what src/rust/src/producer.rs reads; `attributes` are set on
 # the result as on the R closures.
 keras_batches <- function(spec, attributes) {
+  # The Keras the session trains with decides the dataset's kind: Keras 2 reads only Sequences.
+  keras_version <- resolve_keras_version()
   made <- producer_new(spec)
   dll <- getLoadedDLLs()[["doodles"]][["path"]]
   batches <- batches_py()$make_batches(
     dll, made$address, made$steps_per_epoch, as.integer(attributes$image_shape), spec$format,
     spec$targets, as.integer(spec$classes), as.integer(attributes$n_features),
-    ordered = is.null(spec$seed), legacy = legacy_keras_in_use()
+    ordered = is.null(spec$seed), legacy = keras_version == "2"
   )
   # Python holds its own handle now; `made$pointer` goes with this frame. What R gets is a
   # function (`it()` takes a batch) that reticulate hands to Python as the object itself (its
   # `py_object`), so keras3::fit() and Python's fit() receive the Batches untouched.
   generator <- function() next_batch(generator)
   attributes(generator) <- c(list(py_object = batches), attributes,
-                             list(class = c("doodles_batches", class(batches))))
+                             list(keras_version = keras_version, class = c("doodles_batches", class(batches))))
   generator
 }
 
@@ -70,9 +72,13 @@ feature_rows <- function(con, table, ids, spec) {
   rows[match(ids, rows$id), , drop = FALSE]
 }
 
-# Legacy keras wraps R functions in a generator of its own; the producer's object goes as it is.
+# Legacy keras wraps R functions in a generator of its own; the producer's object goes as it is,
+# once its form is checked against the model (see check_calling_model()).
 #' @exportS3Method keras::as_generator
-as_generator.doodles_batches <- function(x) attr(x, "py_object")
+as_generator.doodles_batches <- function(x) {
+  check_calling_model(x)
+  attr(x, "py_object")
+}
 
 #' @export
 print.doodles_batches <- function(x, ...) {
@@ -93,12 +99,6 @@ batches_py <- function() {
     )
   }
   py_modules$batches
-}
-
-# Whether Keras 2 (tf_keras) is what the session trains with: the legacy R keras package asks
-# for it with TF_USE_LEGACY_KERAS.
-legacy_keras_in_use <- function() {
-  tolower(Sys.getenv("TF_USE_LEGACY_KERAS")) %in% c("1", "true")
 }
 
 # `x` as an R value, whether reticulate converted it already (what objects of modules imported

@@ -6,13 +6,17 @@
 #' The versions the package is tested with (`inst/python/requirements.txt`, also read by
 #' `tools/setup.sh`). `numpy<2` is required by reticulate 1.28.
 #'
+#' @param legacy Whether to list the Keras 2 package the legacy R keras package needs instead
+#'   (`tf_keras`, `inst/python/requirements-legacy.txt`), installed without its dependencies.
 #' @return A character vector of pip requirement specifiers.
 #' @export
 #' @examples
 #' keras_env_packages()
-keras_env_packages <- function() {
-  lines <- readLines(system.file("python", "requirements.txt", package = "doodles",
-                                 mustWork = TRUE))
+#' keras_env_packages(legacy = TRUE)
+keras_env_packages <- function(legacy = FALSE) {
+  assert_flag(legacy)
+  file <- if (legacy) "requirements-legacy.txt" else "requirements.txt"
+  lines <- readLines(system.file("python", file, package = "doodles", mustWork = TRUE))
   trimws(lines[nzchar(trimws(lines)) & !startsWith(lines, "#")])
 }
 
@@ -44,6 +48,8 @@ keras_env_path <- function() {
 #' @param packages pip requirement specifiers, by default [keras_env_packages()].
 #' @param python The Python interpreter that creates the environment (3.9 or later).
 #' @param quiet Whether to hide pip's output.
+#' @param legacy Whether to add Keras 2 (`tf_keras`, see [keras_env_packages()]) for the legacy R
+#'   keras package (`keras::fit_generator()`), a few MB beside TensorFlow.
 #' @return `path`, invisibly.
 #' @export
 #' @examples
@@ -52,13 +58,14 @@ keras_env_path <- function() {
 #' use_keras_env()
 #' }
 install_keras_env <- function(path = keras_env_path(), packages = keras_env_packages(),
-                              python = Sys.which("python3"), quiet = TRUE) {
+                              python = Sys.which("python3"), quiet = TRUE, legacy = FALSE) {
   assert_string(path, min.chars = 1)
   assert_character(packages, min.len = 1, any.missing = FALSE)
   assert_string(python)
   assert_flag(quiet)
+  assert_flag(legacy)
   env_python <- venv_python(path)
-  if (file.exists(env_python) && keras_env_ready(env_python)) {
+  if (file.exists(env_python) && keras_env_ready(env_python, legacy)) {
     cli::cli_inform("Keras environment already installed at {.path {path}}.")
     return(invisible(path))
   }
@@ -72,12 +79,21 @@ install_keras_env <- function(path = keras_env_path(), packages = keras_env_pack
     dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
     run_checked(python, c("-m", "venv", path), "python -m venv", quiet)
   }
-  cli::cli_inform("Installing {.val {packages}} (about a minute).")
-  run_checked(env_python, c("-m", "pip", "install", if (quiet) "--quiet", packages),
-              "pip install", quiet)
   if (!keras_env_ready(env_python)) {
-    abort_doodles(c(sprintf("The Keras environment at '%s' still cannot import keras.", path),
-                    i = sprintf("Run `%s -c 'import keras'` to see why.", env_python)),
+    cli::cli_inform("Installing {.val {packages}} (about a minute).")
+    run_checked(env_python, c("-m", "pip", "install", if (quiet) "--quiet", packages),
+                "pip install", quiet)
+  }
+  if (legacy && !keras_env_ready(env_python, legacy)) {
+    legacy_packages <- keras_env_packages(legacy = TRUE)
+    cli::cli_inform("Installing {.val {legacy_packages}} for the legacy keras package.")
+    run_checked(env_python, c("-m", "pip", "install", if (quiet) "--quiet", "--no-deps",
+                              legacy_packages), "pip install", quiet)
+  }
+  if (!keras_env_ready(env_python, legacy)) {
+    modules <- if (legacy) "keras, tf_keras" else "keras"
+    abort_doodles(c(sprintf("The Keras environment at '%s' still cannot import %s.", path, modules),
+                    i = sprintf("Run `%s -c 'import %s'` to see why.", env_python, modules)),
                   kind = "python")
   }
   invisible(path)
@@ -87,7 +103,24 @@ install_keras_env <- function(path = keras_env_path(), packages = keras_env_pack
 #'
 #' Points reticulate at the virtual environment (it must be called before anything starts Python in
 #' the session) and sets `KERAS_BACKEND` to `"tensorflow"` unless it is already set, so that
-#' another backend can be chosen the usual way.
+#' another backend can be chosen the usual way. When the environment variable `RETICULATE_PYTHON`
+#' names another Python (reticulate then ignores any other choice), that Python is used if it has
+#' Keras; otherwise the error says what to change.
+#'
+#' @section The legacy R keras package (Keras 2):
+#' The same environment serves `library(keras)` (the legacy package, `keras::fit_generator()`)
+#' once it has `tf_keras`: `install_keras_env(legacy = TRUE)` (or `make install`, which runs
+#' `tools/setup.sh`) adds it. Then, at the start of the session:
+#' ```
+#' library(keras)     # sets TF_USE_LEGACY_KERAS=1: tf.keras is tf_keras, Keras 2
+#' library(doodles)
+#' use_keras_env()    # before anything starts Python
+#' model <- get_model("lenet", input_shape = c(64, 64), num_classes = 340)  # a Keras 2 model
+#' ```
+#' Leave `RETICULATE_PYTHON` (and keras' option `KERAS_PYTHON`, which sets it) unset, or set it to
+#' this environment's `bin/python`. [get_model()] builds the models of the Keras the session
+#' trains with (see `keras_version` there), and [train_generator()]'s Keras forms are then
+#' `tf_keras` Sequences.
 #'
 #' @param path Directory of the virtual environment.
 #' @return `TRUE` when the environment can import Keras, invisibly; otherwise an error of class
@@ -112,6 +145,22 @@ use_keras_env <- function(path = keras_env_path()) {
       abort_doodles(c(sprintf("Python already runs in this session from '%s', without Keras.",
                               current),
                       i = "Restart R and call use_keras_env() first."), kind = "python")
+    }
+    return(invisible(TRUE))
+  }
+  forced <- Sys.getenv("RETICULATE_PYTHON")
+  # A virtual environment's python is a link to the interpreter it was made from: compare the
+  # environments' folders, not the resolved files.
+  if (nzchar(forced) && !identical(normalizePath(dirname(dirname(forced)), mustWork = FALSE),
+                                   normalizePath(path, mustWork = FALSE))) {
+    # reticulate takes RETICULATE_PYTHON over use_virtualenv() (with a warning): take it too.
+    if (!py_has_module("keras")) {
+      abort_doodles(c(sprintf(paste("RETICULATE_PYTHON is set to '%s', which reticulate uses",
+                                    "instead of the Keras environment at '%s', and it has no Keras."),
+                              forced, path),
+                      i = paste0("Restart R with RETICULATE_PYTHON unset (and keras' option ",
+                                 "KERAS_PYTHON, which sets it), or set to '", env_python, "'.")),
+                    kind = "python")
     }
     return(invisible(TRUE))
   }
@@ -154,8 +203,9 @@ venv_python <- function(path) {
   else file.path(path, "bin", "python")
 }
 
-keras_env_ready <- function(env_python) {
-  probe <- "import keras, numpy; assert int(numpy.__version__.split('.')[0]) < 2"
+keras_env_ready <- function(env_python, legacy = FALSE) {
+  probe <- paste0("import keras, numpy; assert int(numpy.__version__.split('.')[0]) < 2",
+                  if (legacy) "; import tf_keras")
   status <- suppressWarnings(system2(env_python, c("-c", shQuote(probe)), stdout = FALSE,
                                      stderr = FALSE))
   identical(status, 0L)
@@ -181,13 +231,54 @@ run_checked <- function(command, args, what, quiet) {
 # Python modules, imported once per session after use_keras_env().
 py_modules <- new.env(parent = emptyenv())
 
-keras_py <- function() {
-  if (is.null(py_modules$keras)) {
+keras_versions <- c("auto", "3", "2")
+
+# Which Keras the package builds and trains with: "3" (the keras package) or "2" (PyPI's
+# tf_keras, what the legacy R keras package trains with). "auto" follows TF_USE_LEGACY_KERAS,
+# which `library(keras)` sets when it loads (and TensorFlow reads to make `tf.keras` tf_keras).
+resolve_keras_version <- function(keras_version = "auto", call = rlang::caller_env()) {
+  keras_version <- arg_choice(keras_version, keras_versions, .var.name = "keras_version",
+                              call = call)
+  if (keras_version != "auto") return(keras_version)
+  if (legacy_keras_in_use()) "2" else "3"
+}
+
+# Whether Keras 2 is what the session trains with: the legacy R keras package asks for it with
+# TF_USE_LEGACY_KERAS.
+legacy_keras_in_use <- function() {
+  tolower(Sys.getenv("TF_USE_LEGACY_KERAS")) %in% c("1", "true")
+}
+
+keras_py <- function(keras_version = "auto") {
+  version <- resolve_keras_version(keras_version)
+  slot <- paste0("keras", version)
+  if (is.null(py_modules[[slot]])) {
     use_keras_env()
-    py_modules$keras <- reticulate::import("keras", delay_load = FALSE)
+    module <- if (version == "2") "tf_keras" else "keras"
+    if (!py_has_module(module)) {
+      abort_doodles(c(sprintf("Keras 2 models need the Python package tf_keras, which '%s' lacks.",
+                              reticulate::py_config()$python),
+                      i = "Install it there: `python -m pip install tf_keras` (tools/setup.sh does)."),
+                    kind = "dependency")
+    }
+    py_modules[[slot]] <- reticulate::import(module, delay_load = FALSE)
     py_modules$np <- reticulate::import("numpy", convert = FALSE)
   }
-  py_modules$keras
+  py_modules[[slot]]
+}
+
+# The Keras `model` was built with, "3" or "2" (each Keras trains only its own models, with its
+# own callbacks and optimizers), or NA when it is no Keras model. tf_keras is looked at only when
+# something imported it already: a tf_keras model cannot exist otherwise.
+model_keras_version <- function(model) {
+  if (!inherits(model, "python.builtin.object")) return(NA_character_)
+  builtins <- reticulate::import_builtins()
+  if (builtins$isinstance(model, keras_py("3")$Model)) return("3")
+  if ("tf_keras" %in% names(reticulate::import("sys")$modules) &&
+      builtins$isinstance(model, keras_py("2")$Model)) {
+    return("2")
+  }
+  NA_character_
 }
 
 # The bridge module (inst/python/doodles_bridge.py). Its results are converted to R values, or,

@@ -50,11 +50,10 @@ else
   fi
 fi
 
-# Keras 2 (PyPI's tf_keras) for the legacy R keras package's test (tests/testthat/test-keras-legacy.R),
-# not for users: --no-deps, since its dependency `tensorflow` is the full 600 MB wheel that the
-# environment's tensorflow-cpu already provides as the same module.
+# Keras 2 (PyPI's tf_keras) for the legacy R keras package's tests (tests/testthat/test-keras-legacy.R),
+# as doodles::install_keras_env(legacy = TRUE) adds it (see inst/python/requirements-legacy.txt).
 if "$venv/bin/python" -c "import keras" >/dev/null 2>&1 && ! "$venv/bin/python" -c "import tf_keras" >/dev/null 2>&1; then
-  "$venv/bin/python" -m pip install --quiet --no-deps "tf_keras==2.21.0" ||
+  "$venv/bin/python" -m pip install --quiet --no-deps -r "$(dirname "$0")/../inst/python/requirements-legacy.txt" ||
     echo "setup: WARNING: could not install tf_keras; the legacy keras test will be skipped" >&2
 fi
 

@@ -241,8 +241,7 @@ def fit_loop(model, fn, steps_per_epoch, epochs, callbacks=None, verbose=1,
     `epochs` and `validation_steps`). A worker that dies or stalls makes the others' step fail
     with a TensorFlow error, raised here as one RuntimeError that says what happened.
     """
-    import keras
-
+    keras = keras_of(model)
     pending = list(pulled or [])
 
     def pull():
@@ -526,6 +525,37 @@ def predict_loop(model, fn, steps=None):
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(outputs, axis=0)
+
+
+def keras_of(model):
+    """The Keras package `model` belongs to: Keras 3's ``keras`` or Keras 2's ``tf_keras`` (each
+    trains only its own models, with its own callbacks)."""
+    import keras
+
+    if isinstance(model, keras.Model):
+        return keras
+    import tf_keras
+
+    return tf_keras
+
+
+def image_input(model):
+    """The model's image input (the input named "image", else the first): its name, dtype and
+    shape without the batch axis, and whether the model takes bytes 0..255, that is whether its
+    input is uint8 or its first layer a Rescaling by at most 2/255 (to [0, 1] or [-1, 1])."""
+    inputs = list(model.inputs)
+    # tf_keras names an input's tensor "image:0" in some versions; Keras 3 names it "image".
+    names = [str(getattr(tensor, "name", "")).split(":")[0] for tensor in inputs]
+    index = names.index("image") if "image" in names else 0
+    tensor = inputs[index]
+    # A string in Keras 3, a tf.DType in Keras 2.
+    dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+    first = next((layer for layer in model.layers if type(layer).__name__ != "InputLayer"), None)
+    rescales_bytes = (type(first).__name__ == "Rescaling"
+                      and 0 < float(np.max(np.abs(np.asarray(first.scale)))) <= 2 / 255 + 1e-9)
+    return {"name": names[index], "dtype": dtype,
+            "shape": [None if d is None else int(d) for d in tuple(tensor.shape)[1:]],
+            "takes_bytes": dtype == "uint8" or rescales_bytes}
 
 
 def copy_weights_to_gray(rgb_model, gray_model):
