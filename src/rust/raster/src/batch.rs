@@ -91,7 +91,8 @@ impl fmt::Display for BatchError {
 impl std::error::Error for BatchError {}
 
 /// Renders `drawings` into `out`, which must hold `drawings.len() * options.values_per_drawing()`
-/// elements, with `threads` worker threads. Every element of `out` is written (it may be
+/// elements, with `threads` worker threads; a drawing is mirrored when `options.mirror` is set or
+/// its own flag is ([`crate::Mirrored`]). Every element of `out` is written (it may be
 /// uninitialised R memory); on error nothing is written.
 pub fn render_batch<S: AsDrawing + Sync>(
     drawings: &[S],
@@ -399,9 +400,10 @@ pub fn render_tiles<S: AsDrawing + Sync>(
                 let mut inks = if items.is_empty() { Vec::new() } else { vec![[background; 3]] };
                 drawing.as_drawing().read_into(points).map_err(DrawingError::Parse)?;
                 let drawn = tile.draw(points, options, &mut inks);
+                let mirror = options.mirror || drawing.mirrored();
                 match layout {
-                    Layout::RArray => tile.move_into(coverage, items, size, offset, PixelOrder::ColumnMajor),
-                    Layout::Nhwc => tile.move_into(coverage, items, 1, offset * pixels, PixelOrder::RowMajor),
+                    Layout::RArray => tile.move_into(coverage, items, size, offset, PixelOrder::ColumnMajor, mirror),
+                    Layout::Nhwc => tile.move_into(coverage, items, 1, offset * pixels, PixelOrder::RowMajor, mirror),
                 }
                 drawn.map_err(|TooManyInks(count)| DrawingError::TooManyInks(count))?;
                 Ok(inks)

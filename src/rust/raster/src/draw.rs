@@ -93,6 +93,8 @@ impl Tile {
 
     /// Moves the drawing to pixel `p * step + offset` of `coverage` and `items` (whose other
     /// elements are left alone), `p` the pixel's index in `order`, and leaves this tile blank.
+    /// With `mirror`, the drawing lands mirrored within its extent: the pixel of column `x` at
+    /// column `e - x`, `e` the last column it inks (see `crate::compact::Mirrored`).
     pub(crate) fn move_into(
         &mut self,
         coverage: &mut [u8],
@@ -100,13 +102,18 @@ impl Tile {
         step: usize,
         offset: usize,
         order: PixelOrder,
+        mirror: bool,
     ) {
         let side = self.side;
+        // Every touched pixel has coverage above 0 (see `draw`), so `e` is the last inked column.
+        let last_column = if mirror { self.touched.iter().map(|&pixel| pixel as usize / side).max() } else { None };
         for &pixel in &self.touched {
             let pixel = pixel as usize;
+            let (column, row) = (pixel / side, pixel % side);
+            let column = last_column.map_or(column, |last| last - column);
             let index = match order {
-                PixelOrder::ColumnMajor => pixel,
-                PixelOrder::RowMajor => (pixel % side) * side + pixel / side,
+                PixelOrder::ColumnMajor => column * side + row,
+                PixelOrder::RowMajor => row * side + column,
             };
             let at = index * step + offset;
             coverage[at] = std::mem::take(&mut self.coverage[pixel]);
@@ -318,7 +325,7 @@ mod tests {
         // blank tile.
         let mut coverage = vec![0; 2 * side * side];
         let mut items = vec![0; if tile.items.is_empty() { 0 } else { 2 * side * side }];
-        tile.move_into(&mut coverage, &mut items, 2, 1, PixelOrder::ColumnMajor);
+        tile.move_into(&mut coverage, &mut items, 2, 1, PixelOrder::ColumnMajor, false);
         assert!(tile.coverage.iter().all(|&level| level == 0));
         Drawn {
             coverage: coverage.iter().skip(1).step_by(2).copied().collect(),

@@ -5,7 +5,8 @@
 //!   equal-length arrays of numbers).
 //! - [`compact`]: the binary drawing records of the stroke index, and what the renderer accepts as a
 //!   drawing (JSON text or a record).
-//! - [`options`]: what to draw (side, encoding of the channels, line width, antialiasing).
+//! - [`options`]: what to draw (side, encoding of the channels, line width, antialiasing,
+//!   mirroring; [`Mirrored`] mirrors single drawings).
 //! - `draw`: one drawing into a small `u8` tile, by an exact distance-to-segment test.
 //! - [`batch`]: many drawings in parallel, written straight into the caller's buffer (an R array's
 //!   column-major doubles, or NHWC float32 / uint8), or rendered in the background first.
@@ -22,7 +23,7 @@ pub mod options;
 pub mod parse;
 
 pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch, RenderedBatch};
-pub use compact::{AsDrawing, Drawing, RecordEncoder};
+pub use compact::{AsDrawing, Drawing, Mirrored, RecordEncoder};
 pub use error::ErrorKind;
 pub use options::{
     side_for_scale, Encoding, OptionsError, RenderOptions, MAX_LINE_WIDTH, MAX_SCALE, MAX_SIDE, MIN_SCALE,

@@ -149,6 +149,9 @@ pub struct RenderOptions {
     /// Without: a pixel is inked when its centre lies within the radius (the article's hard
     /// lines). With: coverage `clamp(radius + 0.5 - d, 0, 1)` for a centre at distance `d`.
     pub antialias: bool,
+    /// Draw every drawing horizontally mirrored within its own extent (see
+    /// [`crate::compact::Mirrored`] for the definition, and for mirroring some drawings only).
+    pub mirror: bool,
 }
 
 impl RenderOptions {
@@ -159,7 +162,12 @@ impl RenderOptions {
         if !(line_width.is_finite() && line_width > 0.0 && line_width <= MAX_LINE_WIDTH) {
             return Err(OptionsError(format!("line width {line_width} is outside (0, {MAX_LINE_WIDTH}]")));
         }
-        Ok(RenderOptions { side, encoding, line_width, antialias })
+        Ok(RenderOptions { side, encoding, line_width, antialias, mirror: false })
+    }
+
+    /// These options with every drawing mirrored (`true`) or none (`false`).
+    pub fn with_mirror(self, mirror: bool) -> Self {
+        RenderOptions { mirror, ..self }
     }
 
     /// Options for `scale` (see [`side_for_scale`]).
