@@ -32,6 +32,7 @@ assert_integerish <- doodles_assertion("assert_integerish")
 assert_list <- doodles_assertion("assert_list")
 assert_names <- doodles_assertion("assert_names")
 assert_number <- doodles_assertion("assert_number")
+assert_numeric <- doodles_assertion("assert_numeric")
 assert_path_for_output <- doodles_assertion("assert_path_for_output")
 assert_string <- doodles_assertion("assert_string")
 

@@ -67,8 +67,8 @@ keras_module <- function(keras_version = "auto") {
 #' Build a Keras model for doodles
 #'
 #' A network from [list_models()] with a softmax head for `num_classes` classes, on gray (one
-#' channel) or colour input, optionally compiled with Adam, categorical cross-entropy, accuracy and
-#' top-3 accuracy (the competition's metric is MAP@3).
+#' channel) or colour input, optionally compiled with Adam, categorical cross-entropy, accuracy,
+#' top-3 accuracy and MAP@3 (the competition's metric, [metric_map3()]).
 #'
 #' With `weights = "imagenet"` (or the path of a weights file of the application built for RGB
 #' input without its top) and gray input, the model is built twice: for RGB with those weights and
@@ -89,7 +89,8 @@ keras_module <- function(keras_version = "auto") {
 #' @param compile Whether to compile the model.
 #' @param optimizer A learning rate for Adam, or a Python Keras optimizer.
 #' @param loss The loss, a Keras name or object.
-#' @param metrics A list of Keras metrics; `NULL` means accuracy and top-3 accuracy.
+#' @param metrics A list of Keras metrics; `NULL` means accuracy, top-3 accuracy and MAP@3
+#'   ([metric_map3()], the competition's metric).
 #' @param side_features Number of per-drawing side features (see the `features` argument of
 #'   [train_generator()]); when positive, the model takes `list(image, features)` and concatenates
 #'   the features with the image network's pooled output before the softmax.
@@ -265,6 +266,30 @@ metric_top3_accuracy <- function(keras_version = "auto") {
   keras_py(keras_version)$metrics$TopKCategoricalAccuracy(k = 3L, name = "top_3_accuracy")
 }
 
+#' MAP@3, the competition's metric, as a Keras metric
+#'
+#' Kaggle scored each drawing 1, 1/2 or 1/3 when its class is the first, second or third of the
+#' three predicted words, else 0; MAP@3 is the mean over the drawings. This Keras metric (named
+#' `map_3`) computes it on the batches Keras already predicts: `val_map_3` on the validation data
+#' is the exact mean over the validation rows (batches are weighted by their sizes), reduced over
+#' devices and workers as accuracy is, and reaches every callback, so that checkpoints, early
+#' stopping and the learning-rate plateau can follow it (see [training_callbacks()]) without a
+#' second pass over the validation rows, as an epoch-end callback would need. Labels may be
+#' one-hot or sparse. [get_model()] compiles it in by default.
+#'
+#' @inheritParams keras_module
+#' @return A Python Keras metric named `map_3`.
+#' @export
+#' @examples
+#' \dontrun{
+#' model$compile(optimizer = "adam", loss = "categorical_crossentropy",
+#'               metrics = list(metric_map3()))
+#' }
+metric_map3 <- function(keras_version = "auto") {
+  keras <- keras_py(keras_version)
+  metrics_py()$map_at_3(keras)
+}
+
 compile_model <- function(model, optimizer, loss, metrics) {
   keras <- keras_py(model_keras_version(model))
   if (is.numeric(optimizer)) {
@@ -273,7 +298,8 @@ compile_model <- function(model, optimizer, loss, metrics) {
   }
   if (is.null(metrics)) {
     metrics <- list("accuracy", keras$metrics$TopKCategoricalAccuracy(k = 3L,
-                                                                     name = "top_3_accuracy"))
+                                                                     name = "top_3_accuracy"),
+                    metrics_py()$map_at_3(keras))
   }
   model$compile(optimizer = optimizer, loss = loss, metrics = metrics)
   invisible(model)

@@ -5,17 +5,16 @@
 #'
 #' Runs `model` on every batch of `data` (Keras' own `predict()` on a Keras-form generator's
 #' dataset; an R function's batches pulled on R's main thread) and
-#' returns the three most probable classes of each drawing, best first.
+#' returns the three most probable classes of each drawing, best first: the ranking of
+#' [predict_probabilities()], optionally balanced ([balance_predictions()]).
 #'
-#' @param model A Python Keras model.
-#' @param data A generator from [test_generator()] (or any function returning `list(x)` and then
-#'   `NULL`), or an image array (a list of arrays for a model with side inputs). Its format must
-#'   suit the model: `test_generator(..., format = keras_input_format(model))` is the fastest.
+#' @inheritParams predict_probabilities
 #' @param words The class names in `label_int` order, or a DBI connection whose `labels` table
 #'   holds them.
-#' @param key_id Identifiers of the drawings; by default the generator's `key_id` attribute, else
-#'   the row numbers.
-#' @param steps Batches to predict; `NULL` until the generator returns `NULL`.
+#' @param key_id Identifiers of the drawings; by default the generator's (or the drawings')
+#'   `key_id`, else the row numbers.
+#' @param balance Whether to balance the predicted classes first ([balance_predictions()]): for a
+#'   test set holding about as many drawings of every class, as the competition's did.
 #' @return A data frame: `key_id`, `word1`, `word2`, `word3`.
 #' @export
 #' @examples
@@ -23,18 +22,22 @@
 #' it <- test_generator(con, batch_size = 256, scale = 0.5)
 #' top3 <- predict_top3(model, it, words = con)
 #' write_submission(top3, "submission.csv.zip")
+#' # Two models of different sizes, mirrored drawings averaged in, balanced:
+#' top3 <- predict_top3(list(small, large), con, words = con, tta = "hflip", balance = TRUE)
 #' }
-predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), steps = NULL) {
-  check_keras_model(model)
+predict_top3 <- function(model, data, words, key_id = NULL, steps = NULL, weights = NULL,
+                         tta = "none", balance = FALSE, batch_size = 256L) {
   if (inherits(words, "DBIConnection")) words <- class_words(words)
   assert_character(words, any.missing = FALSE, min.len = 1)
-  assert_count(steps, positive = TRUE, null.ok = TRUE)
-  probabilities <- predict_probabilities(model, data, steps)
+  assert_flag(balance)
+  probabilities <- predict_probabilities(model, data, steps = steps, weights = weights, tta = tta,
+                                         batch_size = batch_size)
   if (ncol(probabilities) > length(words)) {
     abort_doodles(sprintf("The model predicts %d classes but `words` names %d.",
                           ncol(probabilities), length(words)), kind = "argument")
   }
-  if (is.null(key_id)) key_id <- seq_len(nrow(probabilities))
+  if (balance) probabilities <- balance_predictions(probabilities)
+  key_id <- key_id %||% attr(probabilities, "key_id") %||% seq_len(nrow(probabilities))
   if (length(key_id) != nrow(probabilities)) {
     abort_doodles(sprintf("%d predictions for %d key_id values.", nrow(probabilities),
                           length(key_id)), kind = "argument")
@@ -42,6 +45,102 @@ predict_top3 <- function(model, data, words, key_id = attr(data, "key_id"), step
   best <- top_k_columns(probabilities, 3L)
   data.frame(key_id = key_id, word1 = words[best[, 1]], word2 = words[best[, 2]],
              word3 = words[best[, 3]], stringsAsFactors = FALSE)
+}
+
+#' Class probabilities per drawing, of one model or an ensemble
+#'
+#' The softmax output of `model` for every drawing of `data`, one row per drawing. With
+#' `tta = "hflip"` (test-time augmentation) each drawing is also predicted mirrored left to right
+#' (within its own extent, as [draw_doodles()]' `mirror` draws it) and the two rows of
+#' probabilities are averaged. With several models (an ensemble), each predicts the drawings
+#' rendered for its own input (size, channels and byte or float type, see [model_input()]) and
+#' their probabilities are averaged with `weights`: a blend that can also be made in R from each
+#' model's result.
+#'
+#' @param model A Python Keras model (Keras 3, or Keras 2 from the legacy keras package), or a
+#'   list of them (an ensemble, whose `data` must be drawings, not a generator).
+#' @param data A generator from [test_generator()] (or any function returning `list(x)` and then
+#'   `NULL`), an image array (a list of arrays for a model with side inputs), or the drawings
+#'   themselves: a data frame with a `drawing` column (and `key_id`), or a DBI connection with a
+#'   `test` table, rendered for each model by [test_generator()] in the form its input takes. A
+#'   generator's format must suit the model: `test_generator(..., format =
+#'   keras_input_format(model))` is the fastest.
+#' @param steps Batches to predict; `NULL` until the generator returns `NULL`.
+#' @param weights The models' weights in the average (non-negative, not all 0; scaled to sum to
+#'   1); `NULL` weighs them alike.
+#' @param tta `"none"`, or `"hflip"`: average each drawing's prediction with its mirror image's
+#'   (twice the prediction time).
+#' @param batch_size The batch size of the generators made from drawings.
+#' @return A numeric matrix, one row per drawing and one column per class, rows summing to 1, with
+#'   the drawings' `key_id` as attribute `key_id` when known.
+#' @export
+#' @examples
+#' \dontrun{
+#' p <- predict_probabilities(list(lenet, mobilenet), con, weights = c(1, 2), tta = "hflip")
+#' top3 <- predict_top3(list(lenet, mobilenet), con, words = con, weights = c(1, 2))
+#' }
+predict_probabilities <- function(model, data, steps = NULL, weights = NULL, tta = "none",
+                                  batch_size = 256L) {
+  models <- if (is.list(model) && !inherits(model, "python.builtin.object")) model else list(model)
+  assert_list(models, min.len = 1L)
+  for (m in models) check_keras_model(m)
+  assert_count(steps, positive = TRUE, null.ok = TRUE)
+  tta <- arg_choice(tta, c("none", "hflip"))
+  assert_count(batch_size, positive = TRUE)
+  if (is.null(weights)) weights <- rep(1, length(models))
+  assert_numeric(weights, lower = 0, finite = TRUE, any.missing = FALSE, len = length(models))
+  if (sum(weights) <= 0) {
+    abort_doodles("`weights` must not all be 0.", kind = "argument")
+  }
+  drawings <- is.data.frame(data) || inherits(data, "DBIConnection")
+  if (length(models) > 1L && !drawings) {
+    abort_doodles(c("An ensemble predicts drawings, each model at its own input's size.",
+                    i = "Pass a data frame with a `drawing` column, or a connection with a `test` table, as `data`."),
+                  kind = "argument")
+  }
+  key_id <- if (drawings) drawings_key_id(data) else attr(data, "key_id")
+  total <- NULL
+  for (i in seq_along(models)) {
+    p <- model_probabilities(models[[i]], data, steps, tta, batch_size)
+    total <- if (is.null(total)) p * weights[[i]] else {
+      if (!identical(dim(total), dim(p))) {
+        abort_doodles(sprintf("Model %d predicts %d x %d probabilities, model 1 %d x %d.", i,
+                              nrow(p), ncol(p), nrow(total), ncol(total)), kind = "argument")
+      }
+      total + p * weights[[i]]
+    }
+  }
+  probabilities <- total / sum(weights)
+  attr(probabilities, "key_id") <- key_id
+  probabilities
+}
+
+#' What a model's image input takes
+#'
+#' The size, channels and element type of a Keras model's image input (the input named `"image"`,
+#' else the first), and what [test_generator()] and [train_generator()] need to feed it: `scale`
+#' (the side over Quick, Draw!'s 256), `color` and `format`.
+#'
+#' @param model A Python Keras model.
+#' @return A list: `height`, `width`, `channels`, `dtype` (`"uint8"`, `"float32"`, ...),
+#'   `format` (see [keras_input_format()]), `scale` and `color`.
+#' @export
+#' @examples
+#' \dontrun{
+#' input <- model_input(model)
+#' it <- test_generator(con, scale = input$scale, color = input$color, format = input$format)
+#' }
+model_input <- function(model) {
+  check_keras_model(model)
+  input <- model_image_input(model)
+  shape <- vapply(input$shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
+  if (length(shape) != 3L || anyNA(shape) || !shape[[3]] %in% c(1L, 3L)) {
+    abort_doodles(sprintf("The model's image input has shape (%s), not (height, width, 1 or 3).",
+                          paste(shape, collapse = ", ")), kind = "model")
+  }
+  list(height = shape[[1]], width = shape[[2]], channels = shape[[3]], dtype = input$dtype,
+       format = if (input$takes_bytes) "uint8" else "float32", scale = shape[[1]] / 256,
+       color = shape[[3]] == 3L)
 }
 
 #' Write a Kaggle submission
@@ -149,9 +248,42 @@ prediction_matrix <- function(predicted, k) {
   matrix(as.character(predicted), nrow = nrow(predicted))
 }
 
-# The model's class probabilities for `data` (a generator or a batch), one row per drawing: what
-# predict_top3() ranks, and what the drawing page (doodle_app()) shows.
-predict_probabilities <- function(model, data, steps = NULL, call = rlang::caller_env()) {
+# One model's probabilities for `data`: a generator or a batch as given, drawings through a
+# test generator made for the model's input; with tta = "hflip" averaged with the mirrored
+# drawings'.
+model_probabilities <- function(model, data, steps, tta, batch_size, call = rlang::caller_env()) {
+  if (is.data.frame(data) || inherits(data, "DBIConnection")) {
+    input <- model_input(model)
+    make <- function(mirror) {
+      args <- list(data, batch_size = batch_size, scale = input$scale, color = input$color,
+                   format = input$format)
+      do.call(test_generator, c(args, if (mirror) list(mirror = TRUE)))
+    }
+    plain <- generator_probabilities(model, make(FALSE), steps, call)
+    if (tta == "none") return(plain)
+    return((plain + generator_probabilities(model, make(TRUE), steps, call)) / 2)
+  }
+  plain <- generator_probabilities(model, data, steps, call)
+  if (tta == "none") return(plain)
+  mirrored <- attr(data, "mirrored")
+  if (!is.function(mirrored)) {
+    abort_doodles("`tta = \"hflip\"` needs a generator of test_generator() (or the drawings themselves).",
+                  kind = "argument", call = call)
+  }
+  (plain + generator_probabilities(model, mirrored(), steps, call)) / 2
+}
+
+# The key_id of drawings given as a data frame or as a connection's test table (NULL if none).
+drawings_key_id <- function(data) {
+  if (is.data.frame(data)) return(data$key_id)
+  if (!DBI::dbExistsTable(data, "test")) {
+    abort_doodles("The database has no `test` table.", kind = "argument")
+  }
+  DBI::dbGetQuery(data, "SELECT key_id FROM test ORDER BY id")$key_id
+}
+
+# The model's class probabilities for `data` (a generator or a batch), one row per drawing.
+generator_probabilities <- function(model, data, steps = NULL, call = rlang::caller_env()) {
   if (inherits(data, "doodles_batches")) {
     check_generator_for_model(model, data, call)
     probabilities <- with_producer_errors(model$predict(

@@ -261,10 +261,23 @@ keras_py <- function(keras_version = "auto") {
                       i = "Install it there: `python -m pip install tf_keras` (tools/setup.sh does)."),
                     kind = "dependency")
     }
-    py_modules[[slot]] <- reticulate::import(module, delay_load = FALSE)
+    keras <- reticulate::import(module, delay_load = FALSE)
+    # Models compiled with the package's MAP@3 metric load only once it is registered.
+    metrics_py()$register(keras)
+    py_modules[[slot]] <- keras
     py_modules$np <- reticulate::import("numpy", convert = FALSE)
   }
   py_modules[[slot]]
+}
+
+# The MAP@3 metric's module (inst/python/doodles_metrics.py).
+metrics_py <- function() {
+  if (is.null(py_modules$metrics)) {
+    py_modules$metrics <- reticulate::import_from_path(
+      "doodles_metrics", path = system.file("python", package = "doodles")
+    )
+  }
+  py_modules$metrics
 }
 
 # The Keras `model` was built with, "3" or "2" (each Keras trains only its own models, with its

@@ -168,10 +168,16 @@ db_file_in <- function(db_dir) {
 
 #' The training callbacks of the article
 #'
-#' A CSV log of every epoch, early stopping when the validation loss has not improved for
+#' A CSV log of every epoch, early stopping when the `monitor`ed metric has not improved for
 #' `patience_stop` epochs, the learning rate halved when it has not improved for `patience_lr`
 #' epochs, and a checkpoint after every epoch named
-#' `<model>_<size>_<channels>ch_<epoch>_<val_loss>.keras` (Keras 3's format).
+#' `<model>_<size>_<channels>ch_<epoch>_<val_loss>.keras` (Keras 3's format), of which
+#' `best_checkpoint()` of the result names the best by `monitor`.
+#'
+#' By default they follow the competition's own metric, MAP@3 on the validation rows
+#' (`val_map_3`, see [metric_map3()]), not the validation loss: the loss can rise while the
+#' ranking of the first three classes keeps improving (on the shipped sample, LeNet at 32 px,
+#' from the 6th epoch on).
 #'
 #' @param model_name The model's name, used in the file names.
 #' @param size The side of the input images in pixels.
@@ -179,7 +185,11 @@ db_file_in <- function(db_dir) {
 #' @param models_dir,logs_dir Folders for the checkpoints and for the CSV log; created if needed.
 #' @param patience_stop,patience_lr Epochs without improvement before stopping and before halving
 #'   the learning rate.
-#' @param min_delta The smallest change in validation loss that counts as an improvement.
+#' @param monitor The epoch log the callbacks follow: `"val_map_3"` (the model must be compiled
+#'   with [metric_map3()], as [get_model()] does), `"val_loss"`, `"val_accuracy"`,
+#'   `"val_top_3_accuracy"`, or another log the model's metrics give. Losses are minimised, other
+#'   metrics maximised.
+#' @param min_delta The smallest change of `monitor` that counts as an improvement.
 #' @param verbose Whether the callbacks say when they stop or change the learning rate.
 #' @param write Whether to write files. `FALSE` (a worker other than worker 0 of a multi-worker
 #'   training, see [training_strategy()]) keeps early stopping and the learning-rate schedule,
@@ -195,12 +205,15 @@ db_file_in <- function(db_dir) {
 #'   `{epoch}` and `{val_loss}` fields), `checkpoint_file` (a function of the epoch, from 1, and the
 #'   validation loss giving that epoch's checkpoint), `final_file` (where to save the final model:
 #'   `<model>_<size>_<channels>ch_final.keras`), `curve_file` (the PNG next to the log), `stem`
-#'   (`<model>_<size>_<channels>ch`, the start of every file name) and `resumed_epochs` (the
-#'   epochs `resume` recorded, 0 without it).
+#'   (`<model>_<size>_<channels>ch`, the start of every file name), `resumed_epochs` (the
+#'   epochs `resume` recorded, 0 without it), `monitor`, `mode` (`"min"` or `"max"`) and
+#'   `best_checkpoint` (a function of a training log, e.g. [plot_training_log()]'s value, giving
+#'   a list: `epoch`, `value` of `monitor`, and `file`, the checkpoint of the best epoch).
 #' @export
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
-                               min_delta = 1e-4, verbose = TRUE, write = TRUE, resume = NULL) {
+                               monitor = "val_map_3", min_delta = 1e-4, verbose = TRUE,
+                               write = TRUE, resume = NULL) {
   assert_string(model_name, min.chars = 1L)
   assert_count(size, positive = TRUE)
   assert_choice(as.integer(channels), c(1L, 3L))
@@ -208,6 +221,8 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   assert_string(logs_dir)
   assert_count(patience_stop, positive = TRUE)
   assert_count(patience_lr, positive = TRUE)
+  assert_string(monitor, pattern = "^val_")
+  mode <- monitor_mode(monitor)
   assert_number(min_delta, lower = 0)
   assert_flag(verbose)
   assert_flag(write)
@@ -223,12 +238,12 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   verbose <- as.integer(verbose)
   schedule <- list(
     callbacks$ReduceLROnPlateau(
-      monitor = "val_loss", factor = 0.5, patience = as.integer(patience_lr),
-      min_delta = min_delta, mode = "min", verbose = verbose
+      monitor = monitor, factor = 0.5, patience = as.integer(patience_lr),
+      min_delta = min_delta, mode = mode, verbose = verbose
     ),
     callbacks$EarlyStopping(
-      monitor = "val_loss", min_delta = min_delta, patience = as.integer(patience_stop),
-      mode = "min", verbose = verbose
+      monitor = monitor, min_delta = min_delta, patience = as.integer(patience_stop),
+      mode = mode, verbose = verbose
     )
   )
   if (length(past) > 0) {
@@ -237,12 +252,16 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   writers <- if (write) {
     list(
       callbacks$ModelCheckpoint(
-        filepath = checkpoint_pattern, monitor = "val_loss", save_best_only = FALSE,
-        save_weights_only = FALSE, mode = "min"
+        filepath = checkpoint_pattern, monitor = monitor, save_best_only = FALSE,
+        save_weights_only = FALSE, mode = mode
       ),
       callbacks$CSVLogger(filename = log_file),
       bridge_py()$checkpoint_history(checkpoint_pattern, past)
     )
+  }
+  # Keras formats the pattern with Python's format(); C's printf rounds the same way.
+  checkpoint_file <- function(epoch, val_loss) {
+    file.path(models_dir, sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss))
   }
   list(
     # The learning-rate callback runs before the logger so the log has the rate of each epoch;
@@ -250,15 +269,34 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
     callbacks = c(schedule, writers),
     log_file = log_file,
     checkpoint_pattern = checkpoint_pattern,
-    # Keras formats the pattern with Python's format(); C's printf rounds the same way.
-    checkpoint_file = function(epoch, val_loss) {
-      file.path(models_dir, sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss))
-    },
+    checkpoint_file = checkpoint_file,
+    monitor = monitor,
+    mode = mode,
+    best_checkpoint = function(log) best_checkpoint(log, monitor, mode, checkpoint_file),
     final_file = file.path(models_dir, paste0(stem, "_final.keras")),
     stem = stem,
     curve_file = sub("\\.csv$", ".png", log_file),
     resumed_epochs = length(past)
   )
+}
+
+# Losses are minimised, every other metric maximised (as Keras' "auto" mode decides, which takes
+# a MAP@3 for a loss).
+monitor_mode <- function(monitor) {
+  if (grepl("loss|error", monitor)) "min" else "max"
+}
+
+# The best epoch of a training log (epochs numbered from 1) by `monitor`: the first of equals,
+# as Keras' callbacks count improvements.
+best_checkpoint <- function(log, monitor, mode, checkpoint_file, call = rlang::caller_env()) {
+  if (!monitor %in% names(log)) {
+    abort_doodles(sprintf("The training log has no `%s` column (it has %s): compile the model with the metric.",
+                          monitor, paste(names(log), collapse = ", ")), kind = "argument", call = call)
+  }
+  values <- if (mode == "min") log[[monitor]] else -log[[monitor]]
+  row <- which.min(values)
+  list(epoch = log$epoch[row], value = log[[monitor]][row],
+       file = checkpoint_file(log$epoch[row], log$val_loss[row]))
 }
 
 # The epoch logs a checkpoint of training_callbacks() holds (list() for a checkpoint without them,

@@ -9,10 +9,11 @@ doc <- "Write a Kaggle submission: the three likeliest words for each drawing of
 
 Usage:
   predict.R --help
-  predict.R [options] <model>
+  predict.R [options] <model>...
 
 Arguments:
   <model>                      A model saved by train_nn.R (.keras); its input gives the image size and channels.
+                               Several models: an ensemble, each drawing at its own size, probabilities averaged.
 
 Options:
   -h --help                    Show this message.
@@ -22,21 +23,36 @@ Options:
   -z --zip                     Also write the submission zipped, as <output>.zip.
   -a --answers=<csv>           The test set's answers (key_id,word): print MAP@3.
   -b --batch-size=<size>       Batch size [default: 256].
+  -w --weights=<weights>       The models' weights in the ensemble's average, comma-separated (default: equal).
+  --tta=<kind>                 Test-time augmentation: none, or hflip (each drawing's prediction averaged
+                               with its mirror image's) [default: none].
+  --balance                    Balance the predicted classes (the test set has about as many drawings of each).
   --imagenet-preproc           Scale pixels to [-1, 1] for a float32 model trained with ImageNet weights
                                (models from train_nn.R take uint8 and rescale themselves).
 "
 
 main <- function(opts) {
-  model_file <- opts[["<model>"]]
+  model_files <- opts[["<model>"]]
   test_file <- cli_option(opts, "test")
   output <- cli_option(opts, "output")
   answers_file <- cli_option(opts, "answers", optional = TRUE)
   batch_size <- cli_option(opts, "batch-size", "count", lower = 1)
   zipped <- cli_option(opts, "zip", "flag")
   imagenet_preproc <- cli_option(opts, "imagenet-preproc", "flag")
+  tta <- cli_option(opts, "tta", choices = c("none", "hflip"))
+  balance <- cli_option(opts, "balance", "flag")
+  weights <- cli_option(opts, "weights", optional = TRUE)
+  if (!is.null(weights)) {
+    weights <- suppressWarnings(as.numeric(strsplit(weights, ",", fixed = TRUE)[[1]]))
+    if (length(weights) != length(model_files) || anyNA(weights) || any(weights < 0) ||
+        sum(weights) <= 0) {
+      stop(sprintf("-w/--weights must be %d non-negative numbers, not all 0, comma-separated",
+                   length(model_files)), call. = FALSE)
+    }
+  }
   db_dir <- cli_option(opts, "db-dir", optional = TRUE)
   if (is.null(db_dir)) db_dir <- Sys.getenv("DBDIR")
-  for (file in c(model_file, test_file, answers_file)) {
+  for (file in c(model_files, test_file, answers_file)) {
     if (!file.exists(file)) stop(sprintf("the file '%s' does not exist", file), call. = FALSE)
   }
   if (!nzchar(db_dir) || !dir.exists(db_dir)) {
@@ -50,26 +66,29 @@ main <- function(opts) {
   con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = TRUE)
   on.exit(DBI::dbDisconnect(con), add = TRUE)
 
-  model <- keras_module()$saving$load_model(model_file)
-  input_shape <- unlist(model$input_shape)
-  scale <- input_shape[1] / 256
-  color <- input_shape[3] == 3
+  models <- lapply(model_files, keras_module()$saving$load_model)
+  inputs <- lapply(models, model_input)
   test <- utils::read.csv(test_file, colClasses = c(key_id = "character"))
-  cli::cli_alert_info(
-    "Predicting {nrow(test)} drawing{?s} at {input_shape[1]}x{input_shape[2]}x{input_shape[3]}"
-  )
+  sizes <- vapply(inputs, function(input) sprintf("%dx%dx%d", input$height, input$width, input$channels), "")
+  cli::cli_alert_info(paste(
+    "Predicting {nrow(test)} drawing{?s} with {length(models)} model{?s} at {sizes}",
+    "{if (tta == 'hflip') 'and mirrored' else ''}{if (balance) ', balanced' else ''}"
+  ))
   started <- Sys.time()
-  # The form the model takes: uint8 models (train_nn.R's) rescale their input themselves.
-  format <- keras_input_format(model)
-  if (format == "uint8" && imagenet_preproc) {
-    cli::cli_alert_info("The model rescales its uint8 input itself: --imagenet-preproc is not needed.")
+  # uint8 models (train_nn.R's) rescale their input themselves; a float32 model trained with
+  # ImageNet weights takes [-1, 1] (one model: an ensemble renders for each model's own input).
+  if (imagenet_preproc && (length(models) > 1L || inputs[[1]]$format == "uint8")) {
+    cli::cli_alert_info("The models rescale their input themselves: --imagenet-preproc is not used.")
     imagenet_preproc <- FALSE
   }
-  it <- test_generator(test,
-    batch_size = batch_size, scale = scale, color = color,
-    imagenet_preproc = imagenet_preproc, format = format
-  )
-  top3 <- predict_top3(model, it, words = con)
+  data <- if (imagenet_preproc) {
+    test_generator(test, batch_size = batch_size, scale = inputs[[1]]$scale,
+                   color = inputs[[1]]$color, imagenet_preproc = TRUE, format = "float32")
+  } else {
+    test
+  }
+  top3 <- predict_top3(if (length(models) == 1L) models[[1]] else models, data, words = con,
+                       weights = weights, tta = tta, balance = balance, batch_size = batch_size)
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
   files <- output
   write_submission(top3, output, zip = FALSE)

@@ -30,6 +30,9 @@ Options:
   --steps-per-epoch=<n>        Batches per epoch (default: each training row once).
   --validation-steps=<n>       Validation batches per epoch (default: each validation row once).
   --learning-rate=<rate>       Adam's learning rate [default: 0.002].
+  --monitor=<log>              What checkpoints, early stopping and the learning-rate plateau follow:
+                               val_map_3 (MAP@3, the competition's metric), val_loss, val_accuracy or
+                               val_top_3_accuracy; the final model has the best epoch's weights [default: val_map_3].
   -w --weights=<weights>       Initial weights, none or imagenet [default: none].
   --seed=<n>                   Seed of the split, the shuffling and the initial weights [default: 42].
   --models-dir=<path>          Folder for checkpoints and the final model [default: models].
@@ -61,6 +64,8 @@ main <- function(opts) {
   steps_per_epoch <- cli_option(opts, "steps-per-epoch", "count", lower = 1, optional = TRUE)
   validation_steps <- cli_option(opts, "validation-steps", "count", lower = 1, optional = TRUE)
   learning_rate <- cli_option(opts, "learning-rate", "number", lower = 0)
+  monitor <- cli_option(opts, "monitor", choices = c("val_map_3", "val_loss", "val_accuracy",
+                                                     "val_top_3_accuracy"))
   weights <- cli_option(opts, "weights", choices = c("none", "imagenet"))
   seed <- cli_option(opts, "seed", "count")
   models_dir <- cli_option(opts, "models-dir")
@@ -191,7 +196,7 @@ main <- function(opts) {
       `-m/--model` = model_name, `-b/--batch-size` = batch_size, `-s/--scale-factor` = scale,
       `-c/--color` = color, `-r/--validate-ratio` = train_ratio, `-e/--epochs` = epochs,
       `--steps-per-epoch` = steps_per_epoch, `--validation-steps` = validation_steps,
-      `--learning-rate` = learning_rate, `-w/--weights` = weights, `--seed` = seed,
+      `--learning-rate` = learning_rate, `--monitor` = monitor, `-w/--weights` = weights, `--seed` = seed,
       `--resume` = if (is.null(resume)) "none" else {
         sprintf("%s (file hash %s)", basename(resume), substr(rlang::hash_file(resume), 1, 16))
       }
@@ -237,7 +242,8 @@ main <- function(opts) {
   }
   # Early stopping and the learning-rate plateau continue from the epochs the checkpoint records.
   callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
-    models_dir = models_dir, logs_dir = logs_dir, write = devices$chief, resume = resume
+    models_dir = models_dir, logs_dir = logs_dir, monitor = monitor, write = devices$chief,
+    resume = resume
   )
   cli::cli_alert_info(paste(
     "Training {model_name} on {format(length(train_ids), big.mark = ',')} doodles",
@@ -266,17 +272,18 @@ main <- function(opts) {
     return(invisible(NULL))
   }
 
-  model$save(callbacks$final_file)
   log <- plot_training_log(callbacks$log_file, callbacks$curve_file)
-  best <- log[which.min(log$val_loss), ]
-  best_file <- callbacks$checkpoint_file(best$epoch, best$val_loss)
+  # The final model is the best epoch's (by --monitor), whose checkpoint holds its weights.
+  best <- callbacks$best_checkpoint(log)
+  model$load_weights(best$file)
+  model$save(callbacks$final_file)
   cli::cli_alert_success(paste(
     "Trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s",
     "({sprintf('%.2f', sum(history$data_seconds))} s of it waiting for batches)"
   ))
   cli::cli_bullets(c(
-    "*" = "final model: {.file {callbacks$final_file}}",
-    "*" = "best checkpoint (lowest validation loss): {.file {best_file}}",
+    "*" = paste("final model: {.file {callbacks$final_file}}, the weights of epoch {best$epoch}",
+                "(best {monitor} {sprintf('%.4f', best$value)}), kept from {.file {best$file}}"),
     "*" = "log: {.file {callbacks$log_file}}",
     "*" = "training curve: {.file {callbacks$curve_file}}"
   ))

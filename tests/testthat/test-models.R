@@ -184,3 +184,34 @@ test_that("a model can be a function of DIGITS-style parameters", {
   expect_error(model_from_params(wrong_classes, 10, c(28, 28)), "output shape is \\(NA, 3\\)",
                class = "doodles_error_model")
 })
+
+test_that("metric_map3() is Kaggle's MAP@3, with one-hot or sparse labels, in Keras 3 and 2", {
+  skip_if_no_keras()
+  set.seed(3)
+  x <- array(runif(50 * 16), c(50, 4, 4, 1))
+  truth <- sample(0:5, 50, replace = TRUE)
+  for (version in c("3", if (reticulate::py_module_available("tf_keras")) "2")) {
+    model <- get_model("mlp", input_shape = c(4, 4), num_classes = 6, units = 3,
+                       keras_version = version)
+    p <- as.matrix(model$predict(x, verbose = 0L))
+    ranked <- t(apply(p, 1, order, decreasing = TRUE))[, 1:3] - 1L
+    expected <- map_at_k(truth, ranked)
+    # Batches of 7 (the last of 1): the metric is the mean over the rows, not over batches.
+    one_hot <- model$evaluate(x, diag(6)[truth + 1, ], batch_size = 7L, verbose = 0L,
+                              return_dict = TRUE)
+    expect_equal(one_hot$map_3, expected, tolerance = 1e-6, label = paste("Keras", version))
+    model$compile(optimizer = "adam", loss = "sparse_categorical_crossentropy",
+                  metrics = list(metric_map3(version)))
+    sparse <- model$evaluate(x, array(as.integer(truth)), batch_size = 7L, verbose = 0L,
+                             return_dict = TRUE)
+    expect_equal(sparse$map_3, expected, tolerance = 1e-6)
+  }
+  # A model saved with the metric loads back in a fresh session (the metric is registered).
+  file <- tempfile(fileext = ".keras")
+  get_model("mlp", input_shape = c(4, 4), num_classes = 6, units = 3)$save(file)
+  logs <- callr::r(function(file, x, truth) {
+    model <- doodles::keras_module()$saving$load_model(file)
+    model$evaluate(x, diag(6)[truth + 1, ], verbose = 0L, return_dict = TRUE)
+  }, list(file, x, truth))
+  expect_true("map_3" %in% names(logs))
+})

@@ -81,3 +81,46 @@ test_that("predict_top3 returns the three most probable words, best first", {
   expect_equal(predict_top3(model, generator, words), top3)
   expect_error(predict_top3(model, x, words[1:3]), "names 3", class = "doodles_error_argument")
 })
+
+test_that("an ensemble averages its models' probabilities, each drawn for its own input", {
+  skip_if_no_keras()
+  test <- utils::read.csv(system.file("extdata", "test_simplified.csv", package = "doodles"),
+                          colClasses = c(key_id = "character"))[1:40, ]
+  keras_module()$utils$set_random_seed(11L)
+  gray <- get_model("mlp", input_shape = c(16, 16), num_classes = 6, units = 5,
+                    input_dtype = "uint8")
+  colour <- get_model("lenet", input_shape = c(32, 32), color = TRUE, num_classes = 6)
+  expect_identical(model_input(gray)[c("height", "channels", "format", "scale", "color")],
+                   list(height = 16L, channels = 1L, format = "uint8", scale = 1 / 16,
+                        color = FALSE))
+  expect_identical(model_input(colour)[c("height", "channels", "format", "color")],
+                   list(height = 32L, channels = 3L, format = "float32", color = TRUE))
+  # Each model alone, on drawings rendered as its input takes them.
+  p_gray <- predict_probabilities(gray, test)
+  expect_identical(attr(p_gray, "key_id"), test$key_id)
+  tg <- test_generator(test, batch_size = 16, scale = 1 / 16, format = "uint8")
+  expect_equal(unclass(p_gray)[, ], predict_probabilities(gray, tg)[, ], tolerance = 1e-6)
+  p_colour <- predict_probabilities(colour, test, batch_size = 7)
+  expect_identical(dim(p_colour), c(40L, 6L))
+  # A model with itself is the model; weights are used as given (scaled to sum to 1).
+  expect_equal(predict_probabilities(list(gray, gray), test)[, ], p_gray[, ], tolerance = 1e-6)
+  blend <- predict_probabilities(list(gray, colour), test, weights = c(3, 1))
+  expect_equal(blend[, ], (3 * p_gray[, ] + p_colour[, ]) / 4, tolerance = 1e-6)
+  expect_equal(rowSums(blend), rep(1, 40), tolerance = 1e-5)
+  top3 <- predict_top3(list(gray, colour), test, words = letters[1:6], weights = c(3, 1))
+  expect_identical(top3$key_id, test$key_id)
+  expect_identical(top3$word1, letters[max.col(blend, ties.method = "first")])
+  # Balanced top-1 classes: 40 drawings over 6 classes, 6 or 7 each.
+  balanced <- predict_top3(list(gray, colour), test, words = letters[1:6], balance = TRUE)
+  expect_true(all(table(factor(balanced$word1, letters[1:6])) %in% 6:7))
+
+  expect_error(predict_probabilities(list(gray, colour), tg), "An ensemble predicts drawings",
+               class = "doodles_error_argument")
+  expect_error(predict_probabilities(list(gray, colour), test, weights = c(1, -1)),
+               class = "doodles_error_argument")
+  expect_error(predict_probabilities(list(gray, colour), test, weights = c(0, 0)),
+               "must not all be 0", class = "doodles_error_argument")
+  expect_error(predict_probabilities(list(gray, "model.keras"), test),
+               "must be a Python Keras model", class = "doodles_error_argument")
+  expect_error(predict_probabilities(gray, test, tta = "vflip"), class = "doodles_error_argument")
+})

@@ -131,7 +131,8 @@ test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a s
   log <- utils::read.csv(log_file)
   expect_identical(nrow(log), 1L)
   expect_identical(log$epoch, 0L)
-  expect_true(all(c("loss", "val_loss", "top_3_accuracy", "val_top_3_accuracy") %in% names(log)))
+  expect_true(all(c("loss", "val_loss", "top_3_accuracy", "val_top_3_accuracy", "map_3",
+                    "val_map_3") %in% names(log)))
   expect_true(is.finite(log$val_loss) && log$val_loss > 0)
   expect_true(file.exists(sub("\\.csv$", ".png", log_file)))
 
@@ -139,8 +140,10 @@ test_that("train_nn.R trains 1 epoch on the real sample and predict.R writes a s
   checkpoint <- sprintf("lenet_32_1ch_01_%.4f.keras", log$val_loss)
   expect_setequal(models, c(checkpoint, "lenet_32_1ch_final.keras"))
   # cli may wrap the line before the path.
-  expect_match(output, sprintf("best checkpoint \\(lowest validation loss\\):\\s+'models/%s'",
-                               gsub(".", "\\.", checkpoint, fixed = TRUE)))
+  expect_match(output, sprintf(paste0(
+    "final model:\\s+'models/lenet_32_1ch_final.keras',\\s+the\\s+weights\\s+of\\s+epoch\\s+1\\s+",
+    "\\(best\\s+val_map_3\\s+%.4f\\),\\s+kept\\s+from\\s+'models/%s'"), log$val_map_3,
+    gsub(".", "\\.", checkpoint, fixed = TRUE)))
 
   # The model files load back and predict: after one epoch, the checkpoint and the final model
   # hold the same weights.
@@ -199,4 +202,47 @@ test_that("bin/train_nn.R, bin/predict.R and bin/app.R of a checkout run the ins
                        error_on_status = FALSE, wd = root, env = c("current", no_python))
   expect_identical(res$status, 1L)
   expect_match(res$stderr, "unknown option '--bogus'", fixed = TRUE)
+})
+
+test_that("train_nn.R keeps the epoch best by MAP@3 when the validation loss rises, or by --monitor", {
+  skip_if_not_installed("processx")
+  keras_ok <- keras_available()
+  skip_if_not(isTRUE(keras_ok), attr(keras_ok, "reason"))
+  work <- withr::local_tempdir()
+  zip_file <- system.file("extdata", "train_simplified.zip", package = "doodles")
+  keras <- keras_module()
+  weights_of <- function(file) lapply(keras$saving$load_model(file)$get_weights(), as.array)
+  train <- function(monitor, dir) {
+    res <- rscript("train_nn.R", c(
+      "-m", "lenet", "-b", "32", "-s", "0.125", "-r", "0.9", "-n", "0", "-e", "8", "--seed", "7",
+      "--monitor", monitor, "-d", file.path(work, "db"), "--data", zip_file,
+      "--models-dir", file.path(dir, "models"), "--logs-dir", file.path(dir, "logs")
+    ), wd = work)
+    expect_identical(res$status, 0L, info = res$stderr)
+    log <- utils::read.csv(list.files(file.path(dir, "logs"), "\\.csv$", full.names = TRUE))
+    list(output = paste(res$stdout, res$stderr), log = log, models = file.path(dir, "models"))
+  }
+  checkpoint <- function(run, epoch) {
+    file.path(run$models, sprintf("lenet_32_1ch_%02d_%.4f.keras", epoch, run$log$val_loss[epoch]))
+  }
+  by_map <- train("val_map_3", file.path(work, "map"))
+  log <- by_map$log
+  expect_identical(nrow(log), 8L)
+  best_map <- which.max(log$val_map_3)
+  best_loss <- which.min(log$val_loss)
+  # Seeded: in this run the validation loss is lowest early and then rises while MAP@3 climbs
+  # (overfitting 2,700 drawings), so the two choices differ.
+  expect_gt(best_map, best_loss)
+  expect_gt(log$val_loss[best_map], log$val_loss[best_loss])
+  expect_match(by_map$output, sprintf("the\\s+weights\\s+of\\s+epoch\\s+%d\\s+\\(best\\s+val_map_3\\s+%.4f\\)",
+                                      best_map, log$val_map_3[best_map]))
+  final <- weights_of(file.path(by_map$models, "lenet_32_1ch_final.keras"))
+  expect_identical(final, weights_of(checkpoint(by_map, best_map)))
+
+  # The loss-watching choice of before: the final model is then the lowest-loss epoch's.
+  by_loss <- train("val_loss", file.path(work, "loss"))
+  best_loss <- which.min(by_loss$log$val_loss)
+  expect_lt(best_loss, nrow(by_loss$log))
+  expect_identical(weights_of(file.path(by_loss$models, "lenet_32_1ch_final.keras")),
+                   weights_of(checkpoint(by_loss, best_loss)))
 })
