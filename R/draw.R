@@ -45,6 +45,21 @@
 #'   where each stroke starts, fading along it.
 #' - `"stack"`: 3 channels, background 0: ink (1 where anything is drawn), `"order"`, `"point"`.
 #'
+#' @section Mirrored drawings:
+#' With `mirror`, a drawing is drawn horizontally mirrored within its own extent: the exact mirror
+#' image, pixel for pixel, of the drawing drawn plainly with the same options, in every encoding
+#' and format. With `e` the last pixel column the plain drawing inks (any coverage, the same
+#' column in every encoding; the drawing's right edge, its largest x plus the line's reach, at
+#' this scale), columns `1` to `e + 1` of the plain image are reversed (R's 1-based `[i, y, x, c]`:
+#' `mirrored[i, y, x, c] == plain[i, y, e + 2 - x, c]` for `x <= e + 1`) and the columns after
+#' them, blank, stay blank. The dataset's simplified drawings start at x = 0, so their ink reaches
+#' the first column: mirrored, it still spans the first `e + 1` columns, aligned to the left as
+#' the training drawings are (not mirrored across the whole canvas, which would push small
+#' drawings to the right). A drawing with no ink stays blank. It costs next to nothing: the
+#' inked pixels are written at their mirrored places as the drawing is moved into the batch.
+#' This is what test-time augmentation ([test_generator()]'s attribute `mirrored`) and
+#' `train_generator(augment = "hflip")` draw.
+#'
 #' @section Memory:
 #' A batch of 1024 drawings at scale 0.5 is 134 MB of doubles. The array is allocated by R and
 #' written once; the pages of the fresh block are asked for as transparent huge pages, which costs
@@ -77,6 +92,8 @@
 #'   Keras forms need the Python environment ([use_keras_env()]).
 #' @param imagenet_preproc With `format = "float32"`, map the values from \[0, 1\] to \[-1, 1\]
 #'   (`2 * value - 1`) as ImageNet-trained applications expect.
+#' @param mirror `TRUE` to draw every drawing horizontally mirrored within its own extent (see
+#'   Mirrored drawings), `FALSE` (the default) for none, or one `TRUE`/`FALSE` per drawing.
 #' @param ... Arguments passed on to `draw_doodles()`.
 #' @return `draw_doodles()`: an array `(length(x), side, side, channels)` (a numpy array for the
 #'   Keras formats); `draw_doodle()`: an array `(side, side, channels)`. Index `[i, y, x, c]`: row
@@ -98,11 +115,13 @@
 #' @export
 draw_doodles <- function(x, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
                          encoding = if (color) "hue" else "gray", threads = doodles_threads(),
-                         format = "array", imagenet_preproc = FALSE) {
+                         format = "array", imagenet_preproc = FALSE, mirror = FALSE) {
   assert_character(x)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
-  batch <- raster_draw(x, scale, encoding, line_width, antialias, threads, format, imagenet_preproc)
+  check_mirror(mirror, length(x))
+  batch <- raster_draw(x, scale, encoding, line_width, antialias, threads, format, imagenet_preproc,
+                       mirror)
   batch_in_format(batch, format, imagenet_preproc)
 }
 
@@ -130,6 +149,15 @@ check_drawing_options <- function(scale, color, line_width, antialias, encoding,
     )
   }
   assert_count(threads, positive = TRUE, coerce = TRUE)
+}
+
+# `mirror`: one flag, or one per drawing (of `n`).
+check_mirror <- function(mirror, n, call = rlang::caller_env()) {
+  if (!is.logical(mirror) || anyNA(mirror) || !length(mirror) %in% unique(c(1L, n))) {
+    abort_doodles(sprintf("`mirror` must be TRUE or FALSE, or one of them per drawing (%d), not %s",
+                          n, deparse1(mirror, nlines = 1L)), kind = "argument", call = call)
+  }
+  invisible(mirror)
 }
 
 # `scale` within the limits the rasterizer defines (raster_limits()).

@@ -5,16 +5,18 @@ rust_error_classes <- function() rust_result(.Call(wrap__rust_error_classes))
 #' A producer (see `doodles_store::producer`) from `spec`, a named list: `con` (a doodles
 #' connection, drawings through its stroke index) or `texts` (drawing texts by id position);
 #' `ids`, `batch_size`, `seed` (NULL: in order, the last batch partial), `workers`, `worker`,
-#' `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`; `format` ("uint8" or
+#' `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`, `mirror` (every drawing
+#' mirrored), `hflip` (half of them, per seed and epoch); `format` ("uint8" or
 #' "float32"), `imagenet`; `targets` ("none", "onehot", "sparse") and `classes`; `numeric`,
 #' `categories` and `levels` (side features); `threads` and `depth`. Returns list(pointer, address,
 #' steps_per_epoch).
 #' @noRd
 producer_new <- function(spec) rust_result(.Call(wrap__producer_new, spec))
 
-#' Renders a character vector of drawings into a new batch (see [`Batch`]).
+#' Renders a character vector of drawings into a new batch (see [`Batch`]), mirrored as `mirror`
+#' says (see [`MirrorFlags`]).
 #' @noRd
-raster_draw <- function(x, scale, encoding, line_width, antialias, threads, format, imagenet) rust_result(.Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads, format, imagenet))
+raster_draw <- function(x, scale, encoding, line_width, antialias, threads, format, imagenet, mirror = FALSE) rust_result(.Call(wrap__raster_draw, x, scale, encoding, line_width, antialias, threads, format, imagenet, mirror))
 
 #' The limits of the drawing options, defined once here: list(min_scale, max_scale, max_side,
 #' max_line_width, encodings).
@@ -93,9 +95,10 @@ store_finalize <- function(con, build_index, rebuild) rust_result(.Call(wrap__st
 store_index_info <- function(con) rust_result(.Call(wrap__store_index_info, con))
 
 #' One batch: list(x = the batch in `format` (see `Batch`), y = label_int); with `next_ids` not
-#' NULL, starts rendering those in the background for the next call.
+#' NULL, starts rendering those in the background for the next call. `mirror` and `next_mirror`:
+#' one flag for all drawings or one per drawing (see `MirrorFlags`).
 #' @noRd
-store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet) rust_result(.Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet))
+store_batch <- function(con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, mirror = FALSE, next_mirror = FALSE) rust_result(.Call(wrap__store_batch, con, ids, scale, encoding, line_width, antialias, next_ids, threads, format, imagenet, mirror, next_mirror))
 
 #' @noRd
 store_read <- function(con, ids) rust_result(.Call(wrap__store_read, con, ids))

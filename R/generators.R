@@ -75,8 +75,16 @@
 #'   `workers * batch_size` a single process would get with the same seed.
 #' @param initial_epoch Epochs trained before (to resume a training, as `fit_doodles()`'s): the
 #'   first batches are those of epoch `initial_epoch + 1` with the same `seed`.
+#' @param augment `"none"`, or `"hflip"`: every epoch, each drawing is drawn horizontally
+#'   mirrored within its own extent (see [draw_doodles()], Mirrored drawings) with probability
+#'   1/2, decided for each drawing on its own. The choice depends on `seed` and the epoch only
+#'   (not on the batch a drawing lands in, nor on the worker): the same drawings for the same
+#'   seed and epoch, others the next epoch. As the order, it is drawn by R's generator for
+#'   `"array"` and by the Rust producer (ChaCha8) for the Keras forms, so the two roads mirror
+#'   different drawings. Labels are unchanged. It costs nothing measurable (the mirrored pixels
+#'   are written in place as each drawing is moved into the batch). Not with `mirror = TRUE`.
 #' @param ... Drawing options passed to [draw_doodles()] (and [doodle_batch()]): `line_width`,
-#'   `antialias`, `encoding`.
+#'   `antialias`, `encoding`, `mirror` (`TRUE` draws every drawing mirrored).
 #' @return A generator: a function of no arguments (for the Keras forms with a doodles connection,
 #'   also the Keras dataset, class `doodles_batches`), with attributes `steps_per_epoch` (full
 #'   batches per epoch, global batches with `workers`), `num_classes`, `image_shape` (height,
@@ -99,7 +107,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                             color = FALSE, imagenet_preproc = FALSE, seed = NULL,
                             features = NULL, prefetch = TRUE, threads = doodles_threads(),
                             format = "array", sparse_labels = FALSE, workers = 1L, worker = 0L,
-                            initial_epoch = 0L, ...) {
+                            initial_epoch = 0L, augment = "none", ...) {
   assert_class(con, "DBIConnection")
   assert_count(batch_size, positive = TRUE)
   assert_count(initial_epoch)
@@ -128,6 +136,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   samples_index <- as.integer(samples_index)
   feature_spec <- resolve_features(con, features)
   draw_options <- check_draw_options(...)
+  hflip <- check_augment(augment, draw_options)
   global_batch <- batch_size * workers
   steps <- length(samples_index) %/% global_batch
   attributes <- list(steps_per_epoch = steps, num_classes = num_classes,
@@ -146,7 +155,7 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                    worker = worker, initial_epoch = initial_epoch, format = format,
                    imagenet = imagenet_preproc, targets = if (sparse_labels) "sparse" else "onehot",
                    classes = num_classes, depth = depth),
-              producer_drawing(scale, color, draw_options, threads), features)
+              producer_drawing(scale, color, draw_options, threads, hflip = hflip), features)
     return(keras_batches(spec, attributes))
   }
   reader <- batch_reader(con, "doodles", scale, color, threads, depth > 0, labels = TRUE,
@@ -155,20 +164,26 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
   epoch <- as.integer(initial_epoch)
   step <- steps
   order <- integer()
+  flips <- NULL
+  # The ids of the next batch and, with `augment = "hflip"`, which of them to mirror.
   next_ids <- function() {
     if (step == steps) {
       epoch <<- epoch + 1L
-      order <<- shuffle_ids(samples_index, seed, epoch)
+      plan <- epoch_plan(samples_index, seed, epoch, hflip)
+      order <<- plan$ids
+      flips <<- plan$flip
       step <<- 0L
     }
     step <<- step + 1L
-    order[(step - 1L) * global_batch + worker * batch_size + seq_len(batch_size)]
+    at <- (step - 1L) * global_batch + worker * batch_size + seq_len(batch_size)
+    list(ids = order[at], flip = flips[at])
   }
   upcoming <- NULL
   generator <- function() {
-    ids <- if (is.null(upcoming)) next_ids() else upcoming
+    current <- if (is.null(upcoming)) next_ids() else upcoming
     upcoming <<- if (reader$prefetches) next_ids() else NULL
-    batch <- reader$read(ids, upcoming)
+    ids <- current$ids
+    batch <- reader$read(ids, upcoming$ids, current$flip, upcoming$flip)
     y <- labels_in_format(batch$label_int, num_classes, format, sparse_labels)
     if (is.null(feature_spec)) {
       return(list(batch$x, y))
@@ -205,7 +220,11 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
 #'   for Keras (see [keras_input_format()]).
 #' @return A function of no arguments, of class `doodles_test_generator` (`"array"`) or
 #'   `doodles_batches` (Keras forms), with attributes `steps` (number of batches), `key_id` (in
-#'   batch order, when known), `image_shape`, `n_features` and `format`.
+#'   batch order, when known), `image_shape`, `n_features`, `format` and `mirrored`: a function
+#'   of no arguments returning the same generator (same data, batch size, format, features and
+#'   drawing options) with every drawing drawn mirrored (see [draw_doodles()], Mirrored
+#'   drawings), for test-time augmentation; for a generator made with `mirror = TRUE`, the
+#'   plain one. Nothing is read until it is called.
 #' @export
 #' @examples
 #' drawings <- data.frame(key_id = 1:3, drawing = rep("[[[0, 255], [0, 255]]]", 3))
@@ -258,10 +277,18 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     }
   }
   steps <- ceiling(rows / batch_size)
+  # The same generator drawing the other way round (test-time augmentation).
+  mirrored <- function() {
+    options <- draw_options
+    options$mirror <- !isTRUE(draw_options$mirror)
+    do.call(test_generator, c(list(data, batch_size = batch_size, scale = scale, color = color,
+                                   imagenet_preproc = imagenet_preproc, features = features,
+                                   con = con, threads = threads, format = format), options))
+  }
   attributes <- list(steps = steps, key_id = key_id,
                      image_shape = image_shape(scale, color, draw_options),
                      n_features = if (is.null(feature_spec)) 0L else feature_spec$width,
-                     format = format)
+                     format = format, mirrored = mirrored)
   if (format != "array") {
     return(test_batches(data, rows_ids, batch_size, feature_spec, format, imagenet_preproc,
                         producer_drawing(scale, color, draw_options, threads), attributes))
@@ -311,12 +338,26 @@ check_image_args <- function(scale, color, imagenet_preproc, threads,
 
 check_draw_options <- function(..., call = rlang::caller_env()) {
   options <- list(...)
-  known <- c("line_width", "antialias", "encoding")
+  known <- c("line_width", "antialias", "encoding", "mirror")
   if (length(options) && (is.null(names(options)) || !all(names(options) %in% known))) {
     abort_doodles(sprintf("Unknown drawing options in `...`: only %s are passed to draw_doodles().",
                           paste(known, collapse = ", ")), kind = "argument", call = call)
   }
+  if (!is.null(options$mirror)) check_mirror(options$mirror, 1L, call = call)
   options
+}
+
+# `augment` of train_generator(): whether it is "hflip" (else "none").
+check_augment <- function(augment, draw_options, call = rlang::caller_env()) {
+  if (!is.character(augment) || length(augment) != 1L || !augment %in% c("none", "hflip")) {
+    abort_doodles(sprintf("`augment` must be \"none\" or \"hflip\", not %s",
+                          deparse1(augment, nlines = 1L)), kind = "argument", call = call)
+  }
+  if (augment == "hflip" && isTRUE(draw_options$mirror)) {
+    abort_doodles("`augment = \"hflip\"` mirrors half of the drawings: not with `mirror = TRUE`.",
+                  kind = "argument", call = call)
+  }
+  augment == "hflip"
 }
 
 draw <- function(drawings, scale, color, threads, draw_options) {
@@ -348,14 +389,27 @@ database_classes <- function(con) {
 # The permutation of the ids for one epoch. With a seed, it depends on (seed, epoch) only, and the
 # session's random number generator is left as it was.
 shuffle_ids <- function(ids, seed, epoch) {
-  if (is.null(seed)) return(ids[sample.int(length(ids))])
+  epoch_plan(ids, seed, epoch, hflip = FALSE)$ids
+}
+
+# One epoch of a generator: the ids permuted and, with `hflip`, which of them (aligned with the
+# permuted ids) to draw mirrored: each id with probability 1/2, drawn after the permutation from
+# the same seeded stream, so the permutation is shuffle_ids()' and the choice for an id does not
+# depend on where it lands.
+epoch_plan <- function(ids, seed, epoch, hflip) {
+  draw_plan <- function() {
+    permutation <- sample.int(length(ids))
+    flip <- if (hflip) (stats::runif(length(ids)) < 0.5)[permutation]
+    list(ids = ids[permutation], flip = flip)
+  }
+  if (is.null(seed)) return(draw_plan())
   had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
   if (had_seed) saved <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
   on.exit(if (had_seed) assign(".Random.seed", saved, envir = globalenv())
           else rm(".Random.seed", envir = globalenv()))
   set.seed(seed + epoch - 1L, kind = "Mersenne-Twister", normal.kind = "Inversion",
            sample.kind = "Rejection")
-  ids[sample.int(length(ids))]
+  draw_plan()
 }
 
 check_labels <- function(label_int, num_classes) {
@@ -390,9 +444,10 @@ one_hot <- function(label_int, num_classes) {
   y
 }
 
-# How a generator reads batches: `read(ids, upcoming)` returns list(x, label_int) for `ids` in
-# their order; `upcoming` (the ids of the next batch, or NULL) may be prepared in the background
-# when `prefetches`. `draw_options` are the options of draw_doodles() and doodle_batch() beyond
+# How a generator reads batches: `read(ids, upcoming, flip, upcoming_flip)` returns list(x,
+# label_int) for `ids` in their order, the drawings whose `flip` is TRUE mirrored (NULL: none,
+# beyond `mirror` of the drawing options); `upcoming` (the ids of the next batch, or NULL) may be
+# prepared in the background when `prefetches`. `draw_options` are the options of draw_doodles() and doodle_batch() beyond
 # scale, colour and threads (their `format` and `imagenet_preproc` among them).
 batch_reader <- function(con, table, scale, color, threads, prefetch, labels, draw_options) {
   # doodle_batch() reads the doodles table only; the test table goes through SQL.
@@ -404,14 +459,25 @@ batch_reader <- function(con, table, scale, color, threads, prefetch, labels, dr
 
 # Ids go to Rust, which reads the drawings from DuckDB and draws them: no drawing string passes
 # through R. With `prefetch`, the next batch is drawn by Rust worker threads meanwhile.
+# doodle_batch()'s road, with mirror flags per drawing (its options were checked when the
+# generator drew its first image, see image_shape()).
 doodles_batch_reader <- function(con, scale, color, threads, prefetch, draw_options) {
+  options <- utils::modifyList(
+    list(line_width = 3, antialias = FALSE, encoding = if (color) "hue" else "gray",
+         mirror = FALSE, format = "array", imagenet_preproc = FALSE),
+    draw_options
+  )
+  flags <- function(flip) if (is.null(flip)) options$mirror else flip
   list(
     prefetches = prefetch,
-    read = function(ids, upcoming) {
-      batch <- do.call(doodle_batch, c(list(con, ids, scale = scale, color = color,
-                                            next_ids = upcoming, threads = threads),
-                                       draw_options))
-      list(x = batch$x, label_int = batch$y)
+    read = function(ids, upcoming, flip = NULL, upcoming_flip = NULL) {
+      check_store_connection(con)
+      batch <- store_batch(con@ptr, ids, scale, options$encoding, options$line_width,
+                           options$antialias, upcoming, as.integer(threads), options$format,
+                           options$imagenet_preproc, mirror = flags(flip),
+                           next_mirror = flags(upcoming_flip))
+      list(x = batch_in_format(batch$x, options$format, options$imagenet_preproc),
+           label_int = batch$y)
     }
   )
 }
@@ -425,7 +491,7 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_opt
   statements <- list()
   list(
     prefetches = FALSE,
-    read = function(ids, upcoming) {
+    read = function(ids, upcoming, flip = NULL, upcoming_flip = NULL) {
       n <- as.character(length(ids))
       if (is.null(statements[[n]])) {
         statements[[n]] <<- sprintf("SELECT %s FROM %s WHERE id IN (%s)", columns,
@@ -439,7 +505,9 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_opt
         abort_doodles(sprintf("%d ids are not in table %s (first: %d).", length(missing), table,
                               missing[[1]]), kind = "argument", id = missing[[1]])
       }
-      list(x = draw(rows$drawing, scale, color, threads, draw_options),
+      options <- draw_options
+      if (!is.null(flip)) options$mirror <- flip
+      list(x = draw(rows$drawing, scale, color, threads, options),
            label_int = if (labels) as.integer(rows$label_int))
     }
   )

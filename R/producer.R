@@ -26,15 +26,20 @@ keras_batches <- function(spec, attributes) {
   generator
 }
 
-# The drawing options of a generator (its `...`) completed with draw_doodles()' defaults, checked.
-producer_drawing <- function(scale, color, draw_options, threads, call = rlang::caller_env()) {
+# The drawing options of a generator (its `...`) completed with draw_doodles()' defaults, checked;
+# `hflip`: half of the drawings mirrored per (seed, epoch) by the producer (train_generator()'s
+# `augment = "hflip"`).
+producer_drawing <- function(scale, color, draw_options, threads, hflip = FALSE,
+                             call = rlang::caller_env()) {
   options <- utils::modifyList(
-    list(line_width = 3, antialias = FALSE, encoding = if (color) "hue" else "gray"),
+    list(line_width = 3, antialias = FALSE, encoding = if (color) "hue" else "gray",
+         mirror = FALSE),
     draw_options
   )
   threads <- check_drawing_options(scale, color, options$line_width, options$antialias,
                                    options$encoding, threads, call = call)
-  c(list(scale = scale, threads = threads), options)
+  check_mirror(options$mirror, 1L, call = call)
+  c(list(scale = scale, threads = threads, hflip = hflip), options)
 }
 
 # Batches rendered ahead: `prefetch` is TRUE (the default depth), FALSE (none) or a count.

@@ -89,7 +89,8 @@ fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
 /// A producer (see `doodles_store::producer`) from `spec`, a named list: `con` (a doodles
 /// connection, drawings through its stroke index) or `texts` (drawing texts by id position);
 /// `ids`, `batch_size`, `seed` (NULL: in order, the last batch partial), `workers`, `worker`,
-/// `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`; `format` ("uint8" or
+/// `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`, `mirror` (every drawing
+/// mirrored), `hflip` (half of them, per seed and epoch); `format` ("uint8" or
 /// "float32"), `imagenet`; `targets` ("none", "onehot", "sparse") and `classes`; `numeric`,
 /// `categories` and `levels` (side features); `threads` and `depth`. Returns list(pointer, address,
 /// steps_per_epoch).
@@ -103,7 +104,9 @@ fn producer_new(spec: List) -> Robj {
             &text(&spec, "encoding")?,
             number(&spec, "line_width")?,
             flag(&spec, "antialias")?,
-        )?;
+        )?
+        .with_mirror(flag(&spec, "mirror")?);
+        let hflip = flag(&spec, "hflip")?;
         let pixels = match text(&spec, "format")?.as_str() {
             "uint8" => Pixels::Uint8,
             "float32" => Pixels::Float32 { imagenet: flag(&spec, "imagenet")? },
@@ -131,7 +134,7 @@ fn producer_new(spec: List) -> Robj {
         let depth = count(&spec, "depth")?;
         let texts = field(&spec, "texts")?;
         let make = |drawings, closed| {
-            Producer::new(Spec { drawings, plan, options, pixels, targets, features, threads, depth, closed })
+            Producer::new(Spec { drawings, plan, options, pixels, targets, features, hflip, threads, depth, closed })
                 .map_err(RError::from)
         };
         let producer = if texts.is_null() {

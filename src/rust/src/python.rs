@@ -231,6 +231,7 @@ mod tests {
                 pixels: Pixels::Float32 { imagenet: false },
                 targets: Targets::None,
                 features: None,
+                hflip: false,
                 threads: 1,
                 depth: 1,
                 closed: None,

@@ -1,7 +1,7 @@
 //! R glue for doodles-raster: converts arguments, allocates the batch (an R array, or R memory
 //! that numpy views) on the main thread and hands it to the (R-free) parallel renderer.
 use crate::errors::{guard, Class, RError};
-use doodles_raster::{memory, render_batch, Encoding, Output, RenderOptions};
+use doodles_raster::{memory, render_batch, Encoding, Mirrored, Output, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
@@ -13,6 +13,48 @@ pub(crate) fn render_options(
 ) -> Result<RenderOptions, RError> {
     let encoding: Encoding = encoding.parse()?;
     Ok(RenderOptions::from_scale(scale, encoding, line_width, antialias)?)
+}
+
+/// Which drawings of a batch to mirror, from R's `mirror`: NULL or one flag for all of them, or
+/// one per drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum MirrorFlags {
+    All(bool),
+    Each(Vec<bool>),
+}
+
+impl MirrorFlags {
+    /// `mirror` for `n` drawings (`what` names the argument in errors). Flags all alike are
+    /// [`MirrorFlags::All`], which the options carry.
+    pub(crate) fn from_r(mirror: &Robj, n: usize, what: &str) -> Result<MirrorFlags, RError> {
+        if mirror.is_null() {
+            return Ok(MirrorFlags::All(false));
+        }
+        let values = mirror
+            .as_logical_slice()
+            .ok_or_else(|| RError::argument(format!("`{what}` must be TRUE or FALSE, or a flag per drawing")))?;
+        if values.len() != 1 && values.len() != n {
+            return Err(RError::argument(format!(
+                "`{what}` has {} values: one, or one per drawing ({n}), expected",
+                values.len()
+            )));
+        }
+        let flags = values
+            .iter()
+            .map(|value| {
+                if value.is_na() {
+                    Err(RError::argument(format!("`{what}` must not be NA")))
+                } else {
+                    Ok(value.is_true())
+                }
+            })
+            .collect::<Result<Vec<bool>, RError>>()?;
+        Ok(match flags.first() {
+            None => MirrorFlags::All(false),
+            Some(&first) if flags.iter().all(|&flag| flag == first) => MirrorFlags::All(first),
+            Some(_) => MirrorFlags::Each(flags),
+        })
+    }
 }
 
 /// What R gets for a batch: an R double array, or the storage of a row-major batch for numpy.
@@ -135,7 +177,8 @@ pub(crate) fn thread_count(threads: i32) -> Result<usize, RError> {
         .ok_or_else(|| RError::argument(format!("threads must be at least 1, not {threads}")))
 }
 
-/// Renders a character vector of drawings into a new batch (see [`Batch`]).
+/// Renders a character vector of drawings into a new batch (see [`Batch`]), mirrored as `mirror`
+/// says (see [`MirrorFlags`]).
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -148,6 +191,7 @@ fn raster_draw(
     threads: i32,
     format: &str,
     imagenet: bool,
+    #[extendr(default = "FALSE")] mirror: Robj,
 ) -> Robj {
     guard(|| {
         let options = render_options(scale, encoding, line_width, antialias)?;
@@ -166,7 +210,14 @@ fn raster_draw(
             drawings.push(drawing);
         }
         let mut batch = Batch::new(drawings.len(), &options, form)?;
-        render_batch(&drawings, &options, batch.output()?, threads)?;
+        match MirrorFlags::from_r(&mirror, drawings.len(), "mirror")? {
+            MirrorFlags::All(all) => render_batch(&drawings, &options.with_mirror(all), batch.output()?, threads)?,
+            MirrorFlags::Each(flags) => {
+                let flagged: Vec<Mirrored<_>> =
+                    drawings.into_iter().zip(flags).map(|(drawing, mirror)| Mirrored { drawing, mirror }).collect();
+                render_batch(&flagged, &options, batch.output()?, threads)?
+            }
+        }
         Ok(batch.into_robj())
     })
 }

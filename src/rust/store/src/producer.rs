@@ -13,9 +13,9 @@ use crate::batch::{lookup, render_error};
 use crate::db::Database;
 use crate::error::{ErrorKind, Result, StoreError};
 use crate::index::StrokeIndex;
-use doodles_raster::{render_batch, Drawing, Output, RenderOptions};
+use doodles_raster::{render_batch, AsDrawing, Drawing, Mirrored, Output, RenderOptions};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,6 +98,17 @@ impl Plan {
         positions.shuffle(&mut rng);
         positions
     }
+
+    /// Whether the drawing at `position` (in the ids) is mirrored in `epoch` by the `hflip`
+    /// augmentation: bit `position` of the ChaCha8 stream of (seed, epoch) set apart from the
+    /// orders' (its stream number has the top bit set), so each drawing is decided on its own with
+    /// probability 1/2, whichever batch it lands in, the same on every machine and worker.
+    pub fn flipped(seed: u64, epoch: u64, position: u32) -> bool {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(epoch | (1 << 63));
+        rng.set_word_pos(u128::from(position / 32));
+        (rng.next_u32() >> (position % 32)) & 1 == 1
+    }
 }
 
 /// The element type of the images.
@@ -169,6 +180,9 @@ pub struct Spec {
     pub pixels: Pixels,
     pub targets: Targets,
     pub features: Option<Features>,
+    /// Mirror half of the drawings at random, per epoch (see [`Plan::flipped`]; needs a seed).
+    /// `options.mirror` mirrors them all.
+    pub hflip: bool,
     /// Threads rendering one batch.
     pub threads: usize,
     /// Batches rendered ahead of the last one asked for (0: none, each is rendered when asked).
@@ -296,6 +310,9 @@ impl Producer {
         }
         if let Some(features) = &spec.features {
             features.check(spec.plan.ids.len())?;
+        }
+        if spec.hflip && spec.plan.seed.is_none() {
+            return Err(StoreError::new(ErrorKind::Argument, "the hflip augmentation needs a seed (shuffled batches)"));
         }
         match &spec.drawings {
             Drawings::Texts(texts) if texts.len() != spec.plan.ids.len() => {
@@ -519,19 +536,23 @@ impl Shared {
         let ids: Vec<i64> = positions.iter().map(|&p| spec.plan.ids[p as usize]).collect();
         let len = ids.len() * spec.options.values_per_drawing();
         let mut x = self.pool.take(spec.pixels, len);
-        let labels = match &spec.drawings {
-            Drawings::Index { index, .. } => {
-                let (drawings, labels) = lookup(index, &ids)?;
-                self.draw(&drawings, &ids, &mut x)?;
-                labels
-            }
+        let (drawings, labels) = match &spec.drawings {
+            Drawings::Index { index, .. } => lookup(index, &ids)?,
             Drawings::Texts(texts) => {
-                let drawings: Vec<Drawing<'_>> =
-                    positions.iter().map(|&p| Drawing::Json(texts[p as usize].as_str())).collect();
-                self.draw(&drawings, &ids, &mut x)?;
-                Vec::new()
+                (positions.iter().map(|&p| Drawing::Json(texts[p as usize].as_str())).collect(), Vec::new())
             }
         };
+        match spec.plan.seed.filter(|_| spec.hflip) {
+            Some(seed) => {
+                let flagged: Vec<Mirrored<Drawing<'_>>> = drawings
+                    .into_iter()
+                    .zip(&positions)
+                    .map(|(drawing, &p)| Mirrored { drawing, mirror: Plan::flipped(seed, epoch, p) })
+                    .collect();
+                self.draw(&flagged, &ids, &mut x)?;
+            }
+            None => self.draw(&drawings, &ids, &mut x)?,
+        }
         let y = match spec.targets {
             Targets::None => None,
             Targets::OneHot { classes } | Targets::Sparse { classes } => {
@@ -562,7 +583,7 @@ impl Shared {
         Ok(Batch { step, epoch, epoch_step, ids, x, y, features })
     }
 
-    fn draw(&self, drawings: &[Drawing<'_>], ids: &[i64], x: &mut Buffer) -> Result<()> {
+    fn draw<S: AsDrawing + Sync>(&self, drawings: &[S], ids: &[i64], x: &mut Buffer) -> Result<()> {
         let out = match (x, self.spec.pixels) {
             (Buffer::U8(v), _) => Output::Uint8(v),
             (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
@@ -586,6 +607,7 @@ mod tests {
             pixels: Pixels::Uint8,
             targets: Targets::None,
             features: None,
+            hflip: false,
             threads: 2,
             depth,
             closed: None,
@@ -720,5 +742,76 @@ mod tests {
                 assert_eq!(row[1 + level], if level as i32 == expected_level { 1.0 } else { 0.0 });
             }
         }
+    }
+
+    #[test]
+    fn hflip_mirrors_the_drawings_its_seed_and_epoch_pick() {
+        let spec = |hflip: bool| {
+            let mut spec = texts_spec(200, 50, Some(9), 1);
+            // An L: no drawing is its own mirror image.
+            spec.drawings =
+                Drawings::Texts((0..200).map(|i| format!("[[[0, 200, 200], [0, 0, {}]]]", 55 + i)).collect());
+            spec.options = RenderOptions::new(32, Encoding::Order, 3.0, true).unwrap();
+            spec.hflip = hflip;
+            spec
+        };
+        let texts: Vec<String> = match &spec(false).drawings {
+            Drawings::Texts(texts) => texts.clone(),
+            Drawings::Index { .. } => unreachable!("texts"),
+        };
+        let (plain, flipped, again) = (
+            Producer::new(spec(false)).unwrap(),
+            Producer::new(spec(true)).unwrap(),
+            Producer::new(spec(true)).unwrap(),
+        );
+        let mut picked = Vec::new();
+        for step in 0..8 {
+            let (a, b) = (plain.batch(step).unwrap(), flipped.batch(step).unwrap());
+            assert_eq!(a.ids, b.ids);
+            let flags: Vec<bool> = b.ids.iter().map(|&id| Plan::flipped(9, b.epoch, (id - 1) as u32)).collect();
+            // What the renderer gives for those flags, and nothing else.
+            let options = spec(true).options;
+            let drawings: Vec<Mirrored<&str>> = b
+                .ids
+                .iter()
+                .zip(&flags)
+                .map(|(&id, &mirror)| Mirrored { drawing: texts[(id - 1) as usize].as_str(), mirror })
+                .collect();
+            let mut want = vec![0u8; drawings.len() * options.values_per_drawing()];
+            render_batch(&drawings, &options, Output::Uint8(&mut want), 1).unwrap();
+            let (Buffer::U8(x), Buffer::U8(plain_x), Buffer::U8(again_x)) = (&b.x, &a.x, &again.batch(step).unwrap().x)
+            else {
+                panic!("uint8 expected")
+            };
+            assert_eq!(x, &want);
+            assert_eq!(x, again_x);
+            let pixels = options.values_per_drawing();
+            for (i, &flag) in flags.iter().enumerate() {
+                let range = i * pixels..(i + 1) * pixels;
+                assert_eq!(x[range.clone()] != plain_x[range], flag, "drawing {i} of step {step}");
+            }
+            picked.push((b.epoch, b.ids.clone(), flags));
+        }
+        // Epochs 1 and 2 (4 steps each): about half picked, not the same ones.
+        let by_id = |epoch: u64| {
+            let mut flags: Vec<(i64, bool)> = picked
+                .iter()
+                .filter(|(e, _, _)| *e == epoch)
+                .flat_map(|(_, ids, flags)| ids.iter().copied().zip(flags.iter().copied()))
+                .collect();
+            flags.sort_unstable();
+            flags
+        };
+        let (first, second) = (by_id(1), by_id(2));
+        assert_eq!(first.len(), 200);
+        let count = first.iter().filter(|(_, f)| *f).count();
+        assert!((70..=130).contains(&count), "{count} of 200 mirrored");
+        assert_ne!(first, second);
+        assert!(Producer::new({
+            let mut spec = texts_spec(10, 5, None, 0);
+            spec.hflip = true;
+            spec
+        })
+        .is_err());
     }
 }
