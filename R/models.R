@@ -100,6 +100,14 @@ keras_module <- function(keras_version = "auto") {
 #'   `Rescaling` layer, run on the device, maps them to \[0, 1\].
 #' @param imagenet_preproc With `input_dtype = "uint8"`, rescale to \[-1, 1\] instead (what
 #'   `imagenet_preproc` does for the other formats).
+#' @param precision `"float32"`, or mixed precision: `"mixed_float16"` (NVIDIA GPUs: about twice
+#'   the images/s), `"mixed_bfloat16"` (CPUs and TPUs), or `"mixed"` (float16 when the backend
+#'   sees a GPU, else bfloat16). Layers compute in 16 bits and keep float32 weights; the softmax
+#'   head stays float32, so the output is float32. With float16, Keras scales the loss (its
+#'   `LossScaleOptimizer`).
+#' @param accumulate Batches whose gradients are averaged before each update (Keras 3 optimizers'
+#'   `gradient_accumulation_steps`): the step of a batch `accumulate` times larger, in the memory of
+#'   one batch. 1 updates after every batch.
 #' @inheritParams keras_module
 #' @param ... Passed to the builder: `alpha` and `depth_multiplier` for `"mobilenet_v1"` (and the
 #'   MobileNet applications), `units` for `"mlp"`, other constructor arguments of an application.
@@ -119,7 +127,7 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
                       weights = NULL, pooling = "avg", color = FALSE, compile = TRUE,
                       optimizer = 0.002, loss = "categorical_crossentropy", metrics = NULL,
                       side_features = 0L, input_dtype = "float32", imagenet_preproc = FALSE,
-                      keras_version = "auto", ...) {
+                      precision = "float32", accumulate = 1L, keras_version = "auto", ...) {
   assert_choice(name, list_models())
   input_shape <- check_input_shape(input_shape, color)
   assert_count(num_classes, positive = TRUE)
@@ -129,11 +137,21 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
   assert_count(side_features)
   assert_choice(input_dtype, c("float32", "uint8"))
   assert_flag(imagenet_preproc)
+  precision <- arg_choice(precision, c("float32", "mixed", "mixed_float16", "mixed_bfloat16"))
+  assert_count(accumulate, positive = TRUE)
   if (!is.null(weights) && name %in% own_models) {
     abort_doodles(sprintf("`weights` applies to Keras applications only, not to '%s'.", name),
                   kind = "argument")
   }
   keras <- keras_py(keras_version)
+  if (precision == "mixed") {
+    precision <- if (length(backend_gpus(keras$backend$backend())) > 0) "mixed_float16" else "mixed_bfloat16"
+  }
+  # Keras takes the layers' dtype policy from its global one when they are made: set for the
+  # model's layers, then put back.
+  previous <- keras$mixed_precision$global_policy()
+  keras$mixed_precision$set_global_policy(precision)
+  on.exit(keras$mixed_precision$set_global_policy(previous), add = TRUE)
   inputs <- keras$Input(shape = reticulate::tuple(as.list(input_shape)), name = "image",
                         dtype = input_dtype)
   images <- if (input_dtype == "uint8") {
@@ -154,12 +172,50 @@ get_model <- function(name = "mobilenet_v2", input_shape = c(64, 64), num_classe
     features <- keras$layers$Concatenate(name = "merge_features")(list(features, side))
     model_inputs <- list(inputs, side)
   }
+  # The softmax in float32 whatever the policy: 16-bit probabilities would round small ones to 0.
   outputs <- keras$layers$Dense(as.integer(num_classes), activation = "softmax",
-                                name = "predictions")(features)
+                                name = "predictions", dtype = "float32")(features)
   model <- keras$Model(inputs = if (side_features > 0) model_inputs else inputs,
                        outputs = outputs, name = name)
-  if (compile) compile_model(model, optimizer, loss, metrics)
+  if (compile) compile_model(model, optimizer, loss, metrics, accumulate)
   model
+}
+
+#' A cosine learning-rate schedule with warm-up
+#'
+#' The learning rate rises linearly from 0 to `learning_rate` over `warmup_steps` steps, then
+#' falls along a half cosine to `learning_rate * alpha` over `decay_steps` steps (Keras'
+#' `CosineDecay`), and stays there. Give it as `optimizer` to [get_model()] (Adam with this
+#' schedule); [training_callbacks()] then needs `reduce_lr = FALSE`, since the schedule decides
+#' the rate. Steps are optimizer updates (batches, or groups of `accumulate` batches).
+#'
+#' @param learning_rate The highest learning rate, reached after the warm-up.
+#' @param decay_steps Steps of the cosine after the warm-up (e.g. epochs times steps per epoch).
+#' @param warmup_steps Steps of the linear warm-up.
+#' @param alpha The last learning rate as a share of `learning_rate`.
+#' @inheritParams keras_module
+#' @return A Keras learning-rate schedule.
+#' @export
+#' @examples
+#' \dontrun{
+#' schedule <- lr_schedule_cosine(0.002, decay_steps = 20 * 1000, warmup_steps = 1000)
+#' model <- get_model("mobilenet_v1", input_shape = c(64, 64), num_classes = 340,
+#'                    optimizer = schedule)
+#' }
+lr_schedule_cosine <- function(learning_rate, decay_steps, warmup_steps = 0L, alpha = 0,
+                               keras_version = "auto") {
+  assert_number(learning_rate, lower = 0, finite = TRUE)
+  assert_count(decay_steps, positive = TRUE)
+  assert_count(warmup_steps)
+  assert_number(alpha, lower = 0, upper = 1)
+  keras <- keras_py(keras_version)
+  if (warmup_steps == 0L) {
+    return(keras$optimizers$schedules$CosineDecay(learning_rate, as.integer(decay_steps),
+                                                  alpha = alpha))
+  }
+  keras$optimizers$schedules$CosineDecay(0, as.integer(decay_steps), alpha = alpha,
+                                         warmup_target = learning_rate,
+                                         warmup_steps = as.integer(warmup_steps))
 }
 
 #' Keras building blocks written in the package
@@ -290,11 +346,26 @@ metric_map3 <- function(keras_version = "auto") {
   metrics_py()$map_at_3(keras)
 }
 
-compile_model <- function(model, optimizer, loss, metrics) {
-  keras <- keras_py(model_keras_version(model))
+compile_model <- function(model, optimizer, loss, metrics, accumulate = 1L,
+                          call = rlang::caller_env()) {
+  version <- model_keras_version(model)
+  keras <- keras_py(version)
   if (is.numeric(optimizer)) {
-    assert_number(optimizer, lower = 0, .var.name = "optimizer")
+    assert_number(optimizer, lower = 0, .var.name = "optimizer", call = call)
     optimizer <- keras$optimizers$Adam(learning_rate = optimizer)
+  } else if (reticulate::import_builtins()$isinstance(
+    optimizer, keras$optimizers$schedules$LearningRateSchedule)) {
+    optimizer <- keras$optimizers$Adam(learning_rate = optimizer)
+  }
+  if (accumulate > 1L) {
+    if (version != "3") {
+      abort_doodles("Gradient accumulation (`accumulate`) needs a Keras 3 model.",
+                    kind = "argument", call = call)
+    }
+    # The optimizer anew, from its own settings, with the accumulation (made when it is built).
+    config <- optimizer$get_config()
+    config$gradient_accumulation_steps <- as.integer(accumulate)
+    optimizer <- optimizer$`__class__`$from_config(config)
   }
   if (is.null(metrics)) {
     metrics <- list("accuracy", keras$metrics$TopKCategoricalAccuracy(k = 3L,

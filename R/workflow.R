@@ -190,6 +190,11 @@ db_file_in <- function(db_dir) {
 #'   `"val_top_3_accuracy"`, or another log the model's metrics give. Losses are minimised, other
 #'   metrics maximised.
 #' @param min_delta The smallest change of `monitor` that counts as an improvement.
+#' @param reduce_lr Whether to halve the learning rate on a plateau; `FALSE` when a schedule
+#'   decides it (see [lr_schedule_cosine()]).
+#' @param warmup_steps Optimizer steps over which the learning rate first rises linearly to the
+#'   optimizer's rate (with a constant rate and the plateau; a cosine schedule has its own
+#'   warm-up); 0 for none.
 #' @param verbose Whether the callbacks say when they stop or change the learning rate.
 #' @param write Whether to write files. `FALSE` (a worker other than worker 0 of a multi-worker
 #'   training, see [training_strategy()]) keeps early stopping and the learning-rate schedule,
@@ -212,8 +217,8 @@ db_file_in <- function(db_dir) {
 #' @export
 training_callbacks <- function(model_name, size, channels, models_dir = "models",
                                logs_dir = "logs", patience_stop = 8L, patience_lr = 4L,
-                               monitor = "val_map_3", min_delta = 1e-4, verbose = TRUE,
-                               write = TRUE, resume = NULL) {
+                               monitor = "val_map_3", min_delta = 1e-4, reduce_lr = TRUE,
+                               warmup_steps = 0L, verbose = TRUE, write = TRUE, resume = NULL) {
   assert_string(model_name, min.chars = 1L)
   assert_count(size, positive = TRUE)
   assert_choice(as.integer(channels), c(1L, 3L))
@@ -224,6 +229,8 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   assert_string(monitor, pattern = "^val_")
   mode <- monitor_mode(monitor)
   assert_number(min_delta, lower = 0)
+  assert_flag(reduce_lr)
+  assert_count(warmup_steps)
   assert_flag(verbose)
   assert_flag(write)
   past <- if (is.null(resume)) list() else checkpoint_history(resume)
@@ -237,7 +244,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   callbacks <- keras_module()$callbacks
   verbose <- as.integer(verbose)
   schedule <- list(
-    callbacks$ReduceLROnPlateau(
+    if (reduce_lr) callbacks$ReduceLROnPlateau(
       monitor = monitor, factor = 0.5, patience = as.integer(patience_lr),
       min_delta = min_delta, mode = mode, verbose = verbose
     ),
@@ -246,6 +253,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
       mode = mode, verbose = verbose
     )
   )
+  schedule <- Filter(Negate(is.null), schedule)
   if (length(past) > 0) {
     schedule <- c(schedule, list(bridge_py()$resumed_schedule(schedule, past)))
   }
@@ -266,7 +274,8 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
   list(
     # The learning-rate callback runs before the logger so the log has the rate of each epoch;
     # the history goes into each checkpoint after ModelCheckpoint wrote it.
-    callbacks = c(schedule, writers),
+    callbacks = c(if (warmup_steps > 0L) list(bridge_py()$linear_warmup(as.integer(warmup_steps))),
+                  schedule, writers),
     log_file = log_file,
     checkpoint_pattern = checkpoint_pattern,
     checkpoint_file = checkpoint_file,
@@ -451,16 +460,7 @@ training_strategy <- function(n_gpu = 1L, workers = NULL, worker_index = NULL,
       "Training with several workers needs the TensorFlow backend (MultiWorkerMirroredStrategy);",
       "the Keras backend is %s: set KERAS_BACKEND=tensorflow."), backend), kind = "argument")
   }
-  gpus <- switch(backend,
-    tensorflow = reticulate::import("tensorflow")$config$list_physical_devices("GPU"),
-    # Device names ("gpu:0", ...) as DataParallel takes them; an error when JAX has no GPU.
-    jax = tryCatch(keras_module()$distribution$list_devices("gpu"), error = function(e) list()),
-    torch = {
-      torch <- reticulate::import("torch")
-      as.list(seq_len(torch$cuda$device_count()))
-    },
-    list()
-  )
+  gpus <- backend_gpus(backend)
   used <- min(n_gpu, length(gpus))
   if (n_gpu > length(gpus)) {
     cli::cli_alert_warning(paste0(
@@ -581,6 +581,21 @@ check_workers_agree <- function(devices, ...) {
     ), kind = "workers")
   }
   invisible(TRUE)
+}
+
+# The GPUs the Keras backend sees (TensorFlow's devices, JAX's device names "gpu:0", ... as
+# DataParallel takes them, or torch's indices).
+backend_gpus <- function(backend = keras_module()$backend$backend()) {
+  switch(backend,
+    tensorflow = reticulate::import("tensorflow")$config$list_physical_devices("GPU"),
+    # An error when JAX has no GPU.
+    jax = tryCatch(keras_module()$distribution$list_devices("gpu"), error = function(e) list()),
+    torch = {
+      torch <- reticulate::import("torch")
+      as.list(seq_len(torch$cuda$device_count()))
+    },
+    list()
+  )
 }
 
 #' Evaluate code inside a distribution strategy's scope

@@ -30,6 +30,12 @@ Options:
   --steps-per-epoch=<n>        Batches per epoch (default: each training row once).
   --validation-steps=<n>       Validation batches per epoch (default: each validation row once).
   --learning-rate=<rate>       Adam's learning rate [default: 0.002].
+  --lr-schedule=<kind>         plateau (halved after 4 epochs without progress) or cosine (down to 0 at the last
+                               epoch) [default: plateau].
+  --warmup-epochs=<n>          Epochs over which the learning rate first rises linearly from 0 [default: 0].
+  --accumulate=<n>             Batches whose gradients are averaged before each update: the step of a batch n
+                               times larger [default: 1].
+  --mixed-precision            Compute in 16 bits (float16 on GPUs, bfloat16 on CPUs), the softmax in float32.
   --monitor=<log>              What checkpoints, early stopping and the learning-rate plateau follow:
                                val_map_3 (MAP@3, the competition's metric), val_loss, val_accuracy or
                                val_top_3_accuracy; the final model has the best epoch's weights [default: val_map_3].
@@ -64,6 +70,10 @@ main <- function(opts) {
   steps_per_epoch <- cli_option(opts, "steps-per-epoch", "count", lower = 1, optional = TRUE)
   validation_steps <- cli_option(opts, "validation-steps", "count", lower = 1, optional = TRUE)
   learning_rate <- cli_option(opts, "learning-rate", "number", lower = 0)
+  lr_schedule <- cli_option(opts, "lr-schedule", choices = c("plateau", "cosine"))
+  warmup_epochs <- cli_option(opts, "warmup-epochs", "count", lower = 0)
+  accumulate <- cli_option(opts, "accumulate", "count", lower = 1)
+  mixed_precision <- cli_option(opts, "mixed-precision", "flag")
   monitor <- cli_option(opts, "monitor", choices = c("val_map_3", "val_loss", "val_accuracy",
                                                      "val_top_3_accuracy"))
   weights <- cli_option(opts, "weights", choices = c("none", "imagenet"))
@@ -196,7 +206,9 @@ main <- function(opts) {
       `-m/--model` = model_name, `-b/--batch-size` = batch_size, `-s/--scale-factor` = scale,
       `-c/--color` = color, `-r/--validate-ratio` = train_ratio, `-e/--epochs` = epochs,
       `--steps-per-epoch` = steps_per_epoch, `--validation-steps` = validation_steps,
-      `--learning-rate` = learning_rate, `--monitor` = monitor, `-w/--weights` = weights, `--seed` = seed,
+      `--learning-rate` = learning_rate, `--lr-schedule` = lr_schedule,
+      `--warmup-epochs` = warmup_epochs, `--accumulate` = accumulate,
+      `--mixed-precision` = mixed_precision, `--monitor` = monitor, `-w/--weights` = weights, `--seed` = seed,
       `--resume` = if (is.null(resume)) "none" else {
         sprintf("%s (file hash %s)", basename(resume), substr(rlang::hash_file(resume), 1, 16))
       }
@@ -217,12 +229,22 @@ main <- function(opts) {
     scale = scale, color = color, seed = seed + 1L, format = "uint8",
     workers = n_workers, worker = devices$worker, initial_epoch = initial_epoch
   )
+  # Optimizer updates: one per `accumulate` batches.
+  updates_per_epoch <- max(1L, steps_per_epoch %/% accumulate)
+  warmup_steps <- warmup_epochs * updates_per_epoch
   model <- with_strategy(devices$strategy, if (is.null(resume)) {
     get_model(
       model_name,
       input_shape = input_shape, weights = if (imagenet_preproc) "imagenet" else NULL,
-      num_classes = num_classes, color = color, compile = TRUE, optimizer = learning_rate,
-      input_dtype = "uint8", imagenet_preproc = imagenet_preproc
+      num_classes = num_classes, color = color, compile = TRUE,
+      optimizer = if (lr_schedule == "cosine") {
+        lr_schedule_cosine(learning_rate, decay_steps = max(1L, epochs * updates_per_epoch - warmup_steps),
+                           warmup_steps = warmup_steps)
+      } else {
+        learning_rate
+      },
+      input_dtype = "uint8", imagenet_preproc = imagenet_preproc,
+      precision = if (mixed_precision) "mixed" else "float32", accumulate = accumulate
     )
   } else {
     # Weights and optimizer state (the learning rate as the schedule left it) from the file.
@@ -242,8 +264,10 @@ main <- function(opts) {
   }
   # Early stopping and the learning-rate plateau continue from the epochs the checkpoint records.
   callbacks <- training_callbacks(model_name, input_shape[1], input_shape[3],
-    models_dir = models_dir, logs_dir = logs_dir, monitor = monitor, write = devices$chief,
-    resume = resume
+    models_dir = models_dir, logs_dir = logs_dir, monitor = monitor,
+    reduce_lr = lr_schedule == "plateau",
+    warmup_steps = if (lr_schedule == "plateau") warmup_steps else 0L,
+    write = devices$chief, resume = resume
   )
   cli::cli_alert_info(paste(
     "Training {model_name} on {format(length(train_ids), big.mark = ',')} doodles",

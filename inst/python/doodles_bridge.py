@@ -348,16 +348,44 @@ def resumed_schedule(schedule, past):
     class ResumedSchedule(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             optimizer = self.model.optimizer
-            rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            # A learning-rate schedule (cosine) decides the rate itself from the step count.
+            scheduled = isinstance(optimizer._learning_rate,
+                                   keras.optimizers.schedules.LearningRateSchedule)
+            rate = None if scheduled else float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             for callback in schedule:
                 verbose, callback.verbose = callback.verbose, 0
                 for epoch, epoch_logs in enumerate(past):
                     callback.on_epoch_end(epoch, dict(epoch_logs))
                 callback.verbose = verbose
-            optimizer.learning_rate = rate
+            if rate is not None:
+                optimizer.learning_rate = rate
             self.model.stop_training = False
 
     return ResumedSchedule()
+
+def linear_warmup(steps):
+    """A callback raising the learning rate linearly over the first `steps` optimizer steps, to
+    the rate the optimizer has when training begins (step k of training trains at (k + 1) / steps
+    of it); counted by the optimizer's own step count, so that a resumed training goes on where
+    it stopped. The learning-rate plateau acts after it, on epochs' ends."""
+    import keras
+
+    class LinearWarmup(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.target = None
+
+        def on_train_begin(self, logs=None):
+            self.target = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            if step < steps:
+                self.model.optimizer.learning_rate = self.target * (step + 1) / steps
+            elif step == steps:
+                self.model.optimizer.learning_rate = self.target
+
+    return LinearWarmup()
 
 # Multi-worker training --------------------------------------------------------------------------
 
