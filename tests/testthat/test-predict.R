@@ -124,3 +124,34 @@ test_that("an ensemble averages its models' probabilities, each drawn for its ow
                "must be a Python Keras model", class = "doodles_error_argument")
   expect_error(predict_probabilities(gray, test, tta = "vflip"), class = "doodles_error_argument")
 })
+
+test_that("mirrored test-time augmentation averages the plain and the mirrored drawings' predictions", {
+  skip_if_no_keras()
+  test <- utils::read.csv(system.file("extdata", "test_simplified.csv", package = "doodles"),
+                          colClasses = c(key_id = "character"))[1:30, ]
+  keras_module()$utils$set_random_seed(12L)
+  model <- get_model("lenet", input_shape = c(32, 32), num_classes = 5, input_dtype = "uint8")
+  make <- function(mirror) {
+    test_generator(test, batch_size = 8, scale = 0.125, format = "uint8", mirror = mirror)
+  }
+  plain <- predict_probabilities(model, make(FALSE))
+  mirrored <- predict_probabilities(model, make(TRUE))
+  # The two differ (the drawings are not symmetric), and TTA is their mean, by every road.
+  expect_gt(max(abs(plain - mirrored)), 1e-4)
+  expected <- (plain[, ] + mirrored[, ]) / 2
+  expect_equal(predict_probabilities(model, test, tta = "hflip", batch_size = 8)[, ], expected,
+               tolerance = 1e-6)
+  expect_equal(predict_probabilities(model, make(FALSE), tta = "hflip")[, ], expected,
+               tolerance = 1e-6)
+  # R arrays: a generator is walked once; its `mirrored` attribute makes the mirrored one.
+  array_road <- function() test_generator(test, batch_size = 8, scale = 0.125)
+  float_model <- get_model("lenet", input_shape = c(32, 32), num_classes = 5)
+  p_array <- predict_probabilities(float_model, array_road(), tta = "hflip")
+  expect_equal(p_array[, ], (predict_probabilities(float_model, array_road())[, ] +
+                               predict_probabilities(float_model, attr(array_road(), "mirrored")())[, ]) / 2,
+               tolerance = 1e-6)
+  top3 <- predict_top3(model, test, words = letters[1:5], tta = "hflip")
+  expect_identical(top3$word1, letters[max.col(expected, ties.method = "first")])
+  expect_error(predict_probabilities(model, function() NULL, tta = "hflip"),
+               "needs a generator of test_generator", class = "doodles_error_argument")
+})
