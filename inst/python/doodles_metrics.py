@@ -29,8 +29,10 @@ def _map_at_3_function(keras):
 
     def map_at_3(y_true, y_pred):
         top = cast(top_k(y_pred, 3), "int32")
-        # One-hot rows (as many columns as classes), or the classes themselves (sparse labels).
-        one_hot = len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1]
+        # One-hot rows, or the classes themselves (sparse labels: one value per row). Keras 2 may
+        # not know the labels' last dimension when it traces this, so a rank and a last dimension
+        # other than 1 decide.
+        one_hot = len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] != 1
         truth = argmax(y_true, axis=-1) if one_hot else reshape(y_true, (-1,))
         hits = cast(equal(top, reshape(cast(truth, "int32"), (-1, 1))), "float32")
         return reduce_sum(hits * ops.convert_to_tensor([1.0, 1.0 / 2.0, 1.0 / 3.0]), axis=-1)
