@@ -3,7 +3,7 @@
 //! `crate::python`). After that no batch passes through R.
 use crate::errors::{guard, RError};
 use crate::raster::{render_options, thread_count};
-use crate::store::{ids_arg, with_open};
+use crate::store::{ids_arg, with_handle, Open};
 use doodles_store::producer::{Drawings, Features, Pixels, Plan, Producer, Spec, Targets};
 use extendr_api::prelude::*;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ fn producer_new(spec: List) -> Robj {
                 .map_err(RError::from)
         };
         let producer = if texts.is_null() {
-            with_open(&field(&spec, "con")?, |open| {
+            with_handle(&field(&spec, "con")?, |open: &mut Open| {
                 let index = open.conn.stroke_index()?;
                 let db = Arc::clone(open.conn.database());
                 let write_epoch = db.write_epoch();

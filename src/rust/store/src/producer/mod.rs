@@ -9,261 +9,27 @@
 //! `initial_epoch + 1 + a / steps_per_epoch`, step `a % steps_per_epoch` of it. Its drawings
 //! depend on the plan and `a` only, so batches are the same whichever thread asks, and in
 //! whatever order.
-use crate::batch::{lookup, render_error};
-use crate::db::Database;
+//!
+//! By concern: `plan` (which ids make each batch, per epoch and worker), `spec` (what a producer
+//! is asked for), `buffer` (a batch and its memory), `render` (one batch, from ids to arrays), and
+//! this module (the producer, its render-ahead thread and the batches waiting to be taken).
+mod buffer;
+mod plan;
+mod render;
+mod spec;
+
+pub use buffer::{Batch, Buffer, BufferPool};
+pub use plan::Plan;
+pub use spec::{Drawings, Features, Pixels, Spec, Targets};
+
 use crate::error::{ErrorKind, Result, StoreError};
-use crate::index::StrokeIndex;
-use doodles_raster::{render_batch, AsDrawing, Drawing, Mirrored, Output, RenderOptions};
-use rand::seq::SliceRandom;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Where the drawings come from.
-pub enum Drawings {
-    /// Table `doodles` through its stroke index. `db` and `write_epoch` tell whether the database
-    /// was written after the producer was made (then its index may be stale: an error).
-    Index { index: Arc<StrokeIndex>, db: Arc<Database>, write_epoch: u64 },
-    /// Drawing texts (JSON), by position in the plan's ids (the test table, a data frame).
-    Texts(Vec<String>),
-}
-
-/// Which ids make each batch.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The ids, in their given order (the test order when `seed` is `None`).
-    pub ids: Vec<i64>,
-    pub batch_size: usize,
-    /// Shuffle every epoch with this seed; `None` walks the ids in order, the last batch partial.
-    pub seed: Option<u64>,
-    /// Workers of a multi-worker training and this one's index: each epoch's order is cut into
-    /// global batches of `workers * batch_size` ids, of which this worker takes its slice.
-    pub workers: usize,
-    pub worker: usize,
-    /// Epochs trained before: the first batch is one of epoch `initial_epoch + 1`.
-    pub initial_epoch: u64,
-}
-
-impl Plan {
-    fn check(&self) -> Result<()> {
-        let bad = |message: String| Err(StoreError::new(ErrorKind::Argument, message));
-        if self.batch_size == 0 || self.workers == 0 || self.worker >= self.workers {
-            return bad(format!(
-                "batch_size {} and worker {} of {} workers do not make a batch",
-                self.batch_size, self.worker, self.workers
-            ));
-        }
-        if self.ids.len() > u32::MAX as usize {
-            return bad("more than 2^32 ids".into());
-        }
-        if self.seed.is_some() && self.ids.len() < self.batch_size * self.workers {
-            return bad(format!(
-                "{} ids are fewer than one batch of {} ({} workers of {})",
-                self.ids.len(),
-                self.batch_size * self.workers,
-                self.workers,
-                self.batch_size
-            ));
-        }
-        if self.seed.is_none() && self.workers != 1 {
-            return bad("an ordered walk has one worker".into());
-        }
-        Ok(())
-    }
-
-    /// Batches per epoch: full global batches when shuffled, every id (the last batch partial)
-    /// when walked in order.
-    pub fn steps_per_epoch(&self) -> u64 {
-        match self.seed {
-            Some(_) => (self.ids.len() / (self.batch_size * self.workers)) as u64,
-            None => self.ids.len().div_ceil(self.batch_size) as u64,
-        }
-    }
-
-    /// The epoch (1-based, counting `initial_epoch`) and step within it of absolute step `a`.
-    pub fn epoch_and_step(&self, a: u64) -> (u64, u64) {
-        let steps = self.steps_per_epoch();
-        (self.initial_epoch + 1 + a / steps, a % steps)
-    }
-
-    /// The permutation of positions for `epoch`: the same for a (seed, epoch) on every machine.
-    fn order(&self, seed: u64, epoch: u64) -> Vec<u32> {
-        let mut positions: Vec<u32> = (0..self.ids.len() as u32).collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(epoch);
-        positions.shuffle(&mut rng);
-        positions
-    }
-
-    /// Whether the drawing at `position` (in the ids) is mirrored in `epoch` by the `hflip`
-    /// augmentation: bit `position` of the ChaCha8 stream of (seed, epoch) set apart from the
-    /// orders' (its stream number has the top bit set), so each drawing is decided on its own with
-    /// probability 1/2, whichever batch it lands in, the same on every machine and worker.
-    pub fn flipped(seed: u64, epoch: u64, position: u32) -> bool {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(epoch | (1 << 63));
-        rng.set_word_pos(u128::from(position / 32));
-        (rng.next_u32() >> (position % 32)) & 1 == 1
-    }
-}
-
-/// The element type of the images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pixels {
-    /// `round(255 * value)`; the model rescales.
-    Uint8,
-    /// Values in [0, 1], or [-1, 1] with `imagenet`.
-    Float32 { imagenet: bool },
-}
-
-/// What `y` holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Targets {
-    /// No labels (test batches).
-    None,
-    /// float32 rows of `classes` columns.
-    OneHot { classes: usize },
-    /// The int32 class of each drawing, checked to be below `classes`.
-    Sparse { classes: usize },
-}
-
-/// Side inputs, by position in the plan's ids: `numeric` (`width` float32 values per id, row by
-/// row), then one-hot columns for `categories` (a 0-based level per id, -1 for none, of `levels`).
-#[derive(Debug, Clone, Default)]
-pub struct Features {
-    pub numeric: Vec<f32>,
-    pub width: usize,
-    pub categories: Vec<i32>,
-    pub levels: usize,
-}
-
-impl Features {
-    fn columns(&self) -> usize {
-        self.width + self.levels
-    }
-
-    fn check(&self, n: usize) -> Result<()> {
-        let categories_ok = (self.levels == 0 && self.categories.is_empty()) || self.categories.len() == n;
-        if self.numeric.len() != n * self.width || !categories_ok {
-            return Err(StoreError::new(ErrorKind::Argument, "the side features do not have a row per id"));
-        }
-        Ok(())
-    }
-
-    fn gather(&self, positions: &[u32]) -> Vec<f32> {
-        let columns = self.columns();
-        let mut out = vec![0f32; positions.len() * columns];
-        for (row, &p) in out.chunks_exact_mut(columns.max(1)).zip(positions) {
-            let p = p as usize;
-            row[..self.width].copy_from_slice(&self.numeric[p * self.width..(p + 1) * self.width]);
-            if self.levels > 0 {
-                if let Ok(level) = usize::try_from(self.categories[p]) {
-                    if level < self.levels {
-                        row[self.width + level] = 1.0;
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Everything a producer needs.
-pub struct Spec {
-    pub drawings: Drawings,
-    pub plan: Plan,
-    pub options: RenderOptions,
-    pub pixels: Pixels,
-    pub targets: Targets,
-    pub features: Option<Features>,
-    /// Mirror half of the drawings at random, per epoch (see [`Plan::flipped`]; needs a seed).
-    /// `options.mirror` mirrors them all.
-    pub hflip: bool,
-    /// Threads rendering one batch.
-    pub threads: usize,
-    /// Batches rendered ahead of the last one asked for (0: none, each is rendered when asked).
-    pub depth: usize,
-    /// Set when the connection the producer was made from is closed.
-    pub closed: Option<Arc<AtomicBool>>,
-}
-
-/// A batch's memory: images, labels or features.
-#[derive(Debug)]
-pub enum Buffer {
-    U8(Vec<u8>),
-    F32(Vec<f32>),
-    I32(Vec<i32>),
-}
-
-impl Buffer {
-    /// Address and length in bytes, for numpy.
-    pub fn bytes(&mut self) -> (*mut u8, usize) {
-        match self {
-            Buffer::U8(v) => (v.as_mut_ptr(), v.len()),
-            Buffer::F32(v) => (v.as_mut_ptr().cast(), v.len() * 4),
-            Buffer::I32(v) => (v.as_mut_ptr().cast(), v.len() * 4),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Buffer::U8(v) => v.len(),
-            Buffer::F32(v) => v.len(),
-            Buffer::I32(v) => v.len(),
-        }
-    }
-}
-
-/// The image buffers of dropped batches, for the next ones: a 1024-drawing colour float32 batch
-/// is 192 MB, which fresh memory would cost page faults to write (as much as rendering it).
-#[derive(Default)]
-pub struct BufferPool(Mutex<Vec<Buffer>>);
-
-impl BufferPool {
-    const KEEP: usize = 4;
-
-    fn take(&self, pixels: Pixels, len: usize) -> Buffer {
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let fits = |b: &Buffer| {
-            b.len() == len
-                && matches!((b, pixels), (Buffer::U8(_), Pixels::Uint8) | (Buffer::F32(_), Pixels::Float32 { .. }))
-        };
-        if let Some(at) = kept.iter().position(fits) {
-            return kept.swap_remove(at);
-        }
-        drop(kept);
-        match pixels {
-            Pixels::Uint8 => Buffer::U8(vec![0; len]),
-            Pixels::Float32 { .. } => Buffer::F32(vec![0.0; len]),
-        }
-    }
-
-    /// Keeps `buffer` for a later batch (or frees it when enough are kept).
-    pub fn put(&self, buffer: Buffer) {
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() < Self::KEEP {
-            kept.push(buffer);
-        }
-    }
-}
-
-/// One batch: `x` NHWC images, `y` labels (none for test batches), side features.
-#[derive(Debug)]
-pub struct Batch {
-    /// Its absolute step, epoch (1-based) and step within the epoch.
-    pub step: u64,
-    pub epoch: u64,
-    pub epoch_step: u64,
-    pub ids: Vec<i64>,
-    pub x: Buffer,
-    pub y: Option<Buffer>,
-    pub features: Option<Vec<f32>>,
-}
-
+/// A step of the render-ahead thread: being rendered, or waiting to be taken.
 enum Slot {
     Rendering,
     Done(Result<Batch>),
@@ -278,6 +44,7 @@ struct Ahead {
     stop: bool,
 }
 
+/// What the producer and its render-ahead thread share.
 struct Shared {
     spec: Spec,
     steps_per_epoch: u64,
@@ -298,6 +65,8 @@ pub struct Producer {
     renderer: Option<JoinHandle<()>>,
 }
 
+/// Locks `mutex`, even one a panicking thread left poisoned (the data stay consistent: every
+/// critical section here leaves them whole).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -476,127 +245,13 @@ impl Shared {
             self.changed.notify_all();
         }
     }
-
-    fn order(&self, seed: u64, epoch: u64) -> Arc<Vec<u32>> {
-        if let Some((_, order)) = lock(&self.orders).iter().find(|(e, _)| *e == epoch) {
-            return Arc::clone(order);
-        }
-        let order = Arc::new(self.spec.plan.order(seed, epoch));
-        let mut orders = lock(&self.orders);
-        orders.retain(|(e, _)| e + 1 >= epoch);
-        orders.push((epoch, Arc::clone(&order)));
-        order
-    }
-
-    /// Positions (in the plan's ids) of the drawings of absolute step `step`.
-    fn positions(&self, step: u64) -> (u64, u64, Vec<u32>) {
-        let plan = &self.spec.plan;
-        let (epoch, epoch_step) = plan.epoch_and_step(step);
-        let positions = match plan.seed {
-            Some(seed) => {
-                let order = self.order(seed, epoch);
-                let start = epoch_step as usize * plan.batch_size * plan.workers + plan.worker * plan.batch_size;
-                order[start..start + plan.batch_size].to_vec()
-            }
-            None => {
-                let start = epoch_step as usize * plan.batch_size;
-                let end = (start + plan.batch_size).min(plan.ids.len());
-                (start as u32..end as u32).collect()
-            }
-        };
-        (epoch, epoch_step, positions)
-    }
-
-    fn check_source(&self) -> Result<()> {
-        if self.spec.closed.as_ref().is_some_and(|closed| closed.load(Ordering::SeqCst)) {
-            return Err(StoreError::new(
-                ErrorKind::Argument,
-                "the connection of this generator has been closed (dbDisconnect): make a new generator",
-            ));
-        }
-        if let Drawings::Index { db, write_epoch, .. } = &self.spec.drawings {
-            if db.write_epoch() != *write_epoch {
-                return Err(StoreError::new(
-                    ErrorKind::Index,
-                    "the database was written after this generator was made, so its stroke index may be out of \
-                     date: make a new generator",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn render(&self, step: u64) -> Result<Batch> {
-        self.check_source()?;
-        if self.steps_per_epoch == 0 {
-            return Err(StoreError::new(ErrorKind::Argument, "there are no drawings to make batches of"));
-        }
-        let spec = &self.spec;
-        let (epoch, epoch_step, positions) = self.positions(step);
-        let ids: Vec<i64> = positions.iter().map(|&p| spec.plan.ids[p as usize]).collect();
-        let len = ids.len() * spec.options.values_per_drawing();
-        let mut x = self.pool.take(spec.pixels, len);
-        let (drawings, labels) = match &spec.drawings {
-            Drawings::Index { index, .. } => lookup(index, &ids)?,
-            Drawings::Texts(texts) => {
-                (positions.iter().map(|&p| Drawing::Json(texts[p as usize].as_str())).collect(), Vec::new())
-            }
-        };
-        match spec.plan.seed.filter(|_| spec.hflip) {
-            Some(seed) => {
-                let flagged: Vec<Mirrored<Drawing<'_>>> = drawings
-                    .into_iter()
-                    .zip(&positions)
-                    .map(|(drawing, &p)| Mirrored { drawing, mirror: Plan::flipped(seed, epoch, p) })
-                    .collect();
-                self.draw(&flagged, &ids, &mut x)?;
-            }
-            None => self.draw(&drawings, &ids, &mut x)?,
-        }
-        let y = match spec.targets {
-            Targets::None => None,
-            Targets::OneHot { classes } | Targets::Sparse { classes } => {
-                if let Some(at) = labels.iter().position(|&l| l < 0 || l as usize >= classes) {
-                    return Err(StoreError::new(
-                        ErrorKind::Argument,
-                        format!(
-                            "label_int {} of id {} is outside 0..{} (num_classes = {classes})",
-                            labels[at],
-                            ids[at],
-                            classes - 1
-                        ),
-                    ));
-                }
-                Some(match spec.targets {
-                    Targets::Sparse { .. } => Buffer::I32(labels),
-                    _ => {
-                        let mut rows = vec![0f32; labels.len() * classes];
-                        for (row, &label) in labels.iter().enumerate() {
-                            rows[row * classes + label as usize] = 1.0;
-                        }
-                        Buffer::F32(rows)
-                    }
-                })
-            }
-        };
-        let features = spec.features.as_ref().map(|f| f.gather(&positions));
-        Ok(Batch { step, epoch, epoch_step, ids, x, y, features })
-    }
-
-    fn draw<S: AsDrawing + Sync>(&self, drawings: &[S], ids: &[i64], x: &mut Buffer) -> Result<()> {
-        let out = match (x, self.spec.pixels) {
-            (Buffer::U8(v), _) => Output::Uint8(v),
-            (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
-            _ => return Err(StoreError::new(ErrorKind::Internal, "image buffer of the wrong type")),
-        };
-        render_batch(drawings, &self.spec.options, out, self.spec.threads).map_err(|e| render_error(e, ids))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doodles_raster::Encoding;
+    use doodles_raster::{render_batch, Encoding, Mirrored, Output, RenderOptions};
+    use std::sync::atomic::AtomicBool;
 
     fn texts_spec(n: usize, batch_size: usize, seed: Option<u64>, depth: usize) -> Spec {
         let texts = (0..n).map(|i| format!("[[[0, {}], [0, 255]]]", i % 256)).collect();

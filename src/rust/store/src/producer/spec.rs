@@ -1,0 +1,99 @@
+//! What a producer is asked for: the drawings, the plan, the image and label forms, side features.
+use super::plan::Plan;
+use crate::db::Database;
+use crate::error::{ErrorKind, Result, StoreError};
+use crate::index::StrokeIndex;
+use doodles_raster::RenderOptions;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Where the drawings come from.
+pub enum Drawings {
+    /// Table `doodles` through its stroke index. `db` and `write_epoch` tell whether the database
+    /// was written after the producer was made (then its index may be stale: an error).
+    Index { index: Arc<StrokeIndex>, db: Arc<Database>, write_epoch: u64 },
+    /// Drawing texts (JSON), by position in the plan's ids (the test table, a data frame).
+    Texts(Vec<String>),
+}
+
+/// The element type of the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pixels {
+    /// `round(255 * value)`; the model rescales.
+    Uint8,
+    /// Values in [0, 1], or [-1, 1] with `imagenet`.
+    Float32 { imagenet: bool },
+}
+
+/// What `y` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    /// No labels (test batches).
+    None,
+    /// float32 rows of `classes` columns.
+    OneHot { classes: usize },
+    /// The int32 class of each drawing, checked to be below `classes`.
+    Sparse { classes: usize },
+}
+
+/// Side inputs, by position in the plan's ids: `numeric` (`width` float32 values per id, row by
+/// row), then one-hot columns for `categories` (a 0-based level per id, -1 for none, of `levels`).
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub numeric: Vec<f32>,
+    pub width: usize,
+    pub categories: Vec<i32>,
+    pub levels: usize,
+}
+
+impl Features {
+    pub(super) fn columns(&self) -> usize {
+        self.width + self.levels
+    }
+
+    /// Whether there is a row of features per id.
+    pub(super) fn check(&self, n: usize) -> Result<()> {
+        let categories_ok = (self.levels == 0 && self.categories.is_empty()) || self.categories.len() == n;
+        if self.numeric.len() != n * self.width || !categories_ok {
+            return Err(StoreError::new(ErrorKind::Argument, "the side features do not have a row per id"));
+        }
+        Ok(())
+    }
+
+    /// The rows of features of the drawings at `positions`.
+    pub(super) fn gather(&self, positions: &[u32]) -> Vec<f32> {
+        let columns = self.columns();
+        let mut out = vec![0f32; positions.len() * columns];
+        for (row, &p) in out.chunks_exact_mut(columns.max(1)).zip(positions) {
+            let p = p as usize;
+            row[..self.width].copy_from_slice(&self.numeric[p * self.width..(p + 1) * self.width]);
+            if self.levels > 0 {
+                if let Ok(level) = usize::try_from(self.categories[p]) {
+                    if level < self.levels {
+                        row[self.width + level] = 1.0;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Everything a producer needs.
+pub struct Spec {
+    pub drawings: Drawings,
+    pub plan: Plan,
+    pub options: RenderOptions,
+    pub pixels: Pixels,
+    pub targets: Targets,
+    pub features: Option<Features>,
+    /// Mirror half of the drawings at random, per epoch (see [`Plan::flipped`]; needs a seed).
+    /// `options.mirror` mirrors them all.
+    pub hflip: bool,
+    /// Threads rendering one batch.
+    pub threads: usize,
+    /// Batches rendered ahead of the last one asked for (0: none, each is rendered when asked).
+    pub depth: usize,
+    /// Set when the connection the producer was made from is closed.
+    pub closed: Option<Arc<AtomicBool>>,
+}
