@@ -14,6 +14,17 @@ skip_if_no_keras3 <- function() {
   }
 }
 
+# The legacy R keras package (Keras 2) and tf_keras in the Keras environment.
+skip_if_no_legacy_keras <- function() {
+  skip_if_no_keras()
+  if (!dir.exists(file.path(r_keras_library(), "keras"))) {
+    skip(paste("the legacy R keras package is not installed in", r_keras_library()))
+  }
+  venv_python <- file.path(keras_env_path(), "bin", "python")
+  has_tf_keras <- processx::run(venv_python, c("-c", "import tf_keras"), error_on_status = FALSE)
+  if (has_tf_keras$status != 0) skip("the Keras environment has no tf_keras (tools/setup.sh installs it)")
+}
+
 # The R Keras library first, then the one doodles was loaded from (a private library in
 # development, the site library in CI).
 r_keras_libs <- function() {

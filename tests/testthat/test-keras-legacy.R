@@ -3,16 +3,6 @@
 # gives when its iterator, one batch ahead, meets the NULL that ends a generator. Like keras3, it
 # runs in a child R process with the R Keras library (helper-r-keras.R).
 
-skip_if_no_legacy_keras <- function() {
-  skip_if_no_keras()
-  if (!dir.exists(file.path(r_keras_library(), "keras"))) {
-    skip(paste("the legacy R keras package is not installed in", r_keras_library()))
-  }
-  venv_python <- file.path(keras_env_path(), "bin", "python")
-  has_tf_keras <- processx::run(venv_python, c("-c", "import tf_keras"), error_on_status = FALSE)
-  if (has_tf_keras$status != 0) skip("the Keras environment has no tf_keras (tools/setup.sh installs it)")
-}
-
 test_that("legacy keras trains on doodles generators and predicts without warnings", {
   skip_if_no_legacy_keras()
   output <- run_with_r_keras('
@@ -214,20 +204,4 @@ test_that("uint8 batches meeting a Keras 2 model that does not rescale are refus
                 fit_rescaled = "ran", predict_top3_rescaled = "ran",
                 keras3_model = "doodles_error_model")
   expect_equal(stats::setNames(results$outcome, results$road), expected)
-})
-
-test_that("the README's legacy keras block runs as written", {
-  skip_if_no_legacy_keras()
-  readme <- readLines(test_path("..", "..", "README.md"))
-  start <- grep("^### The article's way: the legacy R keras package", readme)
-  expect_length(start, 1L)
-  after <- readme[-seq_len(start)]
-  code_lines <- which(startsWith(after, "    "))
-  block <- after[code_lines[1]:(code_lines[1] + which(diff(c(code_lines, Inf)) > 1)[1] - 1L)]
-  expect_match(block[1], "library(keras)", fixed = TRUE)
-  dir <- withr::local_tempdir()
-  output <- run_with_r_keras(paste(c(sprintf('setwd("%s")', dir), substring(block, 5),
-                                     'cat("lines", length(readLines("submission.csv")), "\\n")'),
-                                   collapse = "\n"))
-  expect_true(any(output == "lines 751 "), info = paste(utils::tail(output, 5), collapse = "\n"))
 })
