@@ -17,6 +17,9 @@
 #' @param encoding Channel encoding (see [draw_doodles()]); by default set by `color`.
 #' @param next_ids Ids of the next batch to render in the background, or `NULL`.
 #' @param threads Rendering threads.
+#' @param mirror `TRUE` to draw every drawing mirrored left to right (within its own extent, see
+#'   [draw_doodles()]), or one `TRUE`/`FALSE` per id; the background batch of `next_ids` is
+#'   drawn as `mirror` says when it is one value, else plain.
 #' @inheritParams draw_doodles
 #' @return `list(x, y)`: `x` an array `(length(ids), side, side, channels)` of values in \[0, 1\]
 #'   (a numpy array for the Keras formats, see `format`), `y` the integer `label_int` of each id.
@@ -31,14 +34,20 @@
 doodle_batch <- function(con, ids, scale = 1, color = FALSE, line_width = 3, antialias = FALSE,
                          encoding = if (color) "hue" else "gray", next_ids = NULL,
                          threads = doodles_threads(), format = "array",
-                         imagenet_preproc = FALSE) {
+                         imagenet_preproc = FALSE, mirror = FALSE) {
   check_store_connection(con)
   assert_integerish(ids, any.missing = FALSE)
   assert_integerish(next_ids, any.missing = FALSE, null.ok = TRUE)
   threads <- check_drawing_options(scale, color, line_width, antialias, encoding, threads)
   check_format(format, imagenet_preproc)
+  assert_logical(mirror, any.missing = FALSE, min.len = 1)
+  if (!length(mirror) %in% c(1L, length(ids))) {
+    abort_doodles(sprintf("`mirror` has %d values: give one, or one per id (%d).", length(mirror),
+                          length(ids)), kind = "argument")
+  }
   batch <- store_batch(con@ptr, ids, scale, encoding, line_width, antialias, next_ids, threads,
-                       format, imagenet_preproc)
+                       format, imagenet_preproc, mirror = mirror,
+                       next_mirror = length(mirror) == 1L && mirror)
   batch$x <- batch_in_format(batch$x, format, imagenet_preproc)
   batch
 }

@@ -192,3 +192,21 @@ test_that("augment = 'hflip' mirrors about half of the drawings, per seed and ep
   expect_error(train_generator(con, ids, batch_size = 100, augment = "hflip", mirror = TRUE),
                class = "doodles_error_argument")
 })
+
+test_that("doodle_batch(mirror =) draws the ids mirrored, all of them or one flag each", {
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  ids <- c(7, 1, 300, 2999)
+  drawings <- read_doodles(con, ids)$drawing
+  expect_identical(doodle_batch(con, ids, scale = 0.25, mirror = TRUE)$x,
+                   draw_doodles(drawings, scale = 0.25, mirror = TRUE))
+  flags <- c(TRUE, FALSE, FALSE, TRUE)
+  # With the next batch rendered ahead (mirrored as `mirror` says when it is one value).
+  batch <- doodle_batch(con, ids, scale = 0.25, mirror = flags, next_ids = rev(ids))
+  expect_identical(batch$x, draw_doodles(drawings, scale = 0.25, mirror = flags))
+  expect_identical(doodle_batch(con, rev(ids), scale = 0.25)$x,
+                   draw_doodles(rev(drawings), scale = 0.25))
+  expect_error(doodle_batch(con, ids, mirror = c(TRUE, FALSE)), "one per id",
+               class = "doodles_error_argument")
+  expect_error(doodle_batch(con, ids, mirror = NA), class = "doodles_error_argument")
+})
