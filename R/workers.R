@@ -31,15 +31,10 @@ check_workers_agree <- function(devices, ...) {
   if (is.null(devices$n_workers) || devices$n_workers <= 1L) {
     return(invisible(TRUE))
   }
-  texts <- vapply(facts, function(value) {
-    value <- if (is.list(value) && !is.object(value)) {
-      paste(names(value), vapply(value, function(v) paste(format(v), collapse = " "), ""), sep = " ",
-            collapse = ", ")
-    } else {
-      paste(format(value), collapse = " ")
-    }
-    gsub("[\r\n\t]+", " ", value)
-  }, "")
+  # Each part of a composite fact (the database's rows and hashes, a list's entries) is compared
+  # on its own, so that the message names only the parts that differ.
+  texts <- unlist(unname(Map(fact_parts, names(facts), facts)))
+  texts <- gsub("[\r\n\t]+", " ", texts)
   mine <- paste(names(texts), texts, sep = "\t", collapse = "\n")
   everyone <- unlist(bridge_py()$exchange_among_workers(devices$strategy, "agree", mine))
   parsed <- lapply(strsplit(everyone, "\n", fixed = TRUE), function(lines) {
@@ -66,4 +61,20 @@ check_workers_agree <- function(devices, ...) {
     ), kind = "workers")
   }
   invisible(TRUE)
+}
+
+# A fact of check_workers_agree() as named strings: one, or one per part of a database
+# fingerprint or of a list.
+fact_parts <- function(name, value) {
+  if (inherits(value, "doodles_fingerprint")) {
+    return(stats::setNames(
+      c(format(value$rows, big.mark = ",", scientific = FALSE), value$hash, substr(value$labels, 1, 16)),
+      paste(name, c("rows", "doodles hash", "labels hash"))
+    ))
+  }
+  if (is.list(value) && !is.object(value)) {
+    return(stats::setNames(vapply(value, function(v) paste(format(v), collapse = " "), ""),
+                           paste(name, names(value))))
+  }
+  stats::setNames(paste(format(value), collapse = " "), name)
 }
