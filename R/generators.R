@@ -261,12 +261,16 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     if (!DBI::dbExistsTable(data, "test")) {
       abort_doodles("The database has no `test` table.", kind = "argument")
     }
-    rows_ids <- DBI::dbGetQuery(data, "SELECT id, key_id FROM test ORDER BY id")
+    # The Keras forms hand the drawings to a producer: read with the ids, in the one query.
+    rows_ids <- DBI::dbGetQuery(data, paste("SELECT id, key_id", if (format != "array") ", drawing",
+                                            "FROM test ORDER BY id"))
     rows <- nrow(rows_ids)
     key_id <- rows_ids$key_id
     feature_spec <- resolve_features(data, features, table = "test")
-    reader <- batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE,
-                           batch_options)
+    reader <- if (format == "array") {
+      batch_reader(data, "test", scale, color, threads, prefetch = TRUE, labels = FALSE,
+                   batch_options)
+    }
     read <- function(index) {
       ids <- rows_ids$id[index]
       upcoming <- if (reader$prefetches && max(index) < rows) {
@@ -318,7 +322,7 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
     feature_data <- if (!is.null(feature_spec)) frame_feature_columns(data, feature_spec)
   } else {
     ids <- rows_ids$id
-    drawings <- DBI::dbGetQuery(data, "SELECT drawing FROM test ORDER BY id")$drawing
+    drawings <- rows_ids$drawing
     feature_data <- if (!is.null(feature_spec)) feature_rows(data, "test", ids, feature_spec)
   }
   spec <- c(list(con = NULL, texts = drawings, ids = ids, batch_size = batch_size, seed = NULL,
