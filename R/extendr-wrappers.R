@@ -28,6 +28,11 @@ raster_limits <- function() rust_result(.Call(wrap__raster_limits))
 #' @noRd
 raster_cores <- function() rust_result(.Call(wrap__raster_cores))
 
+#' The number of strokes of each drawing (a character vector of stroke JSON), parsed as the
+#' rasterizer parses them: the `n_strokes` side feature, one definition for every road.
+#' @noRd
+raster_stroke_counts <- function(x) rust_result(.Call(wrap__raster_stroke_counts, x))
+
 #' glibc only: serve blocks up to `max_block` bytes from the heap and keep up to `keep` bytes of
 #' freed memory (see `doodles_raster::memory::keep_freed_memory`). Returns whether it applied.
 #' @noRd

@@ -146,8 +146,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                      worker = worker)
   if (format != "array" && is_doodles_connection(con)) {
     check_store_connection(con)
-    features <- producer_features(feature_rows(con, "doodles", samples_index, feature_spec),
-                                  feature_spec)
+    rows <- feature_rows(con, "doodles", samples_index, feature_spec, scan = TRUE)
+    features <- producer_features(rows, feature_spec)
     spec <- c(list(con = con@ptr, texts = NULL, ids = samples_index, batch_size = batch_size,
                    # Without a seed, the session's generator picks one: set.seed() still rules.
                    seed = if (is.null(seed)) sample.int(.Machine$integer.max, 1L) else seed,
@@ -188,7 +188,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
     if (is.null(feature_spec)) {
       return(list(batch$x, y))
     }
-    features <- features_in_format(read_features(con, "doodles", ids, feature_spec), format)
+    features <- features_in_format(feature_matrix(feature_rows(con, "doodles", ids, feature_spec),
+                                                   feature_spec), format)
     list(list(batch$x, features), y)
   }
   do.call(structure, c(list(generator), attributes,
@@ -254,8 +255,9 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
     }
     read <- function(index) {
       list(x = draw(data$drawing[index], scale, color, threads, batch_options),
-           features = if (!is.null(feature_spec)) frame_features(data[index, , drop = FALSE],
-                                                                 feature_spec))
+           features = if (!is.null(feature_spec)) {
+             feature_matrix(feature_values(data[index, , drop = FALSE], feature_spec), feature_spec)
+           })
     }
   } else {
     if (!DBI::dbExistsTable(data, "test")) {
@@ -277,7 +279,9 @@ test_generator <- function(data, batch_size = 32, scale = 1, color = FALSE,
         rows_ids$id[seq(max(index) + 1L, min(rows, max(index) + batch_size))]
       }
       list(x = reader$read(ids, upcoming)$x,
-           features = if (!is.null(feature_spec)) read_features(data, "test", ids, feature_spec))
+           features = if (!is.null(feature_spec)) {
+             feature_matrix(feature_rows(data, "test", ids, feature_spec), feature_spec)
+           })
     }
   }
   steps <- ceiling(rows / batch_size)
@@ -319,11 +323,13 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
   if (is.data.frame(data)) {
     drawings <- data$drawing
     ids <- seq_along(drawings)
-    feature_data <- if (!is.null(feature_spec)) frame_feature_columns(data, feature_spec)
+    feature_data <- if (!is.null(feature_spec)) feature_values(data, feature_spec)
   } else {
     ids <- rows_ids$id
     drawings <- rows_ids$drawing
-    feature_data <- if (!is.null(feature_spec)) feature_rows(data, "test", ids, feature_spec)
+    feature_data <- if (!is.null(feature_spec)) {
+      feature_rows(data, "test", ids, feature_spec, scan = TRUE)
+    }
   }
   spec <- c(list(con = NULL, texts = drawings, ids = ids, batch_size = batch_size, seed = NULL,
                  workers = 1L, worker = 0L, initial_epoch = 0L, format = format,
@@ -515,85 +521,4 @@ sql_batch_reader <- function(con, table, scale, color, threads, labels, draw_opt
            label_int = if (labels) as.integer(rows$label_int))
     }
   )
-}
-
-# Side features ---------------------------------------------------------------------------------
-
-builtin_features <- c(
-  recognized = "CASE WHEN recognized THEN 1.0 ELSE 0.0 END",
-  # Each stroke [[x...], [y...]] ends with "]]" (the last one with "]]]"), so this counts strokes
-  # in SQL, without bringing the drawings into R.
-  n_strokes = "(length(drawing) - length(replace(drawing, ']]', ''))) / 2"
-)
-
-resolve_features <- function(con, features, table = "doodles") {
-  if (is.null(features)) return(NULL)
-  assert_character(features, min.len = 1, any.missing = FALSE, unique = TRUE)
-  columns <- if (is.null(table)) NULL else DBI::dbListFields(con, table)
-  expressions <- character()
-  for (name in setdiff(features, "countrycode")) {
-    if (name %in% names(builtin_features)) {
-      source_column <- if (name == "n_strokes") "drawing" else name
-      if (!is.null(table) && !source_column %in% columns) {
-        abort_doodles(sprintf("Feature '%s' needs column '%s', which table %s lacks.", name,
-                              source_column, table), kind = "argument")
-      }
-      expressions[[name]] <- builtin_features[[name]]
-    } else if (is.null(table) || name %in% columns) {
-      expressions[[name]] <- as.character(DBI::dbQuoteIdentifier(con, name))
-    } else {
-      abort_doodles(sprintf("Feature '%s' is neither %s nor a column of table %s.", name,
-                            paste(c("countrycode", names(builtin_features)), collapse = ", "),
-                            table), kind = "argument")
-    }
-  }
-  countries <- if ("countrycode" %in% features) {
-    codes <- DBI::dbGetQuery(con, paste("SELECT DISTINCT countrycode FROM doodles",
-                                        "WHERE countrycode IS NOT NULL"))$countrycode
-    sort(codes[nzchar(codes)], method = "radix")
-  }
-  list(names = features, expressions = expressions, countries = countries,
-       width = length(expressions) + length(countries))
-}
-
-read_features <- function(con, table, ids, spec) {
-  select <- c("id", if (!is.null(spec$countries)) "countrycode",
-              if (length(spec$expressions)) paste(spec$expressions, "AS",
-                                                  DBI::dbQuoteIdentifier(con, names(spec$expressions))))
-  sql <- sprintf("SELECT %s FROM %s WHERE id IN (%s)", paste(select, collapse = ", "),
-                 DBI::dbQuoteIdentifier(con, table), paste(rep("?", length(ids)), collapse = ", "))
-  rows <- DBI::dbGetQuery(con, sql, params = as.list(ids))
-  rows <- rows[match(ids, rows$id), , drop = FALSE]
-  feature_matrix(rows, spec)
-}
-
-frame_features <- function(rows, spec) {
-  feature_matrix(frame_feature_columns(rows, spec), spec)
-}
-
-# `rows` (a data frame of drawings) with the columns of the features `spec` computes.
-frame_feature_columns <- function(rows, spec) {
-  for (name in names(spec$expressions)) {
-    rows[[name]] <- switch(name,
-      n_strokes = lengths(regmatches(rows$drawing, gregexpr("]]", rows$drawing, fixed = TRUE))),
-      recognized = as.numeric(as.logical(rows$recognized)),
-      rows[[name]]
-    )
-  }
-  rows
-}
-
-feature_matrix <- function(rows, spec) {
-  numeric_part <- vapply(names(spec$expressions), function(name) as.numeric(rows[[name]]),
-                         numeric(nrow(rows)))
-  numeric_part <- matrix(numeric_part, nrow = nrow(rows))
-  country_part <- if (!is.null(spec$countries)) {
-    index <- match(rows$countrycode, spec$countries)
-    m <- matrix(0, nrow(rows), length(spec$countries))
-    m[cbind(which(!is.na(index)), index[!is.na(index)])] <- 1
-    m
-  }
-  out <- cbind(numeric_part, country_part)
-  out[is.na(out)] <- 0
-  out
 }

@@ -50,33 +50,6 @@ prefetch_depth <- function(prefetch, call = rlang::caller_env()) {
   as.integer(prefetch)
 }
 
-# The side features of `ids` (rows of `table`), read once for the producer: the numeric ones as a
-# matrix, the country code as the 0-based position in `spec$countries` (-1: none).
-producer_features <- function(rows, spec) {
-  if (is.null(spec)) return(list(numeric = NULL, categories = NULL, levels = 0L))
-  numeric <- if (length(spec$expressions)) {
-    out <- feature_matrix(rows, utils::modifyList(spec, list(countries = NULL)))
-    storage.mode(out) <- "double"
-    out
-  }
-  categories <- if (!is.null(spec$countries)) {
-    code <- match(rows$countrycode, spec$countries) - 1L
-    code[is.na(code)] <- -1L
-    as.integer(code)
-  }
-  list(numeric = numeric, categories = categories, levels = length(spec$countries))
-}
-
-# The feature columns of `ids` of `table`, in the order of `ids`, in one query.
-feature_rows <- function(con, table, ids, spec) {
-  select <- c("id", if (!is.null(spec$countries)) "countrycode",
-              if (length(spec$expressions)) paste(spec$expressions, "AS",
-                                                  DBI::dbQuoteIdentifier(con, names(spec$expressions))))
-  rows <- DBI::dbGetQuery(con, sprintf("SELECT %s FROM %s", paste(select, collapse = ", "),
-                                       DBI::dbQuoteIdentifier(con, table)))
-  rows[match(ids, rows$id), , drop = FALSE]
-}
-
 # Legacy keras wraps R functions in a generator of its own; the producer's object goes as it is,
 # once its form is checked against the model (see check_calling_model()).
 #' @exportS3Method keras::as_generator

@@ -220,3 +220,22 @@ test_that("test_generator refuses bad input", {
   on.exit(DBI::dbDisconnect(empty))
   expect_error(test_generator(empty), "no `test` table", class = "doodles_error_argument")
 })
+
+test_that("the stroke count is the parser's on every road, whatever the JSON's spacing", {
+  # Valid JSON the rasterizer reads, with spaces where the dataset has none: 2, 1 and 3 strokes.
+  drawings <- c("[ [ [0, 255], [0, 255] ] , [ [10, 20], [30, 40] ] ]",
+                "[[[0,255],[0,255]]]",
+                "[[[0],[0]],\n [[5, 6], [7, 8]], [[9],[9]]]")
+  expect_identical(stroke_counts(drawings), c(2L, 1L, 3L))
+  rows <- one_class_per_row(3)
+  rows$drawing <- drawings
+  lite <- sample_sqlite(rows)
+  from_table <- train_generator(lite, rows$id, batch_size = 3, scale = 1 / 32, threads = 1,
+                                features = "n_strokes", seed = 1)()
+  expect_equal(from_table[[1]][[2]][, 1], c(2, 1, 3)[batch_ids(from_table)])
+  frame <- test_generator(data.frame(drawing = drawings), batch_size = 3, scale = 1 / 32,
+                          features = "n_strokes", con = lite, threads = 1)()
+  expect_equal(frame[[1]][[2]][, 1], c(2, 1, 3))
+  err <- expect_error(stroke_counts(c("[[[0],[0]]]", "[[[0],[0]]")), class = "doodles_error_drawing")
+  expect_match(conditionMessage(err), "drawing 2")
+})

@@ -85,8 +85,8 @@ test_that("store batches and generators give the same values in every form, pref
                         features = features)
   got <- it()[[1]][[2]]
   ids <- as.vector(reticulate::py_to_r(attr(it, "py_object")$ids(0L)))
-  expected <- doodles:::read_features(con, "doodles", ids,
-                                      doodles:::resolve_features(con, features))
+  spec <- doodles:::resolve_features(con, features)
+  expected <- doodles:::feature_matrix(doodles:::feature_rows(con, "doodles", ids, spec), spec)
   expect_equal(attr(it, "n_features"), ncol(expected))
   expect_equal(reticulate::py_to_r(got$dtype$name), "float32")
   expect_true(py_true(got$flags$c_contiguous))

@@ -222,6 +222,28 @@ fn raster_draw(
     })
 }
 
+/// The number of strokes of each drawing (a character vector of stroke JSON), parsed as the
+/// rasterizer parses them: the `n_strokes` side feature, one definition for every road.
+/// @noRd
+#[extendr]
+fn raster_stroke_counts(x: Robj) -> Robj {
+    guard(|| {
+        let strings = x.as_str_iter().ok_or_else(|| RError::argument("drawings must be a character vector"))?;
+        let mut counts = Vec::with_capacity(x.len());
+        for (index, drawing) in strings.enumerate() {
+            let drawing_error = |what: String| {
+                RError::new(Class::Drawing, format!("drawing {}: {what}", index + 1)).with("index", (index + 1) as f64)
+            };
+            if drawing.is_na() {
+                return Err(drawing_error("NA, expected a JSON array of strokes".to_string()));
+            }
+            let strokes = doodles_raster::parse_drawing(drawing).map_err(|error| drawing_error(error.to_string()))?;
+            counts.push(i32::try_from(strokes.len()).unwrap_or(i32::MAX));
+        }
+        Ok(counts.into())
+    })
+}
+
 /// The cores this process may use (affinity and cgroup limits included): `doodles_threads()`'s
 /// last resort.
 /// @noRd
@@ -263,5 +285,6 @@ extendr_module! {
     fn raster_draw;
     fn raster_limits;
     fn raster_cores;
+    fn raster_stroke_counts;
     fn raster_keep_freed_memory;
 }
