@@ -107,19 +107,18 @@ app_context <- function(model, db_dir, imagenet_preproc) {
                                conditionMessage(model)), "model"))
     }
   }
-  shape <- model_image_shape(model)
-  if (is.character(shape)) return(stop_with(shape, "model"))
+  input <- app_model_input(model)
+  if (is.character(input)) return(stop_with(input, "model"))
   classes <- as.integer(utils::tail(unlist(model$output_shape), 1))
   if (classes != length(words)) {
     return(stop_with(sprintf(paste(
       "The model predicts %d classes but the database in '%s' names %d words: open the page",
       "with the database the model was trained on."), classes, db_dir, length(words)), "model"))
   }
-  format <- keras_input_format(model)
   c(context, list(
-    model = model, scale = shape[1] / 256, color = shape[3] == 3, format = format,
+    model = model, scale = input$scale, color = input$color, format = input$format,
     # A model that takes bytes rescales them itself.
-    imagenet_preproc = imagenet_preproc && format == "float32"
+    imagenet_preproc = imagenet_preproc && input$format == "float32"
   ))
 }
 
@@ -140,17 +139,17 @@ app_words <- function(db_dir) {
   class_words(con)
 }
 
-# The model's image input as c(height, width, channels), or why the page cannot draw for it.
-model_image_shape <- function(model) {
+# The model's image input (model_input()), or why the page cannot draw for it.
+app_model_input <- function(model) {
   if (length(model$inputs) != 1) {
     return("The model takes side inputs besides the image; the page draws the image only.")
   }
-  shape <- unlist(model$input_shape)
-  if (length(shape) != 3 || shape[1] != shape[2] || !shape[3] %in% c(1, 3)) {
+  input <- tryCatch(model_input(model), doodles_error_model = function(e) NULL)
+  if (is.null(input) || input$height != input$width) {
     return(sprintf("The model's input is (%s), not a square image of 1 or 3 channels.",
-                   paste(shape, collapse = ", ")))
+                   paste(unlist(model$input_shape), collapse = ", ")))
   }
-  shape
+  input
 }
 
 app_ui <- function() {
