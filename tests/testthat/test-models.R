@@ -215,3 +215,26 @@ test_that("metric_map3() is Kaggle's MAP@3, with one-hot or sparse labels, in Ke
   }, list(file, x, truth))
   expect_true("map_3" %in% names(logs))
 })
+
+test_that("keras_version = '2' builds the same models in tf_keras, the uint8 rescaling included", {
+  skip_if_no_keras()
+  skip_if_not(reticulate::py_module_available("tf_keras"), "no tf_keras in the Keras environment")
+  keras2 <- keras_module("2")
+  applications <- doodles:::keras_applications
+  exists_in_keras2 <- vapply(applications, reticulate::py_has_attr, logical(1),
+                             x = keras2$applications)
+  expect_true(all(exists_in_keras2), info = paste(applications[!exists_in_keras2], collapse = ", "))
+  x <- array(sample(0:255, 2 * 32 * 32, replace = TRUE), c(2, 32, 32, 1))
+  for (name in c("mobilenet_v1", "lenet", "mlp", "mobilenet_v2")) {
+    model <- do.call(get_model, c(list(name, input_shape = c(32, 32), num_classes = 6,
+                                       input_dtype = "uint8", keras_version = "2"),
+                                  if (grepl("mobilenet", name)) list(alpha = 0.35)))
+    expect_true(reticulate::import_builtins()$isinstance(model, keras2$Model), label = name)
+    expect_identical(doodles:::model_keras_version(model), "2")
+    expect_identical(keras_input_format(model), "uint8")
+    expect_identical(model$get_layer("rescale_uint8")$get_config()$scale, 1 / 255)
+    p <- model$predict(reticulate::np_array(x, dtype = "uint8"), verbose = 0L)
+    expect_identical(dim(p), c(2L, 6L))
+    expect_equal(rowSums(p), c(1, 1), tolerance = 1e-5)
+  }
+})
