@@ -46,7 +46,8 @@
 #'   validation loss giving that epoch's checkpoint), `final_file` (where to save the final model:
 #'   `<model>_<size>_<channels>ch_final.keras`), `curve_file` (the PNG next to the log), `stem`
 #'   (`<model>_<size>_<channels>ch`, the start of every file name), `resumed_epochs` (the
-#'   epochs `resume` recorded, 0 without it), `monitor`, `mode` (`"min"` or `"max"`) and
+#'   epochs `resume` recorded, 0 without it), `checkpoint_epoch` (a function of file names giving
+#'   the epoch of each checkpoint of these callbacks, `NA` for other files), `monitor`, `mode` (`"min"` or `"max"`) and
 #'   `best_checkpoint` (a function of a training log, e.g. [plot_training_log()]'s value, giving
 #'   a list: `epoch`, `value` of `monitor`, and `file`, the checkpoint of the best epoch).
 #' @export
@@ -73,9 +74,10 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
     dir.create(models_dir, showWarnings = FALSE, recursive = TRUE)
     dir.create(logs_dir, showWarnings = FALSE, recursive = TRUE)
   }
-  stem <- sprintf("%s_%d_%dch", model_name, as.integer(size), as.integer(channels))
+  names <- checkpoint_names(model_name, size, channels)
+  stem <- names$stem
   log_file <- file.path(logs_dir, sprintf("%s_%s.csv", stem, format(Sys.time(), "%Y%m%d%H%M%S")))
-  checkpoint_pattern <- file.path(models_dir, paste0(stem, "_{epoch:02d}_{val_loss:.4f}.keras"))
+  checkpoint_pattern <- file.path(models_dir, names$keras_pattern)
   callbacks <- keras_module()$callbacks
   verbose <- as.integer(verbose)
   schedule <- list(
@@ -102,10 +104,7 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
       bridge_py()$checkpoint_history(checkpoint_pattern, past)
     )
   }
-  # Keras formats the pattern with Python's format(); C's printf rounds the same way.
-  checkpoint_file <- function(epoch, val_loss) {
-    file.path(models_dir, sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss))
-  }
+  checkpoint_file <- function(epoch, val_loss) file.path(models_dir, names$file(epoch, val_loss))
   list(
     # The learning-rate callback runs before the logger so the log has the rate of each epoch;
     # the history goes into each checkpoint after ModelCheckpoint wrote it.
@@ -117,10 +116,45 @@ training_callbacks <- function(model_name, size, channels, models_dir = "models"
     monitor = monitor,
     mode = mode,
     best_checkpoint = function(log) best_checkpoint(log, monitor, mode, checkpoint_file),
-    final_file = file.path(models_dir, paste0(stem, "_final.keras")),
+    final_file = file.path(models_dir, names$final),
     stem = stem,
+    checkpoint_epoch = names$epoch_of,
     curve_file = sub("\\.csv$", ".png", log_file),
     resumed_epochs = length(past)
+  )
+}
+
+#' The names of a training's checkpoints
+#'
+#' The one place that knows how [training_callbacks()] names its files: every name starts with
+#' the stem `<model>_<size>_<channels>ch`; a checkpoint is `<stem>_<epoch>_<val_loss>.keras`
+#' (the epoch from 1, at least two digits, the validation loss to 4 decimals) and the final model
+#' `<stem>_final.keras`.
+#'
+#' @param model_name The model's name.
+#' @param size The side of the input images in pixels.
+#' @param channels 1 or 3.
+#' @return A list: `stem`; `keras_pattern`, the checkpoints' name with Keras' `{epoch}` and
+#'   `{val_loss}` fields, for `ModelCheckpoint`; `file`, a function of the epoch and the
+#'   validation loss giving that checkpoint's name (as Keras formats the pattern); `final`, the
+#'   final model's name; `regex`, a regular expression matching this stem's checkpoint names;
+#'   and `epoch_of`, a function of file names (or paths) giving each one's epoch, `NA` for a file
+#'   that is no checkpoint of this stem.
+#' @noRd
+checkpoint_names <- function(model_name, size, channels) {
+  stem <- sprintf("%s_%d_%dch", model_name, as.integer(size), as.integer(channels))
+  regex <- sprintf("^%s_([0-9]+)_[^_]*\\.keras$", gsub("([][{}()+*^$|\\\\?.])", "\\\\\\1", stem))
+  list(
+    stem = stem,
+    keras_pattern = paste0(stem, "_{epoch:02d}_{val_loss:.4f}.keras"),
+    # Keras formats the pattern with Python's format(); C's printf rounds the same way.
+    file = function(epoch, val_loss) sprintf("%s_%02d_%.4f.keras", stem, as.integer(epoch), val_loss),
+    final = paste0(stem, "_final.keras"),
+    regex = regex,
+    epoch_of = function(files) {
+      files <- basename(files)
+      ifelse(grepl(regex, files), suppressWarnings(as.integer(sub(regex, "\\1", files))), NA_integer_)
+    }
   )
 }
 

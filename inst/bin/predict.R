@@ -41,26 +41,10 @@ main <- function(opts) {
   imagenet_preproc <- cli_option(opts, "imagenet-preproc", "flag")
   tta <- cli_option(opts, "tta", choices = c("none", "hflip"))
   balance <- cli_option(opts, "balance", "flag")
-  weights <- cli_option(opts, "weights", optional = TRUE)
-  if (!is.null(weights)) {
-    weights <- suppressWarnings(as.numeric(strsplit(weights, ",", fixed = TRUE)[[1]]))
-    if (length(weights) != length(model_files) || anyNA(weights) || any(weights < 0) ||
-        sum(weights) <= 0) {
-      stop(sprintf("-w/--weights must be %d non-negative numbers, not all 0, comma-separated",
-                   length(model_files)), call. = FALSE)
-    }
-  }
-  db_dir <- cli_option(opts, "db-dir", optional = TRUE)
-  if (is.null(db_dir)) db_dir <- Sys.getenv("DBDIR")
-  for (file in c(model_files, test_file, answers_file)) {
-    if (!file.exists(file)) stop(sprintf("the file '%s' does not exist", file), call. = FALSE)
-  }
-  if (!nzchar(db_dir) || !dir.exists(db_dir)) {
-    stop(sprintf(
-      "the database folder '%s' does not exist: give the training database with -d/--db-dir or DBDIR",
-      db_dir
-    ), call. = FALSE)
-  }
+  weights <- doodles:::parse_ensemble_weights(cli_option(opts, "weights", optional = TRUE),
+                                              length(model_files))
+  db_dir <- doodles:::predict_check_files(c(model_files, test_file, answers_file),
+                                          cli_option(opts, "db-dir", optional = TRUE))
 
   # Read-only: several predictions (and other readers) can share the database.
   con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = TRUE)
@@ -75,18 +59,7 @@ main <- function(opts) {
     "{if (tta == 'hflip') 'and mirrored' else ''}{if (balance) ', balanced' else ''}"
   ))
   started <- Sys.time()
-  # uint8 models (train_nn.R's) rescale their input themselves; a float32 model trained with
-  # ImageNet weights takes [-1, 1] (one model: an ensemble renders for each model's own input).
-  if (imagenet_preproc && (length(models) > 1L || inputs[[1]]$format == "uint8")) {
-    cli::cli_alert_info("The models rescale their input themselves: --imagenet-preproc is not used.")
-    imagenet_preproc <- FALSE
-  }
-  data <- if (imagenet_preproc) {
-    test_generator(test, batch_size = batch_size, scale = inputs[[1]]$scale,
-                   color = inputs[[1]]$color, imagenet_preproc = TRUE, format = "float32")
-  } else {
-    test
-  }
+  data <- doodles:::predict_data(test, inputs, imagenet_preproc, batch_size)
   top3 <- predict_top3(if (length(models) == 1L) models[[1]] else models, data, words = con,
                        weights = weights, tta = tta, balance = balance, batch_size = batch_size)
   elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
@@ -97,13 +70,7 @@ main <- function(opts) {
   }
   cli::cli_alert_success("Predicted in {round(elapsed, 1)} s; submission: {.file {files}}")
   if (!is.null(answers_file)) {
-    answers <- utils::read.csv(answers_file, colClasses = c(key_id = "character"))
-    truth <- answers$word[match(top3$key_id, answers$key_id)]
-    if (anyNA(truth)) {
-      stop(sprintf("'%s' has no answer for %d of the test rows", answers_file, sum(is.na(truth))),
-        call. = FALSE)
-    }
-    cat(sprintf("MAP@3: %.4f\n", map_at_k(truth, top3, k = 3)))
+    cat(sprintf("MAP@3: %.4f\n", doodles:::answers_map3(top3, answers_file)))
   }
   invisible(files)
 }

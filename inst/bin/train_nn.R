@@ -56,10 +56,7 @@ main <- function(opts) {
     cat(list_models(), sep = "\n")
     return(invisible())
   }
-  model_name <- cli_option(opts, "model")
-  if (!model_name %in% list_models()) {
-    stop(sprintf("unknown model '%s' (-m/--model): --list-models lists them", model_name), call. = FALSE)
-  }
+  model_name <- doodles:::train_check_model(cli_option(opts, "model"))
   batch_size <- cli_option(opts, "batch-size", "count", lower = 1)
   # Its range is the rasterizer's (?draw_doodles), checked by the first doodle_batch() below.
   scale <- cli_option(opts, "scale-factor", "number")
@@ -85,111 +82,26 @@ main <- function(opts) {
   workers <- cli_option(opts, "workers", optional = TRUE)
   worker_index <- cli_option(opts, "worker-index", "count", optional = TRUE)
   worker_timeout <- cli_option(opts, "worker-timeout", "number", lower = 1)
-  if (!is.null(workers) && is.null(worker_index)) {
-    stop("--workers needs --worker-index: this worker's place in the list, from 0", call. = FALSE)
-  }
-  if (is.null(workers) && !is.null(worker_index)) {
-    stop("--worker-index needs --workers, every worker's host:port", call. = FALSE)
-  }
-  multi_worker <- !is.null(workers) || nzchar(Sys.getenv("TF_CONFIG"))
-  if (multi_worker && !is.null(data_zip)) {
-    stop(paste(
-      "--data cannot be used with several workers: load the database once (without --workers)",
-      "and give every worker a copy of it"
-    ), call. = FALSE)
-  }
-  if (!is.null(resume) && !file.exists(resume)) {
-    stop(sprintf("the checkpoint '%s' (--resume) does not exist", resume), call. = FALSE)
-  }
-  db_dir <- cli_option(opts, "db-dir", optional = TRUE)
-  if (is.null(db_dir)) db_dir <- Sys.getenv("DBDIR")
-  if (!nzchar(db_dir)) {
-    stop("no database folder: give it with -d/--db-dir or the environment variable DBDIR", call. = FALSE)
-  }
-  if (!is.null(data_zip) && !file.exists(data_zip)) {
-    stop(sprintf("the data file '%s' (--data) does not exist", data_zip), call. = FALSE)
-  }
-  if (!dir.exists(db_dir)) {
-    if (is.null(data_zip)) {
-      stop(sprintf(
-        "the database folder '%s' does not exist; create it by loading the data: --data train_simplified.zip",
-        db_dir
-      ), call. = FALSE)
-    }
-    dir.create(db_dir, recursive = TRUE)
-  }
-
-  if (multi_worker && !file.exists(db_file_in(db_dir))) {
-    stop(sprintf("the database folder '%s' holds no database (%s)", db_dir,
-                 basename(db_file_in(db_dir))), call. = FALSE)
-  }
-  # Workers only read their copy of the database (read-only: several processes may share one).
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = multi_worker)
+  multi_worker <- doodles:::train_check_options(workers, worker_index, data_zip, resume)
+  db <- doodles:::train_open_database(cli_option(opts, "db-dir", optional = TRUE), data_zip, multi_worker)
+  con <- db$con
   on.exit(DBI::dbDisconnect(con), add = TRUE)
-  n_rows <- if (DBI::dbExistsTable(con, "doodles")) {
-    DBI::dbGetQuery(con, "SELECT count(*) AS n FROM doodles")$n
-  } else {
-    0
-  }
-  if (n_rows == 0) {
-    if (is.null(data_zip)) {
-      stop(sprintf("the database in '%s' holds no doodles: load them with --data train_simplified.zip", db_dir),
-        call. = FALSE)
-    }
-    # The split is checked before the load, on the rows of --data (counted only as far as needed).
-    check_split(count_data_rows(data_zip, split_rows_needed(train_ratio, batch_size)), train_ratio, batch_size)
-    cli::cli_alert_info("Loading {.file {data_zip}} into {.file {db_dir}}")
-    # Loading the full data takes minutes: the progress is shown even without a terminal.
-    load_doodles(con, data_zip, progress = TRUE)
-  } else {
-    check_split(n_rows, train_ratio, batch_size)
-    if (!is.null(data_zip)) {
-      cli::cli_alert_info("The database already holds {format(n_rows, big.mark = ',')} doodles: --data not loaded")
-    }
-  }
+  doodles:::train_fill_database(con, db$db_dir, data_zip, train_ratio, batch_size)
   num_classes <- DBI::dbGetQuery(con, "SELECT count(*) AS n FROM labels")$n
 
   # The article's split: a random share of the rows trains, the rest validates.
-  set.seed(seed)
-  ids <- sample(DBI::dbGetQuery(con, "SELECT id FROM doodles")$id)
-  n_train <- floor(length(ids) * train_ratio)
-  train_ids <- ids[seq_len(n_train)]
-  val_ids <- ids[-seq_len(n_train)]
+  split <- doodles:::train_split(con, train_ratio, seed)
+  train_ids <- split$train
+  val_ids <- split$validate
   if (is.null(steps_per_epoch)) steps_per_epoch <- length(train_ids) %/% batch_size
   if (is.null(validation_steps)) validation_steps <- length(val_ids) %/% batch_size
   imagenet_preproc <- weights == "imagenet"
   first <- doodle_batch(con, train_ids[1], scale = scale, color = color)
   input_shape <- dim(first$x)[-1]
-  stem <- sprintf("%s_%d_%dch", model_name, input_shape[1], input_shape[3])
-  initial_epoch <- 0L
-  if (!is.null(resume)) {
-    # Checkpoints are named <model>_<size>_<channels>ch_<epoch>_<val_loss>.keras.
-    pattern <- sprintf("^%s_([0-9]+)_[^_]*\\.keras$", stem)
-    if (!grepl(pattern, basename(resume))) {
-      stop(sprintf(paste(
-        "'%s' (--resume) is not a checkpoint of %s at this size and colour (%s_<epoch>_<val_loss>.keras):",
-        "give the -m, -s and -c it was trained with"), resume, model_name, stem), call. = FALSE)
-    }
-    initial_epoch <- as.integer(sub(pattern, "\\1", basename(resume)))
-    if (initial_epoch >= epochs) {
-      stop(sprintf("the checkpoint '%s' is of epoch %d: -e/--epochs (%d) leaves nothing to train",
-                   resume, initial_epoch, epochs), call. = FALSE)
-    }
-  }
+  initial_epoch <- doodles:::resume_epoch(resume, model_name, input_shape[1], input_shape[3], epochs)
 
   # Refused before the strategy waits (up to --worker-timeout) for the other workers.
-  if (multi_worker) {
-    cluster_size <- if (!is.null(workers)) {
-      length(strsplit(workers, ",", fixed = TRUE)[[1]])
-    } else {
-      cluster <- jsonlite::fromJSON(Sys.getenv("TF_CONFIG"))$cluster
-      length(unlist(cluster[intersect(names(cluster), c("chief", "worker"))]))
-    }
-    if (cluster_size > 0L && batch_size %% cluster_size != 0L) {
-      stop(sprintf("-b/--batch-size (%d) must be a multiple of the number of workers (%d)",
-                   batch_size, cluster_size), call. = FALSE)
-    }
-  }
+  if (multi_worker) doodles:::check_worker_batch_size(batch_size, workers)
   # With several workers, the strategy joins them: before anything else uses TensorFlow.
   devices <- training_strategy(n_gpu,
     workers = workers, worker_index = worker_index, worker_timeout = worker_timeout
@@ -251,15 +163,7 @@ main <- function(opts) {
     keras$saving$load_model(resume)
   })
   if (!is.null(resume)) {
-    # (None, height, width, channels) and (None, classes); unlist() drops the None.
-    shape <- unlist(model$input_shape)
-    classes <- unlist(model$output_shape)
-    if (!identical(as.integer(shape), as.integer(input_shape)) ||
-        !identical(as.integer(classes[length(classes)]), as.integer(num_classes))) {
-      stop(sprintf("the checkpoint '%s' takes %s images into %d classes, not %s into %d",
-                   resume, paste(shape, collapse = "x"), classes[length(classes)],
-                   paste(input_shape, collapse = "x"), num_classes), call. = FALSE)
-    }
+    doodles:::check_resumed_model(model, resume, input_shape, num_classes)
     cli::cli_alert_info("Resuming from {.file {resume}} after epoch {initial_epoch}")
   }
   # Early stopping and the learning-rate plateau continue from the epochs the checkpoint records.
@@ -283,7 +187,7 @@ main <- function(opts) {
       callbacks = callbacks$callbacks, initial_epoch = initial_epoch
     ),
     doodles_error_workers = function(e) {
-      stop(paste(conditionMessage(e), resume_advice(callbacks, models_dir, devices$chief)),
+      stop(paste(conditionMessage(e), doodles:::resume_advice(callbacks, models_dir, devices$chief)),
            call. = FALSE)
     }
   )
@@ -296,11 +200,8 @@ main <- function(opts) {
     return(invisible(NULL))
   }
 
-  log <- plot_training_log(callbacks$log_file, callbacks$curve_file)
   # The final model is the best epoch's (by --monitor), whose checkpoint holds its weights.
-  best <- callbacks$best_checkpoint(log)
-  model$load_weights(best$file)
-  model$save(callbacks$final_file)
+  best <- doodles:::save_best_model(model, callbacks)$best
   cli::cli_alert_success(paste(
     "Trained {nrow(history)} epoch{?s} in {round(elapsed, 1)} s",
     "({sprintf('%.2f', sum(history$data_seconds))} s of it waiting for batches)"
@@ -312,79 +213,6 @@ main <- function(opts) {
     "*" = "training curve: {.file {callbacks$curve_file}}"
   ))
   invisible(callbacks$final_file)
-}
-
-# The split of -r: floor(rows * ratio) train, the rest validate; each needs a batch at least.
-split_fits <- function(rows, train_ratio, batch_size) {
-  n_train <- floor(rows * train_ratio)
-  min(n_train, rows - n_train) >= batch_size
-}
-
-check_split <- function(rows, train_ratio, batch_size) {
-  if (split_fits(rows, train_ratio, batch_size)) {
-    return(invisible(TRUE))
-  }
-  # -r values that leave a batch on each side, to 3 decimals.
-  highest <- floor((rows - batch_size) / rows * 1000) / 1000
-  lowest <- ceiling(batch_size / rows * 1000) / 1000
-  rows_text <- format(rows, big.mark = ",")
-  n_train <- floor(rows * train_ratio)
-  stop(if (lowest > highest) {
-    sprintf("the data has %s rows, too few for a batch of %d to train and one to validate: pass a smaller -b",
-            rows_text, batch_size)
-  } else if (n_train < batch_size) {
-    sprintf("-r %s leaves %d of the %s rows to train, fewer than one batch of %d: pass -r %s or higher, or a smaller -b",
-            format(train_ratio), n_train, rows_text, batch_size, lowest)
-  } else {
-    sprintf("-r %s leaves %d of the %s rows to validate, fewer than one batch of %d: pass -r %s or lower, or a smaller -b",
-            format(train_ratio), rows - n_train, rows_text, batch_size, highest)
-  }, call. = FALSE)
-}
-
-# The fewest rows that split_fits(): from the exact bound, stepped as the script rounds.
-split_rows_needed <- function(train_ratio, batch_size) {
-  if (train_ratio %in% c(0, 1)) return(Inf)
-  rows <- max(1, ceiling(batch_size / train_ratio) - 1, floor((batch_size - 1) / (1 - train_ratio)) - 1)
-  while (!split_fits(rows, train_ratio, batch_size)) rows <- rows + 1
-  rows
-}
-
-# The rows of --data (a zip of CSV files, a folder of CSV or ndjson files, or one such file) as
-# load_doodles() would read them, counted as lines (less each CSV's header) only up to `at_most`:
-# the full data's first file has enough.
-count_data_rows <- function(path, at_most) {
-  files <- if (dir.exists(path)) list.files(path, "\\.(csv|ndjson)$", recursive = TRUE, full.names = TRUE) else path
-  rows <- 0
-  for (file in files) {
-    zipped <- grepl("\\.zip$", file, ignore.case = TRUE)
-    entries <- if (zipped) grep("\\.csv$", utils::unzip(file, list = TRUE)$Name, value = TRUE) else file
-    for (entry in entries) {
-      con <- if (zipped) unz(file, entry) else file(entry)
-      lines <- length(readLines(con, n = min(at_most - rows + 1, .Machine$integer.max), warn = FALSE))
-      close(con)
-      rows <- rows + max(0, lines - grepl("\\.csv$", entry, ignore.case = TRUE))
-      if (rows >= at_most) return(rows)
-    }
-  }
-  rows
-}
-
-# What to do after a worker failed: resume from the last checkpoint when there is one. A log
-# that holds no epoch yet is removed, as if the run had not started.
-resume_advice <- function(callbacks, models_dir, chief) {
-  if (!chief) {
-    return("Restart all the workers, with --resume and the last checkpoint worker 0 wrote, if any.")
-  }
-  if (file.exists(callbacks$log_file) && length(readLines(callbacks$log_file)) <= 1L) {
-    unlink(callbacks$log_file)
-  }
-  pattern <- paste0("^", callbacks$stem, "_[0-9]{2}_.*\\.keras$")
-  checkpoints <- sort(list.files(models_dir, pattern))
-  if (length(checkpoints) == 0L) {
-    return("No checkpoint was written yet: restart all the workers (without --resume).")
-  }
-  sprintf("Restart all the workers with --resume %s to go on from its epoch.",
-          file.path(models_dir, checkpoints[length(checkpoints)]))
 }
 
 quit(save = "no", status = run_cli(doc, main))
