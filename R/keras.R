@@ -2,7 +2,7 @@
 # batches a Rust producer makes: fit_doodles() hands them to Keras' own fit(). An R function (the
 # article's closure, or any DBI connection's generator) may only run on R's main thread
 # (rstudio/keras #986, #1073; keras3 #1197), which Keras' tf.data threads are not: the loop in
-# inst/python/doodles_bridge.py pulls each of its batches on the main thread and calls
+# inst/python/doodles_py/training.py pulls each of its batches on the main thread and calls
 # train_on_batch(), with the callbacks fit() runs. So does a worker of a multi-worker training,
 # whose Keras 3 fit() fails under MultiWorkerMirroredStrategy (see the bridge).
 
@@ -95,17 +95,17 @@ fit_doodles <- function(model, generator, steps_per_epoch = NULL, epochs = 1,
       validation_steps = if (is.null(validation_data)) NULL else as.integer(validation_steps),
       initial_epoch = as.integer(initial_epoch)
     )),
-    error = function(e) {
-      # A worker of a multi-worker training gone: the bridge's one-line account, without the
-      # Python traceback reticulate adds.
-      said <- regmatches(conditionMessage(e),
-                         regexpr("doodles: worker [0-9]+ of [0-9]+ stopped training[^\n]*",
-                                 conditionMessage(e)))
-      if (length(said) == 0L) stop(e)
-      abort_doodles(sub("^doodles: ", "", said), kind = "workers", call = NULL)
-    }
+    error = worker_failure
   )
   history_frame(result[[1]], result[[2]], initial_epoch)
+}
+
+# A worker of a multi-worker training gone (a WorkerFailure of inst/python/doodles_py/errors.py):
+# its one-line account as doodles_error_workers; any other error `e` as it is.
+worker_failure <- function(e) {
+  failure <- python_exception(e)
+  if (is.null(failure) || failure$kind != "workers") stop(e)
+  abort_doodles(sub("^doodles: ", "", failure$message), kind = "workers", call = NULL)
 }
 
 # What the bridge's loop pulls from: the producer's Python object itself, or an R function.

@@ -1,6 +1,6 @@
 # Generators in the Keras forms whose batches never touch R: R makes a Rust producer once (ids,
 # drawing options, labels, side features) and hands it to a Python object (inst/python/
-# doodles_batches.py) that Keras reads as it is, from any thread, through the package's own C
+# doodles_py/batches.py) that Keras reads as it is, from any thread, through the package's own C
 # functions. R's main thread, R's memory and R's garbage collector are not on a batch's road.
 
 # The Keras-form generator `train_generator()` and `test_generator()` return: the Python
@@ -72,9 +72,7 @@ print.doodles_batches <- function(x, ...) {
 batches_py <- function() {
   if (is.null(py_modules$batches)) {
     use_keras_env()
-    py_modules$batches <- reticulate::import_from_path(
-      "doodles_batches", path = system.file("python", package = "doodles"), convert = FALSE
-    )
+    py_modules$batches <- doodles_py("batches", convert = FALSE)
   }
   py_modules$batches
 }
@@ -96,7 +94,7 @@ with_producer_errors <- function(expr, call = rlang::caller_env()) {
   })
 }
 
-# The kind and message of an exception of inst/python/doodles_batches.py behind `e`, or NULL.
+# The kind and message of an exception of inst/python/doodles_py/errors.py behind `e`, or NULL.
 # Raised in Keras' tf.data thread, it reaches R inside TensorFlow's own error, which keeps only its
 # type's name and message in the text ("... DrawingError: ids[6] (id 70): ..."): that text is read.
 producer_error <- function(e) {

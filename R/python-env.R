@@ -270,14 +270,54 @@ keras_py <- function(keras_version = "auto") {
   py_modules[[slot]]
 }
 
-# The MAP@3 metric's module (inst/python/doodles_metrics.py).
+# The MAP@3 metric's module (inst/python/doodles_py/metrics.py).
 metrics_py <- function() {
   if (is.null(py_modules$metrics)) {
-    py_modules$metrics <- reticulate::import_from_path(
-      "doodles_metrics", path = system.file("python", package = "doodles")
-    )
+    py_modules$metrics <- doodles_py("metrics")
   }
   py_modules$metrics
+}
+
+# The package's Python package, inst/python/doodles_py (one module per job, see its __init__.py),
+# or one of its modules (`module`: "batches", "metrics", ...). With `convert = FALSE` its results
+# stay Python objects.
+doodles_py <- function(module = NULL, convert = TRUE) {
+  reticulate::import_from_path(paste(c("doodles_py", module), collapse = "."),
+                               path = system.file("python", package = "doodles"), convert = convert)
+}
+
+# The doodles_error kind of each exception of inst/python/doodles_py/errors.py, by its type.
+python_error_kinds <- c(WorkerFailure = "workers", DrawingError = "drawing", ArgumentError = "argument",
+                        IndexChangedError = "index", DoodlesError = "internal")
+
+# The exception of inst/python/doodles_py/errors.py that the R condition `e` is, when R's own call
+# into Python raised it: list(kind, type, message), the message the exception's own (without the
+# traceback reticulate adds), or NULL for any other error. Recognised by the exception's type:
+# reticulate >= 1.29 (as in the R Keras library of the tests) makes `e` the Python exception, its
+# classes naming its type ("doodles_py.errors.WorkerFailure"); reticulate 1.28 (Debian's) gives a
+# C++ error whose message starts with the qualified type, and py_last_error() the type's name and
+# the message of the last Python exception, taken when `e` says it is of that type. (Errors raised in Keras' threads reach R inside
+# TensorFlow's own: see producer_error().)
+python_exception <- function(e) {
+  force(e)
+  last <- tryCatch(reticulate::py_last_error(), error = function(err) NULL)
+  qualified <- "^doodles_py[.]errors[.]"
+  last_type <- if (is.character(last$type) && length(last$type) == 1L) sub(qualified, "", last$type) else ""
+  typed <- grep(qualified, class(e), value = TRUE)
+  type <- if (length(typed) > 0L) {
+    sub(qualified, "", typed[1])
+  } else if (startsWith(conditionMessage(e), paste0("doodles_py.errors.", last_type, ": "))) {
+    last_type
+  }
+  if (is.null(type) || !type %in% names(python_error_kinds)) {
+    return(NULL)
+  }
+  message <- if (identical(last_type, type) && is.character(last$value)) {
+    last$value
+  } else {
+    sub("^[^:]*: ", "", strsplit(conditionMessage(e), "\n")[[1]][1])
+  }
+  list(kind = python_error_kinds[[type]], type = type, message = message)
 }
 
 # The Keras `model` was built with, "3" or "2" (each Keras trains only its own models, with its
@@ -294,16 +334,14 @@ model_keras_version <- function(model) {
   NA_character_
 }
 
-# The bridge module (inst/python/doodles_bridge.py). Its results are converted to R values, or,
-# with `convert = FALSE`, left as Python objects (numpy arrays for Keras: that form needs numpy
-# only, not Keras).
+# The package's Python package (inst/python/doodles_py): the names R calls, from its modules.
+# Its results are converted to R values, or, with `convert = FALSE`, left as Python objects (numpy
+# arrays for Keras: that form needs numpy only, not Keras).
 bridge_py <- function(convert = TRUE) {
   slot <- if (convert) "bridge" else "arrays"
   if (is.null(py_modules[[slot]])) {
     if (convert) keras_py() else use_keras_env()
-    py_modules[[slot]] <- reticulate::import_from_path(
-      "doodles_bridge", path = system.file("python", package = "doodles"), convert = convert
-    )
+    py_modules[[slot]] <- doodles_py(convert = convert)
   }
   py_modules[[slot]]
 }

@@ -343,7 +343,7 @@ test_that("batches R takes in a loop are freed as it goes, though R's collector 
   load_doodles(con, sample_zip(), progress = FALSE)
   it <- train_generator(con, 1:3000, batch_size = 64, scale = 0.25, seed = 1, format = "float32")
   reticulate::py_run_string(paste(
-    "import gc, doodles_batches",
+    "import gc, doodles_py.batches as doodles_batches",
     "def doodles_live_batches():",
     "    return sum(isinstance(o, doodles_batches._Memory) for o in gc.get_objects())",
     sep = "\n"

@@ -71,7 +71,7 @@ test_that("legacy keras takes the producer's datasets (tf_keras Sequences) and e
     cat(sprintf("result %%d %%d %%.3f\\n", length(history$metrics$loss), nrow(p),
                 mean(max.col(p) - 1 == test$label_int)))
   ', files$dbdir, files$test_csv))
-  expect_true(any(grepl("^class doodles_batches.Batches", output)), info = paste(output, collapse = "\n"))
+  expect_true(any(grepl("^class doodles_py.batches.Batches", output)), info = paste(output, collapse = "\n"))
   result <- utils::read.table(text = grep("^result ", output, value = TRUE),
                               col.names = c("tag", "epochs", "rows", "test_accuracy"))
   expect_equal(result$epochs, 8)

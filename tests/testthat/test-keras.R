@@ -4,7 +4,7 @@
 test_that("batches reach NumPy as C-ordered float32 with R's indices", {
   skip_if_no_keras()
   bridge <- doodles:::bridge_py()
-  unconverted <- reticulate::import_from_path("doodles_bridge", convert = FALSE,
+  unconverted <- reticulate::import_from_path("doodles_py", convert = FALSE,
                                               path = system.file("python", package = "doodles"))
   x <- array(seq_len(2 * 3 * 4 * 2), c(2, 3, 4, 2))
   converted <- unconverted$as_model_input(x)

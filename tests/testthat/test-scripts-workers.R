@@ -26,7 +26,7 @@ worker_profile <- function() {
       "    cat(paste(ids, collapse = ' '), '\\n', sep = '', append = TRUE,",
       "        file = Sys.getenv('DOODLES_TEST_IDS'))))",
       "  trace('keras_batches', where = ns, print = FALSE, exit = quote(reticulate::py_run_string(",
-      "    paste('import doodles_batches as db, os',",
+      "    paste('import doodles_py.batches as db, os',",
       "          'if not getattr(db, \"traced\", False):',",
       "          '    fetch = db.BatchesBase._fetch',",
       "          '    def traced(self, step, with_step=False):',",

@@ -20,35 +20,8 @@ import threading
 import numpy as np
 
 
-class DoodlesError(Exception):
-    """An error of the producer; ``kind`` is the suffix of R's condition class doodles_error_*."""
-
-    kind = "internal"
-
-    def __init__(self, message, drawing_id=None):
-        super().__init__(message)
-        self.drawing_id = drawing_id
-
-
-class DrawingError(DoodlesError):
-    """A drawing that cannot be drawn; ``drawing_id`` names it."""
-
-    kind = "drawing"
-
-
-class ArgumentError(DoodlesError):
-    """A closed connection, an id or label out of range."""
-
-    kind = "argument"
-
-
-class IndexChangedError(DoodlesError):
-    """The database changed after the producer was made."""
-
-    kind = "index"
-
-
-ERRORS = {cls.kind: cls for cls in (DoodlesError, DrawingError, ArgumentError, IndexChangedError)}
+# The errors are also names of this module, as before the package had an errors module.
+from .errors import ERRORS, ArgumentError, DoodlesError, DrawingError, IndexChangedError  # noqa: F401
 
 
 class _Array(ctypes.Structure):
