@@ -246,3 +246,43 @@ test_that("train_nn.R keeps the epoch best by MAP@3 when the validation loss ris
   expect_identical(weights_of(file.path(by_loss$models, "lenet_32_1ch_final.keras")),
                    weights_of(checkpoint(by_loss, best_loss)))
 })
+
+test_that("predict.R predicts with an ensemble of models of different inputs, mirrored and balanced", {
+  skip_if_not_installed("processx")
+  keras_ok <- keras_available()
+  skip_if_not(isTRUE(keras_ok), attr(keras_ok, "reason"))
+  work <- withr::local_tempdir()
+  db_dir <- file.path(work, "db")
+  dir.create(db_dir)
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
+  load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"),
+               progress = FALSE)
+  words <- class_words(con)
+  DBI::dbDisconnect(con)
+  keras_module()$utils$set_random_seed(3L)
+  small <- get_model("lenet", input_shape = c(32, 32), num_classes = 345, input_dtype = "uint8")
+  colour <- get_model("mlp", input_shape = c(16, 16), color = TRUE, num_classes = 345, units = 8)
+  small$save(file.path(work, "small.keras"))
+  colour$save(file.path(work, "colour.keras"))
+  test_csv <- system.file("extdata", "test_simplified.csv", package = "doodles")
+  test <- utils::read.csv(test_csv, colClasses = c(key_id = "character"))
+  res <- rscript("predict.R", c("small.keras", "colour.keras", "-w", "3,1", "--tta", "hflip",
+                                "--balance", "-d", db_dir, "-t", test_csv, "-o", "submission.csv",
+                                "-a", system.file("extdata", "test_answers.csv", package = "doodles")),
+                 wd = work)
+  expect_identical(res$status, 0L, info = res$stderr)
+  expect_match(paste(res$stdout, res$stderr),
+               "with\\s+2\\s+models\\s+at\\s+32x32x1\\s+and\\s+16x16x3\\s+and\\s+mirrored,\\s+balanced")
+  expect_match(res$stdout, "MAP@3: [0-9.]+")
+  submission <- utils::read.csv(file.path(work, "submission.csv"), colClasses = "character")
+  # What the R functions give for the same models and options.
+  expected <- predict_top3(list(small, colour), test, words = words, weights = c(3, 1),
+                           tta = "hflip", balance = TRUE)
+  expect_identical(submission$key_id, test$key_id)
+  underscored <- lapply(expected[c("word1", "word2", "word3")], function(w) gsub(" ", "_", w))
+  expect_identical(submission$word, do.call(paste, unname(underscored)))
+  bad <- rscript("predict.R", c("small.keras", "colour.keras", "-w", "1", "-d", db_dir,
+                                "-t", test_csv), wd = work)
+  expect_identical(bad$status, 1L)
+  expect_match(bad$stderr, "-w/--weights must be 2 non-negative numbers")
+})
