@@ -148,7 +148,7 @@ check_drawing_options <- function(scale, color, line_width, antialias, encoding,
       kind = "argument", call = call
     )
   }
-  assert_count(threads, positive = TRUE, coerce = TRUE)
+  check_threads_arg(threads, call = call)
 }
 
 # `mirror`: one flag, or one per drawing (of `n`).

@@ -343,7 +343,7 @@ check_image_args <- function(scale, color, imagenet_preproc, threads,
   check_scale(scale, call = call)
   assert_flag(color, .var.name = "color")
   assert_flag(imagenet_preproc, .var.name = "imagenet_preproc")
-  assert_count(threads, positive = TRUE, .var.name = "threads")
+  check_threads_arg(threads, call = call)
 }
 
 check_draw_options <- function(..., call = rlang::caller_env()) {

@@ -182,7 +182,7 @@ load_files <- function(con, path, target, on_error, progress, threads, call = rl
   assert_string(path)
   on_error <- arg_choice(on_error, c("stop", "skip"))
   assert_flag(progress)
-  threads <- assert_count(threads, positive = TRUE, coerce = TRUE)
+  threads <- check_threads_arg(threads, call = call)
   if (!file.exists(path)) abort_doodles(sprintf("%s does not exist", path), kind = "argument", call = call)
   path <- normalizePath(path)
   transaction_rows <- doodles_option("doodles.load_transaction_rows")

@@ -46,7 +46,8 @@ predict_check_files <- function(files, db_dir = NULL) {
 #' ImageNet weights takes [-1, 1], which `imagenet_preproc` asks for (one model: an ensemble
 #' renders for each model's own input, and `imagenet_preproc` is then not used, with a message).
 #'
-#' @param test The test drawings (a data frame of the test CSV).
+#' @param test The test drawings: a connection whose `test` table holds them (predict.R loads the
+#'   CSV with [load_test()] into a store in memory), or a data frame.
 #' @param inputs Each model's [model_input()].
 #' @param imagenet_preproc `--imagenet-preproc`.
 #' @param batch_size `-b/--batch-size`.

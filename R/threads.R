@@ -14,3 +14,10 @@ doodles_threads <- function() {
   threads <- doodles_option("doodles.threads") %||% doodles_env("DOODLES_THREADS")
   if (is.null(threads)) min(raster_cores(), max_threads) else as.integer(as.numeric(threads))
 }
+
+# A `threads` argument: a whole number from 1 to `max_threads` (as the option and the variable),
+# so that a mistyped count does not start thousands of threads.
+check_threads_arg <- function(threads, call = rlang::caller_env()) {
+  assert_int(threads, lower = 1, upper = max_threads, coerce = TRUE, .var.name = "threads",
+             call = call)
+}

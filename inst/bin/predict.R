@@ -52,10 +52,14 @@ main <- function(opts) {
 
   models <- lapply(model_files, keras_module()$saving$load_model)
   inputs <- lapply(models, model_input)
-  test <- utils::read.csv(test_file, colClasses = c(key_id = "character"))
+  # The test CSV into a store of its own in memory, checked as load_test() checks (file, line).
+  test <- DBI::dbConnect(doodles_duckdb())
+  on.exit(DBI::dbDisconnect(test), add = TRUE)
+  load_test(test, test_file, progress = FALSE)
+  n_test <- DBI::dbGetQuery(test, "SELECT count(*) AS n FROM test")$n
   sizes <- vapply(inputs, function(input) sprintf("%dx%dx%d", input$height, input$width, input$channels), "")
   cli::cli_alert_info(paste(
-    "Predicting {nrow(test)} drawing{?s} with {length(models)} model{?s} at {sizes}",
+    "Predicting {n_test} drawing{?s} with {length(models)} model{?s} at {sizes}",
     "{if (tta == 'hflip') 'and mirrored' else ''}{if (balance) ', balanced' else ''}"
   ))
   started <- Sys.time()

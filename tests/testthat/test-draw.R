@@ -133,3 +133,14 @@ test_that("doodles_threads() reads the option, then the environment, then the co
   })
   withr::with_options(list(doodles.threads = 0), expect_error(doodles_threads(), "doodles.threads", class = "doodles_error"))
 })
+
+test_that("a threads argument above the cap is refused before any thread starts", {
+  drawing <- "[[[0, 255], [0, 255]]]"
+  expect_error(draw_doodles(drawing, threads = 1000), "threads", class = "doodles_error_argument")
+  expect_error(test_generator(data.frame(drawing = drawing), threads = 257),
+               class = "doodles_error_argument")
+  con <- DBI::dbConnect(doodles_duckdb())
+  withr::defer(DBI::dbDisconnect(con))
+  expect_error(load_doodles(con, sample_zip(), threads = 1e6), class = "doodles_error_argument")
+  expect_identical(dim(draw_doodles(drawing, scale = 1 / 32, threads = 256)), c(1L, 8L, 8L, 1L))
+})

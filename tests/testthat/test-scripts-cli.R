@@ -1,4 +1,4 @@
-# The command-line helpers the scripts are built from (R/workflow.R), in-process.
+# The command-line helpers the scripts are built from (R/cli.R), in-process.
 
 doc <- "Try the helpers.
 

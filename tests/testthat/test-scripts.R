@@ -248,15 +248,10 @@ test_that("train_nn.R keeps the epoch best by MAP@3 when the validation loss ris
 })
 
 test_that("predict.R predicts with an ensemble of models of different inputs, mirrored and balanced", {
-  skip_if_not_installed("processx")
-  keras_ok <- keras_available()
-  skip_if_not(isTRUE(keras_ok), attr(keras_ok, "reason"))
+  skip_if_no_keras()
   work <- withr::local_tempdir()
-  db_dir <- file.path(work, "db")
-  dir.create(db_dir)
-  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir))
-  load_doodles(con, system.file("extdata", "train_simplified.zip", package = "doodles"),
-               progress = FALSE)
+  db_dir <- sample_db_dir()  # read only here
+  con <- DBI::dbConnect(doodles_duckdb(), dbdir = db_file_in(db_dir), read_only = TRUE)
   words <- class_words(con)
   DBI::dbDisconnect(con)
   keras_module()$utils$set_random_seed(3L)
@@ -285,4 +280,17 @@ test_that("predict.R predicts with an ensemble of models of different inputs, mi
                                 "-t", test_csv), wd = work)
   expect_identical(bad$status, 1L)
   expect_match(bad$stderr, "-w/--weights must be 2 non-negative numbers")
+})
+
+test_that("predict.R loads the test CSV as load_test() does: a bad row is named by file and line", {
+  skip_if_no_keras()
+  work <- withr::local_tempdir()
+  db_dir <- sample_db_dir()  # read only here
+  get_model("mlp", input_shape = c(16, 16), num_classes = 345, units = 4)$save(file.path(work, "m.keras"))
+  writeLines(c("key_id,countrycode,drawing", "1,US,\"[[[0,1],[0,1]]]\"", "2,US,\"[[[0,1],[0\""),
+             file.path(work, "test.csv"))
+  res <- rscript("predict.R", c("m.keras", "-d", db_dir, "-t", "test.csv"), wd = work)
+  expect_identical(res$status, 1L)
+  expect_match(res$stderr, "predict.R: error: .*test.csv, line 3: invalid drawing")
+  expect_false(file.exists(file.path(work, "submission.csv")))
 })
