@@ -36,6 +36,7 @@ Options:
   --accumulate=<n>             Batches whose gradients are averaged before each update: the step of a batch n
                                times larger [default: 1].
   --mixed-precision            Compute in 16 bits (float16 on GPUs, bfloat16 on CPUs), the softmax in float32.
+  --augment=<kind>             none, or hflip: half of the training drawings mirrored, per seed and epoch [default: none].
   --monitor=<log>              What checkpoints, early stopping and the learning-rate plateau follow:
                                val_map_3 (MAP@3, the competition's metric), val_loss, val_accuracy or
                                val_top_3_accuracy; the final model has the best epoch's weights [default: val_map_3].
@@ -71,6 +72,7 @@ main <- function(opts) {
   warmup_epochs <- cli_option(opts, "warmup-epochs", "count", lower = 0)
   accumulate <- cli_option(opts, "accumulate", "count", lower = 1)
   mixed_precision <- cli_option(opts, "mixed-precision", "flag")
+  augment <- cli_option(opts, "augment", choices = c("none", "hflip"))
   monitor <- cli_option(opts, "monitor", choices = c("val_map_3", "val_loss", "val_accuracy",
                                                      "val_top_3_accuracy"))
   weights <- cli_option(opts, "weights", choices = c("none", "imagenet"))
@@ -120,7 +122,8 @@ main <- function(opts) {
       `--steps-per-epoch` = steps_per_epoch, `--validation-steps` = validation_steps,
       `--learning-rate` = learning_rate, `--lr-schedule` = lr_schedule,
       `--warmup-epochs` = warmup_epochs, `--accumulate` = accumulate,
-      `--mixed-precision` = mixed_precision, `--monitor` = monitor, `-w/--weights` = weights, `--seed` = seed,
+      `--mixed-precision` = mixed_precision, `--augment` = augment, `--monitor` = monitor,
+      `-w/--weights` = weights, `--seed` = seed,
       `--resume` = if (is.null(resume)) "none" else {
         sprintf("%s (file hash %s)", basename(resume), substr(rlang::hash_file(resume), 1, 16))
       }
@@ -133,7 +136,7 @@ main <- function(opts) {
   worker_batch <- batch_size %/% n_workers
   train_it <- train_generator(con, train_ids,
     num_classes = num_classes, batch_size = worker_batch,
-    scale = scale, color = color, seed = seed, format = "uint8",
+    scale = scale, color = color, seed = seed, format = "uint8", augment = augment,
     workers = n_workers, worker = devices$worker, initial_epoch = initial_epoch
   )
   val_it <- train_generator(con, val_ids,

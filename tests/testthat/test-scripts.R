@@ -294,3 +294,20 @@ test_that("predict.R loads the test CSV as load_test() does: a bad row is named 
   expect_match(res$stderr, "predict.R: error: .*test.csv, line 3: invalid drawing")
   expect_false(file.exists(file.path(work, "submission.csv")))
 })
+
+test_that("train_nn.R --augment hflip trains on half-mirrored batches; other kinds are refused", {
+  skip_if_not_installed("processx")
+  skip_if_no_keras()
+  work <- withr::local_tempdir()
+  res <- rscript("train_nn.R", c(
+    "-m", "mlp", "-b", "16", "-s", "0.0625", "-r", "0.9", "-n", "0", "-e", "1",
+    "--steps-per-epoch", "3", "--validation-steps", "1", "--augment", "hflip",
+    "-d", sample_db_dir(), "--models-dir", "models", "--logs-dir", "logs"
+  ), wd = work)
+  expect_identical(res$status, 0L, info = res$stderr)
+  expect_true(file.exists(file.path(work, "models", "mlp_16_1ch_final.keras")))
+  bad <- rscript("train_nn.R", c("--augment", "vflip", "-d", sample_db_dir()), wd = work,
+                 env = no_python)
+  expect_identical(bad$status, 1L)
+  expect_match(bad$stderr, "--augment")
+})
