@@ -302,12 +302,12 @@ test_that("train_nn.R --augment hflip trains on half-mirrored batches; other kin
   res <- rscript("train_nn.R", c(
     "-m", "mlp", "-b", "16", "-s", "0.0625", "-r", "0.9", "-n", "0", "-e", "1",
     "--steps-per-epoch", "3", "--validation-steps", "1", "--augment", "hflip",
-    "-d", sample_db_dir(), "--models-dir", "models", "--logs-dir", "logs"
+    "-d", "db", "--data", system.file("extdata", "train_simplified.zip", package = "doodles"),
+    "--models-dir", "models", "--logs-dir", "logs"
   ), wd = work)
   expect_identical(res$status, 0L, info = res$stderr)
   expect_true(file.exists(file.path(work, "models", "mlp_16_1ch_final.keras")))
-  bad <- rscript("train_nn.R", c("--augment", "vflip", "-d", sample_db_dir()), wd = work,
-                 env = no_python)
+  bad <- rscript("train_nn.R", c("--augment", "vflip", "-d", "db"), wd = work, env = no_python)
   expect_identical(bad$status, 1L)
   expect_match(bad$stderr, "--augment")
 })
