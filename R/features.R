@@ -14,21 +14,21 @@ resolve_features <- function(con, features, table = "doodles") {
   assert_character(features, min.len = 1, any.missing = FALSE, unique = TRUE)
   present <- if (is.null(table)) NULL else DBI::dbListFields(con, table)
   numeric <- setdiff(features, "countrycode")
-  for (name in numeric) {
-    column <- if (name %in% names(derived_features)) derived_features[[name]] else name
-    if (!is.null(table) && !column %in% present) {
-      abort_doodles(if (name %in% names(derived_features)) {
-        sprintf("Feature '%s' needs column '%s', which table %s lacks.", name, column, table)
+  derived <- numeric %in% names(derived_features)
+  # The column each numeric feature is read from.
+  sources <- ifelse(derived, derived_features[numeric], numeric)
+  for (i in seq_along(numeric)) {
+    if (!is.null(table) && !sources[[i]] %in% present) {
+      abort_doodles(if (derived[[i]]) {
+        sprintf("Feature '%s' needs column '%s', which table %s lacks.", numeric[[i]], sources[[i]],
+                table)
       } else {
-        sprintf("Feature '%s' is neither %s nor a column of table %s.", name,
+        sprintf("Feature '%s' is neither %s nor a column of table %s.", numeric[[i]],
                 paste(c("countrycode", names(derived_features)), collapse = ", "), table)
       }, kind = "argument")
     }
   }
-  columns <- unique(c(if ("countrycode" %in% features) "countrycode",
-                      vapply(numeric, function(name) {
-                        if (name %in% names(derived_features)) derived_features[[name]] else name
-                      }, "")))
+  columns <- unique(c(if ("countrycode" %in% features) "countrycode", unname(sources)))
   countries <- if ("countrycode" %in% features) {
     codes <- DBI::dbGetQuery(con, paste("SELECT DISTINCT countrycode FROM doodles",
                                         "WHERE countrycode IS NOT NULL"))$countrycode

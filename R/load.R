@@ -158,8 +158,15 @@ database_fingerprint <- function(con) {
 
 #' @export
 format.doodles_fingerprint <- function(x, ...) {
-  sprintf("%s rows, doodles hash %s, labels hash %s", format(x$rows, big.mark = ",",
-          scientific = FALSE), x$hash, substr(x$labels, 1, 16))
+  parts <- fingerprint_parts(x)
+  sprintf("%s rows, doodles hash %s, labels hash %s", parts[["rows"]], parts[["doodles hash"]],
+          parts[["labels hash"]])
+}
+
+# A fingerprint's parts as shown: rows, the drawings' hash, the labels' hash (16 digits each).
+fingerprint_parts <- function(x) {
+  c(rows = format(x$rows, big.mark = ",", scientific = FALSE), `doodles hash` = x$hash,
+    `labels hash` = substr(x$labels, 1, 16))
 }
 
 #' @export

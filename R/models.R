@@ -368,9 +368,7 @@ compile_model <- function(model, optimizer, loss, metrics, accumulate = 1L,
     optimizer <- optimizer$`__class__`$from_config(config)
   }
   if (is.null(metrics)) {
-    metrics <- list("accuracy", keras$metrics$TopKCategoricalAccuracy(k = 3L,
-                                                                     name = "top_3_accuracy"),
-                    metrics_py()$map_at_3(keras))
+    metrics <- list("accuracy", metric_top3_accuracy(version), metric_map3(version))
   }
   model$compile(optimizer = optimizer, loss = loss, metrics = metrics)
   invisible(model)

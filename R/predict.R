@@ -98,10 +98,11 @@ predict_probabilities <- function(model, data, steps = NULL, weights = NULL, tta
                     i = "Pass a data frame with a `drawing` column, or a connection with a `test` table, as `data`."),
                   kind = "argument")
   }
-  key_id <- if (drawings) drawings_key_id(data) else attr(data, "key_id")
   total <- NULL
   for (i in seq_along(models)) {
     p <- model_probabilities(models[[i]], data, steps, tta, batch_size)
+    # Every model's generator walks the drawings in the same order: the first one's key_id.
+    if (i == 1L) key_id <- attr(p, "key_id")
     total <- if (is.null(total)) p * weights[[i]] else {
       if (!identical(dim(total), dim(p))) {
         abort_doodles(sprintf("Model %d predicts %d x %d probabilities, model 1 %d x %d.", i,
@@ -248,38 +249,26 @@ prediction_matrix <- function(predicted, k) {
   matrix(as.character(predicted), nrow = nrow(predicted))
 }
 
-# One model's probabilities for `data`: a generator or a batch as given, drawings through a
-# test generator made for the model's input; with tta = "hflip" averaged with the mirrored
-# drawings'.
+# One model's probabilities for `data` (drawings through a test generator made for the model's
+# input, or a generator or a batch as given), with the generator's `key_id` as attribute; with
+# tta = "hflip" averaged with those of the generator's mirrored twin.
 model_probabilities <- function(model, data, steps, tta, batch_size, call = rlang::caller_env()) {
   if (is.data.frame(data) || inherits(data, "DBIConnection")) {
     input <- model_input(model)
-    make <- function(mirror) {
-      args <- list(data, batch_size = batch_size, scale = input$scale, color = input$color,
-                   format = input$format)
-      do.call(test_generator, c(args, if (mirror) list(mirror = TRUE)))
+    data <- test_generator(data, batch_size = batch_size, scale = input$scale,
+                           color = input$color, format = input$format)
+  }
+  probabilities <- generator_probabilities(model, data, steps, call)
+  if (tta == "hflip") {
+    mirrored <- attr(data, "mirrored")
+    if (!is.function(mirrored)) {
+      abort_doodles("`tta = \"hflip\"` needs a generator of test_generator() (or the drawings themselves).",
+                    kind = "argument", call = call)
     }
-    plain <- generator_probabilities(model, make(FALSE), steps, call)
-    if (tta == "none") return(plain)
-    return((plain + generator_probabilities(model, make(TRUE), steps, call)) / 2)
+    probabilities <- (probabilities + generator_probabilities(model, mirrored(), steps, call)) / 2
   }
-  plain <- generator_probabilities(model, data, steps, call)
-  if (tta == "none") return(plain)
-  mirrored <- attr(data, "mirrored")
-  if (!is.function(mirrored)) {
-    abort_doodles("`tta = \"hflip\"` needs a generator of test_generator() (or the drawings themselves).",
-                  kind = "argument", call = call)
-  }
-  (plain + generator_probabilities(model, mirrored(), steps, call)) / 2
-}
-
-# The key_id of drawings given as a data frame or as a connection's test table (NULL if none).
-drawings_key_id <- function(data) {
-  if (is.data.frame(data)) return(data$key_id)
-  if (!DBI::dbExistsTable(data, "test")) {
-    abort_doodles("The database has no `test` table.", kind = "argument")
-  }
-  DBI::dbGetQuery(data, "SELECT key_id FROM test ORDER BY id")$key_id
+  attr(probabilities, "key_id") <- attr(data, "key_id")
+  probabilities
 }
 
 # The model's class probabilities for `data` (a generator or a batch), one row per drawing.

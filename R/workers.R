@@ -67,10 +67,8 @@ check_workers_agree <- function(devices, ...) {
 # fingerprint or of a list.
 fact_parts <- function(name, value) {
   if (inherits(value, "doodles_fingerprint")) {
-    return(stats::setNames(
-      c(format(value$rows, big.mark = ",", scientific = FALSE), value$hash, substr(value$labels, 1, 16)),
-      paste(name, c("rows", "doodles hash", "labels hash"))
-    ))
+    parts <- fingerprint_parts(value)
+    return(stats::setNames(parts, paste(name, names(parts))))
   }
   if (is.list(value) && !is.object(value)) {
     return(stats::setNames(vapply(value, function(v) paste(format(v), collapse = " "), ""),
