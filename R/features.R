@@ -40,9 +40,11 @@ resolve_features <- function(con, features, table = "doodles") {
 
 # The source columns of rows `ids` of `table`, in the order of `ids`, with the features computed
 # (feature_values()): by their ids (a batch's), or with `scan` from one scan of the table (a
-# generator's whole set, read once for its producer).
-feature_rows <- function(con, table, ids, spec, scan = FALSE) {
-  select <- paste(DBI::dbQuoteIdentifier(con, c("id", spec$columns)), collapse = ", ")
+# generator's whole set, read once for its producer). Without `count_strokes`, the drawings are
+# not read and `n_strokes` is left out: the producer counts the strokes of what it renders.
+feature_rows <- function(con, table, ids, spec, scan = FALSE, count_strokes = TRUE) {
+  columns <- if (count_strokes) spec$columns else setdiff(spec$columns, derived_features[["n_strokes"]])
+  select <- paste(DBI::dbQuoteIdentifier(con, c("id", columns)), collapse = ", ")
   quoted_table <- DBI::dbQuoteIdentifier(con, table)
   rows <- if (scan) {
     DBI::dbGetQuery(con, sprintf("SELECT %s FROM %s", select, quoted_table))
@@ -51,13 +53,15 @@ feature_rows <- function(con, table, ids, spec, scan = FALSE) {
                                  paste(rep("?", length(ids)), collapse = ", ")),
                     params = as.list(ids))
   }
-  feature_values(rows[match(ids, rows$id), , drop = FALSE], spec)
+  feature_values(rows[match(ids, rows$id), , drop = FALSE], spec, count_strokes)
 }
 
 # `rows` (of a table or a data frame of drawings) with a column per numeric feature: the strokes
-# counted by the Rust parser, `recognized` as 0/1, other columns as they are.
-feature_values <- function(rows, spec) {
-  for (name in spec$numeric) {
+# counted by the Rust parser (unless `count_strokes` is FALSE), `recognized` as 0/1, other
+# columns as they are.
+feature_values <- function(rows, spec, count_strokes = TRUE) {
+  numeric <- if (count_strokes) spec$numeric else setdiff(spec$numeric, "n_strokes")
+  for (name in numeric) {
     rows[[name]] <- switch(name,
       n_strokes = stroke_counts(rows$drawing),
       recognized = as.numeric(as.logical(rows$recognized)),
@@ -89,19 +93,24 @@ feature_matrix <- function(rows, spec) {
   out
 }
 
-# The side features of rows (from feature_values()), read once for the producer: the numeric
-# ones as a matrix, the country code as the 0-based position in `spec$countries` (-1: none).
+# The side features of rows (from feature_values(count_strokes = FALSE)), read once for the
+# producer: the numeric ones as a matrix, `n_strokes` as the column where the producer puts the
+# stroke count of each drawing it renders, the country code as the 0-based position in
+# `spec$countries` (-1: none).
 producer_features <- function(rows, spec) {
   if (is.null(spec)) return(list(numeric = NULL, categories = NULL, levels = 0L))
-  numeric <- if (length(spec$numeric)) {
-    out <- feature_matrix(rows, utils::modifyList(spec, list(countries = NULL)))
+  read <- setdiff(spec$numeric, "n_strokes")
+  numeric <- if (length(read)) {
+    out <- feature_matrix(rows, utils::modifyList(spec, list(numeric = read, countries = NULL)))
     storage.mode(out) <- "double"
     out
   }
+  stroke_count_at <- match("n_strokes", spec$numeric) - 1L
   categories <- if (!is.null(spec$countries)) {
     code <- match(rows$countrycode, spec$countries) - 1L
     code[is.na(code)] <- -1L
     as.integer(code)
   }
-  list(numeric = numeric, categories = categories, levels = length(spec$countries))
+  list(numeric = numeric, categories = categories, levels = length(spec$countries),
+       stroke_count_at = if (!is.na(stroke_count_at)) stroke_count_at)
 }

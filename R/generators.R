@@ -146,7 +146,8 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                      worker = worker)
   if (format != "array" && is_doodles_connection(con)) {
     check_store_connection(con)
-    rows <- feature_rows(con, "doodles", samples_index, feature_spec, scan = TRUE)
+    rows <- feature_rows(con, "doodles", samples_index, feature_spec, scan = TRUE,
+                         count_strokes = FALSE)
     features <- producer_features(rows, feature_spec)
     spec <- c(list(con = con@ptr, texts = NULL, ids = samples_index, batch_size = batch_size,
                    # Without a seed, the session's generator picks one: set.seed() still rules.
@@ -323,12 +324,14 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
   if (is.data.frame(data)) {
     drawings <- data$drawing
     ids <- seq_along(drawings)
-    feature_data <- if (!is.null(feature_spec)) feature_values(data, feature_spec)
+    feature_data <- if (!is.null(feature_spec)) {
+      feature_values(data, feature_spec, count_strokes = FALSE)
+    }
   } else {
     ids <- rows_ids$id
     drawings <- rows_ids$drawing
     feature_data <- if (!is.null(feature_spec)) {
-      feature_rows(data, "test", ids, feature_spec, scan = TRUE)
+      feature_rows(data, "test", ids, feature_spec, scan = TRUE, count_strokes = FALSE)
     }
   }
   spec <- c(list(con = NULL, texts = drawings, ids = ids, batch_size = batch_size, seed = NULL,

@@ -21,11 +21,16 @@
 #   steps_per_epoch = ) in a child process on that build's generator of the same rows and form
 #   (before the producer: every batch through R's main thread, in R's memory).
 # Models: "free", a near-free model (rescaling, 8 x 8 average pooling, a dense softmax) so that
-# what is measured is the road; "mobilenet", MobileNet v1 with alpha 0.25. "wait/step" is the
-# seconds per step the consumer of the producer (Keras' data thread) waited in Rust for a batch.
+# what is measured is the road; "mobilenet", MobileNet v1 with alpha 0.25. "wait_ms_per_step" is
+# the milliseconds per step the consumer of the producer (Keras' data thread) waited in Rust for a
+# batch; "training_wait_ms", per step, the training thread's wait for its batch (taken from
+# Keras' dataset iterator on that thread, timed, before the compiled step trains on it), and
+# "steady_wait_ms" the same without each epoch's first step, where Keras starts a new iterator
+# (tf.data's from_generator: ~15 ms with any PyDataset, in-memory ones too, which the sample's
+# short epochs spread over few steps).
 # Goal on 2 cores: keras3::fit on the dataset >= 1.8x keras3::fit on the R function and >= 20k
-# images/s gray uint8 at 256 with the free model; the wait under 1 ms per step with MobileNet;
-# fit_doodles and keras3::fit within 10% of each other.
+# images/s gray uint8 at 256 with the free model; the training thread's wait under 1 ms per step
+# with MobileNet; fit_doodles and keras3::fit within 10% of each other.
 suppressPackageStartupMessages(library(doodles))
 args <- commandArgs(trailingOnly = TRUE)
 arg <- function(i, default) if (length(args) >= i) strsplit(args[[i]], ",")[[1]] else default
@@ -99,6 +104,30 @@ reticulate::py_run_string(paste(
   "    started = time.perf_counter()",
   "    model.fit(data, epochs=epochs, verbose=0, **kwargs)",
   "    return time.perf_counter() - started",
+  # The training thread's wait: Keras 3's train function (TensorFlow) takes the step's batch
+  # from the dataset's iterator inside its compiled step; here the batch is taken first, on the
+  # training thread, timed, and the same compiled one-step function trains on it. Waits are kept
+  # apart for the first step of an iterator (Keras makes one per epoch) and the others.
+  "def doodles_timed_training(model):",
+  "    import tensorflow as tf",
+  "    model.make_train_function()",
+  "    original = model.train_function",
+  "    def timed(iterator):",
+  "        if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):",
+  "            return original(iterator)",
+  "        started = time.perf_counter()",
+  "        try:",
+  "            data = next(iterator)",
+  "        except (StopIteration, tf.errors.OutOfRangeError):",
+  "            raise StopIteration",
+  "        first = iterator is not timed.iterator",
+  "        timed.iterator = iterator",
+  "        timed.waits.append((first, time.perf_counter() - started))",
+  "        return original([data])",
+  "    timed.iterator = None",
+  "    timed.waits = []",
+  "    model.train_function = timed",
+  "    return timed",
   sep = "\n"
 ))
 
@@ -116,6 +145,17 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     epochs <- max(1L, ceiling(steps / epoch_steps))
     road_steps <- epochs * epoch_steps
     waited <- function() reticulate::py_to_r(dataset$waited_seconds())
+    timed <- main$doodles_timed_training(model)
+    # The training thread's waits since `from` steps were timed: mean seconds per step, over all
+    # steps and over the steps after each epoch's first (Keras' new iterator).
+    training_waits <- function(from) {
+      waits <- reticulate::py_to_r(timed$waits)
+      waits <- waits[seq_along(waits) > from]
+      first <- vapply(waits, `[[`, TRUE, 1)
+      seconds <- vapply(waits, `[[`, 1, 2)
+      c(all = mean(seconds), steady = mean(seconds[!first]))
+    }
+    timed_steps <- function() reticulate::py_to_r(timed$waits$`__len__`())
     time_road <- function(road) {
       run <- switch(road,
         "keras3::fit, R function" = function(e) keras3::fit(model, r_function, epochs = e,
@@ -126,9 +166,10 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
         "Python fit" = function(e) main$doodles_python_fit(model, dataset, as.integer(e))
       )
       run(1L) # compiles the step
-      before <- waited()
+      before <- c(waited(), timed_steps())
       elapsed <- seconds(run(epochs))
-      c(images = road_steps * batch_size / elapsed, wait = (waited() - before) / road_steps)
+      c(images = road_steps * batch_size / elapsed, wait = (waited() - before[[1]]) / road_steps,
+        training_wait = training_waits(before[[2]]))
     }
     roads <- c(if (has_keras3) c("keras3::fit, R function", "keras3::fit"), "fit_doodles",
                "Python fit")
@@ -138,25 +179,32 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
                                              colour = colour_name, dtype = dtype, depth = depth,
                                              road = road,
                                              images_per_s = round(result[["images"]]),
-                                             wait_ms_per_step = round(1000 * result[["wait"]], 2))
+                                             wait_ms_per_step = round(1000 * result[["wait"]], 2),
+                                             training_wait_ms = round(1000 * result[["training_wait.all"]], 2),
+                                             steady_wait_ms = round(1000 * result[["training_wait.steady"]], 2))
     }
     # The model's ceiling: the same number of images already in memory, in this form.
     shape <- list(as.integer(epoch_steps * batch_size), 128L, 128L, if (colour) 3L else 1L)
     x <- np$zeros(shape, dtype = dtype)
     y <- np$zeros(list(shape[[1]], 345L), dtype = "float32")
     main$doodles_python_fit(model, x, 1L, y = y, batch_size = as.integer(batch_size))
+    before <- timed_steps()
     elapsed <- reticulate::py_to_r(main$doodles_python_fit(model, x, as.integer(epochs), y = y,
                                                            batch_size = as.integer(batch_size)))
+    ceiling_waits <- training_waits(before)
     rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
                                            colour = colour_name, dtype = dtype, depth = NA,
                                            road = "in-memory numpy",
                                            images_per_s = round(road_steps * batch_size / elapsed),
-                                           wait_ms_per_step = NA)
+                                           wait_ms_per_step = NA,
+                                           training_wait_ms = round(1000 * ceiling_waits[["all"]], 2),
+                                           steady_wait_ms = round(1000 * ceiling_waits[["steady"]], 2))
     rm(x, y)
     if (!is.null(earlier_lib) && model_name == "free") {
       rows[[length(rows) + 1]] <- data.frame(
         model = model_name, batch = batch_size, colour = colour_name, dtype = dtype, depth = NA,
-        road = "keras3::fit, earlier build", wait_ms_per_step = NA,
+        road = "keras3::fit, earlier build", wait_ms_per_step = NA, training_wait_ms = NA,
+        steady_wait_ms = NA,
         images_per_s = round(callr::r(earlier_keras3_fit, list(batch_size, colour, dtype, epochs,
                                                                free_model),
                                       libpath = c(earlier_lib, .libPaths())))

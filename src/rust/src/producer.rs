@@ -22,7 +22,7 @@ fn field(spec: &List, name: &str) -> Result<Robj, RError> {
 }
 
 /// Spec fields that may be NULL.
-const OPTIONAL: [&str; 5] = ["seed", "texts", "numeric", "categories", "con"];
+const OPTIONAL: [&str; 6] = ["seed", "texts", "numeric", "categories", "con", "stroke_count_at"];
 
 fn number(spec: &List, name: &str) -> Result<f64, RError> {
     let value = field(spec, name)?;
@@ -55,11 +55,15 @@ fn flag(spec: &List, name: &str) -> Result<bool, RError> {
 }
 
 /// Side features from R: `numeric` a double matrix (ids x width, column-major), `categories` an
-/// integer vector of 0-based levels (NA or -1 for none) of `levels`.
+/// integer vector of 0-based levels (NA or -1 for none) of `levels`, `stroke_count_at` the
+/// 0-based column of the numeric features where the producer puts each drawing's stroke count
+/// (NULL: none).
 fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
     let numeric = field(spec, "numeric")?;
     let categories = field(spec, "categories")?;
-    if numeric.is_null() && categories.is_null() {
+    let stroke_count_at =
+        if field(spec, "stroke_count_at")?.is_null() { None } else { Some(count(spec, "stroke_count_at")?) };
+    if numeric.is_null() && categories.is_null() && stroke_count_at.is_none() {
         return Ok(None);
     }
     let (values, width) = if numeric.is_null() {
@@ -83,7 +87,7 @@ fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
         let codes = categories.as_integer_slice().ok_or_else(|| RError::internal("categories must be integers"))?;
         (codes.iter().map(|&c| if c == i32::MIN { -1 } else { c }).collect(), levels)
     };
-    Ok(Some(Features { numeric: values, width, categories, levels }))
+    Ok(Some(Features { numeric: values, width, categories, levels, stroke_count_at }))
 }
 
 /// A producer (see `doodles_store::producer`) from `spec`, a named list: `con` (a doodles
@@ -92,8 +96,8 @@ fn features(spec: &List, n: usize) -> Result<Option<Features>, RError> {
 /// `initial_epoch`; `scale`, `encoding`, `line_width`, `antialias`, `mirror` (every drawing
 /// mirrored), `hflip` (half of them, per seed and epoch); `format` ("uint8" or
 /// "float32"), `imagenet`; `targets` ("none", "onehot", "sparse") and `classes`; `numeric`,
-/// `categories` and `levels` (side features); `threads` and `depth`. Returns list(pointer, address,
-/// steps_per_epoch).
+/// `categories`, `levels` and `stroke_count_at` (side features); `threads` and `depth`. Returns
+/// list(pointer, address, steps_per_epoch).
 /// @noRd
 #[extendr]
 fn producer_new(spec: List) -> Robj {

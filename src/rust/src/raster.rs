@@ -55,6 +55,15 @@ impl MirrorFlags {
             Some(_) => MirrorFlags::Each(flags),
         })
     }
+
+    /// `options` and the flags per drawing for doodles-store's batches: one flag for all goes
+    /// into the options, flags one by one stay flags.
+    pub(crate) fn split(self, options: &RenderOptions) -> (RenderOptions, Vec<bool>) {
+        match self {
+            MirrorFlags::All(all) => (options.with_mirror(all), Vec::new()),
+            MirrorFlags::Each(flags) => (*options, flags),
+        }
+    }
 }
 
 /// What R gets for a batch: an R double array, or the storage of a row-major batch for numpy.

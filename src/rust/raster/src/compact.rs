@@ -86,6 +86,19 @@ impl<'a> Drawing<'a> {
         }
     }
 
+    /// The number of strokes, as [`crate::parse_drawing`] counts them (the `n_strokes` side
+    /// feature); a compact record says it in its first varint, without decoding a point.
+    pub fn stroke_count(self) -> Result<usize, ParseError> {
+        if let Drawing::Record(record) = self {
+            if let Some((&COMPACT, mut body)) = record.split_first() {
+                return usize::try_from(read_varint(&mut body)?).map_err(|_| damaged());
+            }
+        }
+        let mut points = Points::default();
+        self.read_into(&mut points)?;
+        Ok(points.stroke_count())
+    }
+
     /// The drawing's JSON text, as it was given to [`RecordEncoder::encode`].
     pub fn json(self) -> Result<Cow<'a, str>, ParseError> {
         match self {
@@ -250,6 +263,20 @@ mod tests {
         }
         // Three points in two strokes: tag, count, then (n, x.., y..) per stroke.
         assert_eq!(record_of("[[[1, 2], [3, 4]], [[5], [6]]]").0, vec![COMPACT, 2, 2, 1, 2, 3, 4, 1, 5, 6]);
+    }
+
+    #[test]
+    fn stroke_counts_agree_on_every_form_of_a_drawing() {
+        for (json, strokes) in
+            [("[[[1, 2], [3, 4]], [[5], [6]]]", 2), ("[]", 0), ("[[[], []]]", 1), ("[[[0.5, 2], [3, 4]]]", 1)]
+        {
+            let (record, _) = record_of(json);
+            assert_eq!(Drawing::Record(&record).stroke_count().unwrap(), strokes, "{json}");
+            assert_eq!(Drawing::Json(json).stroke_count().unwrap(), strokes, "{json}");
+            assert_eq!(crate::parse_drawing(json).unwrap().len(), strokes, "{json}");
+        }
+        assert!(Drawing::Json("[[[1, 2], [3]]]").stroke_count().is_err());
+        assert!(Drawing::Record(&[COMPACT]).stroke_count().is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod load;
 mod synthetic;
 
 use crate::errors::RError;
-use batches::RenderedAhead;
+use doodles_store::batch::NextBatch;
 use doodles_store::db::Connection;
 use extendr_api::prelude::*;
 use std::cell::RefCell;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// producers read to refuse work once it is closed.
 pub(crate) struct Open {
     pub(crate) conn: Connection,
-    ahead: RenderedAhead,
+    ahead: NextBatch,
     pub(crate) closed: Arc<AtomicBool>,
 }
 

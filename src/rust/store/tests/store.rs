@@ -89,3 +89,47 @@ fn writes_are_seen_and_transactions_respected() {
     assert!(err.message().contains("doodles.id has type Int64, expected INTEGER"), "{}", err.message());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Batches with mirror flags per drawing go through the same render-ahead as plain ones: a batch
+/// rendered ahead is used only for the same ids, flags and options, and equals a fresh render.
+#[test]
+fn batches_mirrored_one_by_one_are_rendered_ahead_like_plain_ones() {
+    use doodles_raster::{Encoding, Output, RenderOptions};
+    let (dir, files, conn) = synthetic_store("store-mirror", 400, 4);
+    let options = LoadOptions { threads: 2, ..LoadOptions::default() };
+    let mut loader = Loader::new(list_sources(&files.train).unwrap(), Target::Train, options);
+    while loader.load_next(&conn).unwrap().is_some() {}
+    load::finalize(&conn).unwrap();
+    let options = RenderOptions::new(16, Encoding::Gray, 2.0, false).unwrap();
+    let ids: Vec<i64> = vec![3, 300, 17, 42];
+    let flags = vec![true, false, false, true];
+    let render = |next: &mut batch::NextBatch, mirror: &[bool], options: &RenderOptions| {
+        let mut out = vec![0u8; ids.len() * options.values_per_drawing()];
+        batch::render(&conn, next, &ids, mirror, options, 2, Output::Uint8(&mut out)).unwrap();
+        out
+    };
+    let fresh = render(&mut batch::NextBatch::default(), &flags, &options);
+    let plain = render(&mut batch::NextBatch::default(), &[], &options);
+    let per_drawing = options.values_per_drawing();
+    for (i, &flag) in flags.iter().enumerate() {
+        let range = i * per_drawing..(i + 1) * per_drawing;
+        assert_eq!(fresh[range.clone()] != plain[range], flag, "drawing {i}");
+    }
+    // All flags set is the options' mirror.
+    assert_eq!(
+        render(&mut batch::NextBatch::default(), &[true; 4], &options),
+        render(&mut batch::NextBatch::default(), &[], &options.with_mirror(true))
+    );
+    let layout = Output::Uint8(&mut []).layout();
+    for ahead_flags in [flags.clone(), vec![false, true, true, false], Vec::new()] {
+        let mut next = batch::NextBatch::default();
+        batch::start_prefetch(&conn, &mut next, &ids, &ahead_flags, &options, layout, 2).unwrap();
+        assert_eq!(render(&mut next, &flags, &options), fresh);
+    }
+    let mut out = vec![0u8; ids.len() * per_drawing];
+    let err =
+        batch::render(&conn, &mut batch::NextBatch::default(), &ids, &[true], &options, 2, Output::Uint8(&mut out))
+            .unwrap_err();
+    assert!(err.message().contains("1 mirror flags for 4 drawings"), "{}", err.message());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

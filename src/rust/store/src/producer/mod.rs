@@ -384,6 +384,7 @@ mod tests {
             width: 1,
             categories: vec![0, 1, -1, 1, 0, 2],
             levels: 3,
+            stroke_count_at: None,
         });
         let producer = Producer::new(spec).unwrap();
         let batch = producer.next().unwrap();
@@ -397,6 +398,34 @@ mod tests {
                 assert_eq!(row[1 + level], if level as i32 == expected_level { 1.0 } else { 0.0 });
             }
         }
+    }
+
+    #[test]
+    fn the_stroke_count_goes_in_at_its_column_counted_from_each_drawing() {
+        let spec = |texts: Vec<String>| {
+            let mut spec = texts_spec(6, 3, Some(4), 0);
+            spec.drawings = Drawings::Texts(texts);
+            spec.features = Some(Features {
+                numeric: (1..=6).flat_map(|i| [i as f32, -(i as f32)]).collect(),
+                width: 2,
+                stroke_count_at: Some(1),
+                ..Features::default()
+            });
+            spec
+        };
+        // Drawing i has i strokes of one point.
+        let producer =
+            Producer::new(spec((1..=6).map(|i| format!("[{}]", vec!["[[1], [2]]"; i].join(", "))).collect())).unwrap();
+        for _ in 0..2 {
+            let batch = producer.next().unwrap();
+            let features = batch.features.unwrap();
+            for (row, &id) in batch.ids.iter().enumerate() {
+                assert_eq!(&features[row * 3..row * 3 + 3], &[id as f32, id as f32, -(id as f32)]);
+            }
+        }
+        let err = Producer::new(spec(vec!["[[[1, 2], [3]]]".to_string(); 6])).unwrap().next().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Drawing);
+        assert!(err.message().starts_with("ids[1] (id "), "{}", err.message());
     }
 
     #[test]

@@ -4,9 +4,9 @@ use super::buffer::{Batch, Buffer};
 use super::plan::Plan;
 use super::spec::{Drawings, Pixels, Targets};
 use super::{lock, Shared};
-use crate::batch::{lookup, render_error};
+use crate::batch::{draw, drawing_error, lookup};
 use crate::error::{ErrorKind, Result, StoreError};
-use doodles_raster::{render_batch, AsDrawing, Drawing, Mirrored, Output};
+use doodles_raster::{Drawing, Output};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -80,17 +80,20 @@ impl Shared {
                 (positions.iter().map(|&p| Drawing::Json(texts[p as usize].as_str())).collect(), Vec::new())
             }
         };
-        match spec.plan.seed.filter(|_| spec.hflip) {
-            Some(seed) => {
-                let flagged: Vec<Mirrored<Drawing<'_>>> = drawings
-                    .into_iter()
-                    .zip(&positions)
-                    .map(|(drawing, &p)| Mirrored { drawing, mirror: Plan::flipped(seed, epoch, p) })
-                    .collect();
-                self.draw(&flagged, &ids, &mut x)?;
-            }
-            None => self.draw(&drawings, &ids, &mut x)?,
-        }
+        let stroke_counts = match spec.features.as_ref().and_then(|f| f.stroke_count_at) {
+            Some(_) => stroke_counts(&drawings, &ids)?,
+            None => Vec::new(),
+        };
+        let mirror: Vec<bool> = match spec.plan.seed.filter(|_| spec.hflip) {
+            Some(seed) => positions.iter().map(|&p| Plan::flipped(seed, epoch, p)).collect(),
+            None => Vec::new(),
+        };
+        let out = match (&mut x, spec.pixels) {
+            (Buffer::U8(v), _) => Output::Uint8(v),
+            (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
+            _ => return Err(StoreError::new(ErrorKind::Internal, "image buffer of the wrong type")),
+        };
+        draw(drawings, &mirror, &ids, &spec.options, spec.threads, out)?;
         let y = match spec.targets {
             Targets::None => None,
             Targets::OneHot { classes } | Targets::Sparse { classes } => {
@@ -117,17 +120,17 @@ impl Shared {
                 })
             }
         };
-        let features = spec.features.as_ref().map(|f| f.gather(&positions));
+        let features = spec.features.as_ref().map(|f| f.gather(&positions, &stroke_counts));
         Ok(Batch { step, epoch, epoch_step, ids, x, y, features })
     }
+}
 
-    /// Renders `drawings` into `x` in the producer's pixel type.
-    fn draw<S: AsDrawing + Sync>(&self, drawings: &[S], ids: &[i64], x: &mut Buffer) -> Result<()> {
-        let out = match (x, self.spec.pixels) {
-            (Buffer::U8(v), _) => Output::Uint8(v),
-            (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
-            _ => return Err(StoreError::new(ErrorKind::Internal, "image buffer of the wrong type")),
-        };
-        render_batch(drawings, &self.spec.options, out, self.spec.threads).map_err(|e| render_error(e, ids))
-    }
+/// The number of strokes of each drawing (the `n_strokes` side feature); a drawing that cannot
+/// be read is named as the renderer names it.
+fn stroke_counts(drawings: &[Drawing<'_>], ids: &[i64]) -> Result<Vec<usize>> {
+    drawings
+        .iter()
+        .enumerate()
+        .map(|(index, drawing)| drawing.stroke_count().map_err(|error| drawing_error(index, ids, error)))
+        .collect()
 }

@@ -38,17 +38,20 @@ pub enum Targets {
 
 /// Side inputs, by position in the plan's ids: `numeric` (`width` float32 values per id, row by
 /// row), then one-hot columns for `categories` (a 0-based level per id, -1 for none, of `levels`).
+/// With `stroke_count_at`, each drawing's number of strokes, counted from the drawing the batch
+/// renders, goes in at that column of the numeric part (`width` does not count it).
 #[derive(Debug, Clone, Default)]
 pub struct Features {
     pub numeric: Vec<f32>,
     pub width: usize,
     pub categories: Vec<i32>,
     pub levels: usize,
+    pub stroke_count_at: Option<usize>,
 }
 
 impl Features {
     pub(super) fn columns(&self) -> usize {
-        self.width + self.levels
+        self.width + usize::from(self.stroke_count_at.is_some()) + self.levels
     }
 
     /// Whether there is a row of features per id.
@@ -57,20 +60,33 @@ impl Features {
         if self.numeric.len() != n * self.width || !categories_ok {
             return Err(StoreError::new(ErrorKind::Argument, "the side features do not have a row per id"));
         }
+        if self.stroke_count_at.is_some_and(|at| at > self.width) {
+            return Err(StoreError::new(ErrorKind::Argument, "the stroke count's column is past the numeric features"));
+        }
         Ok(())
     }
 
-    /// The rows of features of the drawings at `positions`.
-    pub(super) fn gather(&self, positions: &[u32]) -> Vec<f32> {
+    /// The rows of features of the drawings at `positions`, whose stroke counts are
+    /// `stroke_counts` (when `stroke_count_at` asks for them).
+    pub(super) fn gather(&self, positions: &[u32], stroke_counts: &[usize]) -> Vec<f32> {
         let columns = self.columns();
+        let numeric_columns = columns - self.levels;
         let mut out = vec![0f32; positions.len() * columns];
-        for (row, &p) in out.chunks_exact_mut(columns.max(1)).zip(positions) {
+        for (i, (row, &p)) in out.chunks_exact_mut(columns.max(1)).zip(positions).enumerate() {
             let p = p as usize;
-            row[..self.width].copy_from_slice(&self.numeric[p * self.width..(p + 1) * self.width]);
+            let values = &self.numeric[p * self.width..(p + 1) * self.width];
+            match self.stroke_count_at {
+                Some(at) => {
+                    row[..at].copy_from_slice(&values[..at]);
+                    row[at] = stroke_counts[i] as f32;
+                    row[at + 1..numeric_columns].copy_from_slice(&values[at..]);
+                }
+                None => row[..self.width].copy_from_slice(values),
+            }
             if self.levels > 0 {
                 if let Ok(level) = usize::try_from(self.categories[p]) {
                     if level < self.levels {
-                        row[self.width + level] = 1.0;
+                        row[numeric_columns + level] = 1.0;
                     }
                 }
             }
