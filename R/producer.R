@@ -98,8 +98,8 @@ with_producer_errors <- function(expr, call = rlang::caller_env()) {
 # Raised in Keras' tf.data thread, it reaches R inside TensorFlow's own error, which keeps only its
 # type's name and message in the text ("... DrawingError: ids[6] (id 70): ..."): that text is read.
 producer_error <- function(e) {
-  kinds <- c(DrawingError = "drawing", ArgumentError = "argument", IndexChangedError = "index",
-             DoodlesError = "internal")
+  # A WorkerFailure is the training loop's own, raised on R's call (see worker_failure()).
+  kinds <- python_error_kinds[names(python_error_kinds) != "WorkerFailure"]
   text <- conditionMessage(e)
   pattern <- sprintf("(?<![A-Za-z])(%s): ([^\n]*)", paste(names(kinds), collapse = "|"))
   found <- regmatches(text, regexec(pattern, text, perl = TRUE))[[1]]

@@ -23,8 +23,8 @@
 # Models: "free", a near-free model (rescaling, 8 x 8 average pooling, a dense softmax) so that
 # what is measured is the road; "mobilenet", MobileNet v1 with alpha 0.25. "wait_ms_per_step" is
 # the milliseconds per step the consumer of the producer (Keras' data thread) waited in Rust for a
-# batch; "training_wait_ms", per step, the training thread's wait for its batch (taken from
-# Keras' dataset iterator on that thread, timed, before the compiled step trains on it), and
+# batch; "training_wait_ms", per step, the training thread's wait for its batch (the time the
+# compiled step spends taking it from Keras' dataset iterator, timed in the graph), and
 # "steady_wait_ms" the same without each epoch's first step, where Keras starts a new iterator
 # (tf.data's from_generator: ~15 ms with any PyDataset, in-memory ones too, which the sample's
 # short epochs spread over few steps).
@@ -104,28 +104,32 @@ reticulate::py_run_string(paste(
   "    started = time.perf_counter()",
   "    model.fit(data, epochs=epochs, verbose=0, **kwargs)",
   "    return time.perf_counter() - started",
-  # The training thread's wait: Keras 3's train function (TensorFlow) takes the step's batch
-  # from the dataset's iterator inside its compiled step; here the batch is taken first, on the
-  # training thread, timed, and the same compiled one-step function trains on it. Waits are kept
-  # apart for the first step of an iterator (Keras makes one per epoch) and the others.
+  # The training thread's wait: the step's batch is taken from Keras' dataset iterator inside
+  # the compiled step, as Keras' own train function does, between two timestamps taken in the
+  # graph (no Python, no GIL between them); then the model's train_step trains on it. Waits are
+  # kept apart for the first step of an iterator (Keras makes one per epoch) and the others.
   "def doodles_timed_training(model):",
   "    import tensorflow as tf",
-  "    model.make_train_function()",
-  "    original = model.train_function",
+  "    @tf.function(reduce_retracing=True)",
+  "    def step(iterator):",
+  "        started = tf.timestamp()",
+  "        with tf.control_dependencies([started]):",
+  "            data = iterator.get_next()",
+  "        with tf.control_dependencies(tf.nest.flatten(data)):",
+  "            waited = tf.timestamp() - started",
+  "        return model.train_step(data), waited",
   "    def timed(iterator):",
-  "        if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):",
-  "            return original(iterator)",
-  "        started = time.perf_counter()",
   "        try:",
-  "            data = next(iterator)",
-  "        except (StopIteration, tf.errors.OutOfRangeError):",
+  "            logs, waited = step(iterator)",
+  "        except tf.errors.OutOfRangeError:",
   "            raise StopIteration",
   "        first = iterator is not timed.iterator",
   "        timed.iterator = iterator",
-  "        timed.waits.append((first, time.perf_counter() - started))",
-  "        return original([data])",
+  "        timed.waits.append((first, float(waited)))",
+  "        return logs",
   "    timed.iterator = None",
   "    timed.waits = []",
+  "    model.make_train_function()",
   "    model.train_function = timed",
   "    return timed",
   sep = "\n"

@@ -112,6 +112,36 @@ test_that("the numpy batch is a view of the memory Rust wrote, never a copy", {
   }
 })
 
+test_that("the producer's arrays start on 64 bytes, so tf.data takes them into tensors without a copy", {
+  skip_if_no_keras()
+  con <- local_store()
+  load_doodles(con, sample_zip(), progress = FALSE)
+  tf <- reticulate::import("tensorflow", convert = FALSE)
+  address <- function(a) reticulate::py_to_r(a$`__array_interface__`)$data[[1]]
+  for (format in c("uint8", "float32")) {
+    it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.25, color = TRUE, seed = 2,
+                          format = format, features = c("n_strokes", "countrycode"))
+    batch <- it()
+    arrays <- list(x = batch[[1]][[1]], features = batch[[1]][[2]], y = batch[[2]])
+    for (name in names(arrays)) expect_equal(address(arrays[[name]]) %% 64, 0, info = name)
+    # What Keras' PyDataset adapter does with a batch: tf.data's from_generator, whose tensor is
+    # the numpy array's own memory when it is aligned (a copy otherwise): a value written into
+    # the batch afterwards shows in the tensor.
+    reticulate::py_run_string(paste(
+      "def doodles_written_after(x):",
+      "    import tensorflow as tf",
+      "    spec = tf.TensorSpec(x.shape, x.dtype)",
+      "    tensor = next(iter(tf.data.Dataset.from_generator(lambda: iter([x]), output_signature=spec)))",
+      "    x[0, 0, 0, 0] = 7",
+      "    return float(tensor[0, 0, 0, 0])",
+      sep = "\n"
+    ))
+    seen <- reticulate::import_main(convert = FALSE)$doodles_written_after(arrays$x)
+    expect_equal(reticulate::py_to_r(seen), 7, info = format)
+  }
+  reticulate::py_run_string("del doodles_written_after")
+})
+
 test_that("batches Python keeps stay intact after R dropped the generator, over thousands of batches and gc()", {
   skip_if_no_keras()
   con <- local_store()

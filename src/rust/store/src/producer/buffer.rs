@@ -1,12 +1,72 @@
 //! A batch and its memory, and the pool that hands image buffers back for the next batches.
 use super::spec::Pixels;
+use bytemuck::{Pod, Zeroable};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
+
+/// 64 bytes, Eigen's largest alignment (AVX-512): TensorFlow takes a numpy array whose memory
+/// starts on one as it is, and copies any other (measured through `tf.data`'s `from_generator`,
+/// which Keras' PyDataset adapter uses: 5.2 ms against 0.26 ms for a colour float32 batch of 256).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block([u8; 64]);
+
+// SAFETY: 64 plain bytes, no padding (size 64, alignment 64); any bit pattern is valid.
+unsafe impl Zeroable for Block {}
+unsafe impl Pod for Block {}
+
+/// `len` values of `T`, zeroed at first, in memory that starts on a 64-byte boundary.
+pub struct Aligned<T> {
+    blocks: Vec<Block>,
+    len: usize,
+    values: PhantomData<T>,
+}
+
+impl<T: Pod> Aligned<T> {
+    pub fn zeroed(len: usize) -> Self {
+        let bytes = len * std::mem::size_of::<T>();
+        Aligned { blocks: vec![Block([0; 64]); bytes.div_ceil(64)], len, values: PhantomData }
+    }
+}
+
+impl<T: Pod> Default for Aligned<T> {
+    fn default() -> Self {
+        Aligned::zeroed(0)
+    }
+}
+
+impl<T: Pod> Deref for Aligned<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &bytemuck::cast_slice(&self.blocks)[..self.len]
+    }
+}
+
+impl<T: Pod> DerefMut for Aligned<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut bytemuck::cast_slice_mut(&mut self.blocks)[..self.len]
+    }
+}
+
+impl<T: Pod + PartialEq> PartialEq for Aligned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Pod + std::fmt::Debug> std::fmt::Debug for Aligned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
 
 /// A batch's memory: images, labels or features.
 #[derive(Debug)]
 pub enum Buffer {
-    U8(Vec<u8>),
-    F32(Vec<f32>),
+    U8(Aligned<u8>),
+    F32(Aligned<f32>),
     I32(Vec<i32>),
 }
 
@@ -49,8 +109,8 @@ impl BufferPool {
         }
         drop(kept);
         match pixels {
-            Pixels::Uint8 => Buffer::U8(vec![0; len]),
-            Pixels::Float32 { .. } => Buffer::F32(vec![0.0; len]),
+            Pixels::Uint8 => Buffer::U8(Aligned::zeroed(len)),
+            Pixels::Float32 { .. } => Buffer::F32(Aligned::zeroed(len)),
         }
     }
 
@@ -73,5 +133,24 @@ pub struct Batch {
     pub ids: Vec<i64>,
     pub x: Buffer,
     pub y: Option<Buffer>,
-    pub features: Option<Vec<f32>>,
+    pub features: Option<Aligned<f32>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_memory_starts_on_64_bytes_and_holds_exactly_len_values() {
+        for len in [0, 1, 15, 16, 17, 1000] {
+            let mut floats = Aligned::<f32>::zeroed(len);
+            let bytes = Aligned::<u8>::zeroed(len);
+            assert_eq!((floats.len(), bytes.len()), (len, len));
+            assert_eq!(floats.as_ptr() as usize % 64, 0);
+            assert_eq!(bytes.as_ptr() as usize % 64, 0);
+            assert!(floats.iter().all(|&v| v == 0.0));
+            floats.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32);
+            assert_eq!(floats.last().copied(), len.checked_sub(1).map(|i| i as f32));
+        }
+    }
 }

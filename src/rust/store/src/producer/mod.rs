@@ -18,7 +18,7 @@ mod plan;
 mod render;
 mod spec;
 
-pub use buffer::{Batch, Buffer, BufferPool};
+pub use buffer::{Aligned, Batch, Buffer, BufferPool};
 pub use plan::Plan;
 pub use spec::{Drawings, Features, Pixels, Spec, Targets};
 
@@ -467,7 +467,7 @@ mod tests {
             else {
                 panic!("uint8 expected")
             };
-            assert_eq!(x, &want);
+            assert_eq!(&x[..], &want[..]);
             assert_eq!(x, again_x);
             let pixels = options.values_per_drawing();
             for (i, &flag) in flags.iter().enumerate() {

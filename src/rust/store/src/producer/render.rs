@@ -1,6 +1,6 @@
 //! One batch, from its step to its arrays: the positions of its drawings in the plan, the
 //! drawings (through the stroke index or as texts), rendered, with labels and side features.
-use super::buffer::{Batch, Buffer};
+use super::buffer::{Aligned, Batch, Buffer};
 use super::plan::Plan;
 use super::spec::{Drawings, Pixels, Targets};
 use super::{lock, Shared};
@@ -111,7 +111,7 @@ impl Shared {
                 Some(match spec.targets {
                     Targets::Sparse { .. } => Buffer::I32(labels),
                     _ => {
-                        let mut rows = vec![0f32; labels.len() * classes];
+                        let mut rows = Aligned::zeroed(labels.len() * classes);
                         for (row, &label) in labels.iter().enumerate() {
                             rows[row * classes + label as usize] = 1.0;
                         }

@@ -1,4 +1,5 @@
 //! What a producer is asked for: the drawings, the plan, the image and label forms, side features.
+use super::buffer::Aligned;
 use super::plan::Plan;
 use crate::db::Database;
 use crate::error::{ErrorKind, Result, StoreError};
@@ -68,10 +69,10 @@ impl Features {
 
     /// The rows of features of the drawings at `positions`, whose stroke counts are
     /// `stroke_counts` (when `stroke_count_at` asks for them).
-    pub(super) fn gather(&self, positions: &[u32], stroke_counts: &[usize]) -> Vec<f32> {
+    pub(super) fn gather(&self, positions: &[u32], stroke_counts: &[usize]) -> Aligned<f32> {
         let columns = self.columns();
         let numeric_columns = columns - self.levels;
-        let mut out = vec![0f32; positions.len() * columns];
+        let mut out = Aligned::zeroed(positions.len() * columns);
         for (i, (row, &p)) in out.chunks_exact_mut(columns.max(1)).zip(positions).enumerate() {
             let p = p as usize;
             let values = &self.numeric[p * self.width..(p + 1) * self.width];
