@@ -9,9 +9,9 @@
 # copied SAMPLE_COPIES times (an environment variable, default 10: 30,000 drawings, 117 steps of
 # 256 per epoch; Keras starts a new tf.data iterator every epoch, ~20 ms before its first batch
 # whatever the dataset, which the sample's 11-step epochs would weigh 15% of a near-free model's
-# time), at 128 x 128 (scale 0.5), 2 threads, each road timed ROUNDS times (default 3; the round
-# of median speed is reported: the same fit() on the same dataset varies by up to 30% from one
-# run to the next on a 2-core VM), each road training whole epochs of the sample (at least
+# time), at 128 x 128 (scale 0.5), 2 threads, each road timed ROUNDS times (default 3), the rounds
+# going over the roads in turn, the round of median speed reported (the same fit() on the same
+# dataset varies by up to 35% from one run to the next on a 2-core VM), each road training whole epochs of the sample (at least
 # `steps` steps, in one fit() call) after a warm-up fit of one epoch (which compiles the step):
 # - "keras3::fit, R function": keras3::fit() on an R function returning the producer's batch
 #   (`function() it()`): keras3 turns it into a Python generator whose every call waits for R's
@@ -131,7 +131,6 @@ reticulate::py_run_string(paste(
   "    return tf.data.Dataset.from_tensors((tf.constant(x), tf.constant(y))).repeat(steps)",
   "def doodles_timed_training(model):",
   "    import tensorflow as tf",
-  "    @tf.function(reduce_retracing=True)",
   "    def step(iterator):",
   "        started = tf.timestamp()",
   "        with tf.control_dependencies([started]):",
@@ -139,9 +138,16 @@ reticulate::py_run_string(paste(
   "        with tf.control_dependencies(tf.nest.flatten(data)):",
   "            waited = tf.timestamp() - started",
   "        return model.train_step(data), waited",
+  # A compiled step per kind of batch (each road's own shapes, as Keras would compile it for
+  # that road alone): one step shared by the roads would be traced for shapes general enough
+  # for all, and MobileNet runs a third slower on some of them.
+  "    steps = {}",
   "    def timed(iterator):",
+  "        key = str(iterator.element_spec)",
+  "        if key not in steps:",
+  "            steps[key] = tf.function(step)",
   "        try:",
-  "            logs, waited = step(iterator)",
+  "            logs, waited = steps[key](iterator)",
   "        except tf.errors.OutOfRangeError:",
   "            raise StopIteration",
   "        first = iterator is not timed.iterator",
@@ -181,52 +187,43 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
       c(all = mean(seconds), steady = mean(seconds[!first]))
     }
     timed_steps <- function() reticulate::py_to_r(timed$waits$`__len__`())
-    time_road <- function(road) {
-      run <- switch(road,
-        "keras3::fit, R function" = function(e) keras3::fit(model, r_function, epochs = e,
-                                                            steps_per_epoch = epoch_steps,
-                                                            verbose = 0),
-        "keras3::fit" = function(e) keras3::fit(model, it, epochs = e, verbose = 0),
-        "fit_doodles" = function(e) fit_doodles(model, it, epochs = e, verbose = 0),
-        "Python fit" = function(e) main$doodles_python_fit(model, dataset, as.integer(e))
-      )
-      run(1L) # compiles the step
-      # Each round times the road anew; the round of median speed is reported.
-      measured <- lapply(seq_len(rounds), function(round) {
-        before <- c(waited(), timed_steps())
-        elapsed <- seconds(run(epochs))
-        c(images = road_steps * batch_size / elapsed, wait = (waited() - before[[1]]) / road_steps,
-          training_wait = training_waits(before[[2]]))
-      })
-      speeds <- vapply(measured, `[[`, 1, "images")
-      measured[[order(speeds)[ceiling(length(speeds) / 2)]]]
-    }
-    roads <- c(if (has_keras3) c("keras3::fit, R function", "keras3::fit"), "fit_doodles",
-               "Python fit")
-    for (road in roads) {
-      result <- time_road(road)
-      rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
-                                             colour = colour_name, dtype = dtype, depth = depth,
-                                             road = road,
-                                             images_per_s = round(result[["images"]]),
-                                             wait_ms_per_step = round(1000 * result[["wait"]], 2),
-                                             training_wait_ms = round(1000 * result[["training_wait.all"]], 2),
-                                             steady_wait_ms = round(1000 * result[["training_wait.steady"]], 2))
-    }
     # The model's ceiling: one batch of this form already in memory as a tf.data tensor, taken
     # `epoch_steps` times an epoch (no drawing, no copy; a new iterator every epoch, as the roads).
     ceiling <- main$doodles_ceiling(it(), as.integer(epoch_steps))
-    main$doodles_python_fit(model, ceiling, 1L)
-    before <- timed_steps()
-    elapsed <- reticulate::py_to_r(main$doodles_python_fit(model, ceiling, as.integer(epochs)))
-    ceiling_waits <- training_waits(before)
-    rows[[length(rows) + 1]] <- data.frame(model = model_name, batch = batch_size,
-                                           colour = colour_name, dtype = dtype, depth = NA,
-                                           road = "one batch in memory",
-                                           images_per_s = round(road_steps * batch_size / elapsed),
-                                           wait_ms_per_step = NA,
-                                           training_wait_ms = round(1000 * ceiling_waits[["all"]], 2),
-                                           steady_wait_ms = round(1000 * ceiling_waits[["steady"]], 2))
+    runs <- list(
+      "keras3::fit, R function" = function(e) keras3::fit(model, r_function, epochs = e,
+                                                          steps_per_epoch = epoch_steps,
+                                                          verbose = 0),
+      "keras3::fit" = function(e) keras3::fit(model, it, epochs = e, verbose = 0),
+      "fit_doodles" = function(e) fit_doodles(model, it, epochs = e, verbose = 0),
+      "Python fit" = function(e) main$doodles_python_fit(model, dataset, as.integer(e)),
+      "one batch in memory" = function(e) main$doodles_python_fit(model, ceiling, as.integer(e))
+    )
+    if (!has_keras3) runs <- runs[!startsWith(names(runs), "keras3")]
+    for (run in runs) run(1L) # compiles the step, once per road
+    # Rounds go over all roads in turn (a slow spell of the machine falls on all of them alike);
+    # each road's round of median speed is reported.
+    measured <- list()
+    for (i in seq_len(rounds)) for (road in names(runs)) {
+      before <- c(waited(), timed_steps())
+      elapsed <- seconds(runs[[road]](epochs))
+      measured[[road]][[i]] <- c(images = road_steps * batch_size / elapsed,
+                                 wait = (waited() - before[[1]]) / road_steps,
+                                 training_wait = training_waits(before[[2]]))
+    }
+    for (road in names(runs)) {
+      speeds <- vapply(measured[[road]], `[[`, 1, "images")
+      result <- measured[[road]][[order(speeds)[ceiling(length(speeds) / 2)]]]
+      producer_road <- road != "one batch in memory"
+      rows[[length(rows) + 1]] <- data.frame(
+        model = model_name, batch = batch_size, colour = colour_name, dtype = dtype,
+        depth = if (producer_road) depth else NA, road = road,
+        images_per_s = round(result[["images"]]),
+        wait_ms_per_step = if (producer_road) round(1000 * result[["wait"]], 2) else NA,
+        training_wait_ms = round(1000 * result[["training_wait.all"]], 2),
+        steady_wait_ms = round(1000 * result[["training_wait.steady"]], 2)
+      )
+    }
     rm(ceiling)
     if (!is.null(earlier_lib) && model_name == "free") {
       rows[[length(rows) + 1]] <- data.frame(
@@ -238,7 +235,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
                                       libpath = c(earlier_lib, .libPaths())))
       )
     }
-    print(do.call(rbind, utils::tail(rows, length(roads) + 1 + !is.null(earlier_lib))),
+    print(do.call(rbind, utils::tail(rows, length(runs) + !is.null(earlier_lib))),
           row.names = FALSE)
   }
 }
