@@ -10,8 +10,8 @@
 # 256 per epoch; Keras starts a new tf.data iterator every epoch, ~20 ms before its first batch
 # whatever the dataset, which the sample's 11-step epochs would weigh 15% of a near-free model's
 # time), at 128 x 128 (scale 0.5), 2 threads, each road timed ROUNDS times (default 3), the rounds
-# going over the roads in turn, the round of median speed reported (the same fit() on the same
-# dataset varies by up to 35% from one run to the next on a 2-core VM), each road training whole epochs of the sample (at least
+# going over the roads in turn, the fastest round reported (the same fit() on the same dataset
+# varies by up to 35% from one call to the next on a 2-core VM), each road training whole epochs of the sample (at least
 # `steps` steps, in one fit() call) after a warm-up fit of one epoch (which compiles the step):
 # - "keras3::fit, R function": keras3::fit() on an R function returning the producer's batch
 #   (`function() it()`): keras3 turns it into a Python generator whose every call waits for R's
@@ -138,9 +138,9 @@ reticulate::py_run_string(paste(
   "        with tf.control_dependencies(tf.nest.flatten(data)):",
   "            waited = tf.timestamp() - started",
   "        return model.train_step(data), waited",
-  # A compiled step per kind of batch (each road's own shapes, as Keras would compile it for
-  # that road alone): one step shared by the roads would be traced for shapes general enough
-  # for all, and MobileNet runs a third slower on some of them.
+  # A compiled step per kind of batch: each road's own shapes, as Keras compiles its step for
+  # the one dataset a user trains on (one step shared by the roads would be traced for shapes
+  # general enough for all of them).
   "    steps = {}",
   "    def timed(iterator):",
   "        key = str(iterator.element_spec)",
@@ -202,7 +202,8 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     if (!has_keras3) runs <- runs[!startsWith(names(runs), "keras3")]
     for (run in runs) run(1L) # compiles the step, once per road
     # Rounds go over all roads in turn (a slow spell of the machine falls on all of them alike);
-    # each road's round of median speed is reported.
+    # each road's fastest round is reported (the least disturbed: with MobileNet, successive fit()
+    # calls alternate between two speeds a third apart, whatever the road, the ceiling included).
     measured <- list()
     for (i in seq_len(rounds)) for (road in names(runs)) {
       before <- c(waited(), timed_steps())
@@ -213,7 +214,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     }
     for (road in names(runs)) {
       speeds <- vapply(measured[[road]], `[[`, 1, "images")
-      result <- measured[[road]][[order(speeds)[ceiling(length(speeds) / 2)]]]
+      result <- measured[[road]][[which.max(speeds)]]
       producer_road <- road != "one batch in memory"
       rows[[length(rows) + 1]] <- data.frame(
         model = model_name, batch = batch_size, colour = colour_name, dtype = dtype,
