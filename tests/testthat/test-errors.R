@@ -31,7 +31,8 @@ test_that("an error extendr raises itself (a wrong R type for an export) is dood
 })
 
 # The error kinds the package's R code raises: the literal `kind` of every abort_doodles() call,
-# and the kinds Python exceptions are mapped to (`c(DrawingError = "drawing", ...)`).
+# and the kinds Python exceptions are mapped to (`c(DrawingError = "drawing", ...)` in a
+# function, or the table python_error_kinds).
 r_error_kinds <- function() {
   kinds <- character()
   walk <- function(x) {
@@ -54,7 +55,7 @@ r_error_kinds <- function() {
       walk(body(value))
     }
   }
-  unique(kinds)
+  unique(c(kinds, unname(doodles:::python_error_kinds)))
 }
 
 test_that("?doodles_error lists every class the R code, the Rust core and the Python side raise", {
