@@ -58,3 +58,20 @@ expected_top3 <- function(model, json, words) {
                        color = side[3] == 3, format = keras_input_format(model))
   unlist(predict_top3(model, it, words)[c("word1", "word2", "word3")], use.names = FALSE)
 }
+
+# A port nothing listens on, held by a server socket of this process (among a few tried from one
+# that depends on the process): list(socket, port).
+occupied_port <- function() {
+  for (port in 30000L + (Sys.getpid() + 97L * (0:19)) %% 30000L) {
+    socket <- tryCatch(serverSocket(port), error = function(e) NULL)
+    if (!is.null(socket)) return(list(socket = socket, port = port))
+  }
+  fail("no free port")
+}
+
+# A port nothing listens on.
+free_port <- function() {
+  taken <- occupied_port()
+  close(taken$socket)
+  taken$port
+}

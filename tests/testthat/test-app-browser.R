@@ -26,18 +26,6 @@ test_output_dir <- function() {
   dir
 }
 
-# A port nothing listens on, among a few tried from one that depends on the process.
-free_port <- function() {
-  for (port in 30000L + (Sys.getpid() + 97L * (0:19)) %% 30000L) {
-    socket <- tryCatch(serverSocket(port), error = function(e) NULL)
-    if (!is.null(socket)) {
-      close(socket)
-      return(port)
-    }
-  }
-  fail("no free port to serve the page on")
-}
-
 # Serves the page as a user does, `Rscript app.R -m <model> -d <db> --port N` (the installed script,
 # with this session's library paths); returns its URL.
 start_page <- function(model_file, db_dir, env = parent.frame()) {

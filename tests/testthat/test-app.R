@@ -213,9 +213,9 @@ test_that("bin/app.R refuses a file that is no model, or a model whose classes d
 test_that("bin/app.R on a port in use names the port and announces no address", {
   skip_if_not_installed("shiny")
   skip_if_not_installed("processx")
-  port <- httpuv::randomPort()
-  taken <- serverSocket(port)
-  on.exit(close(taken), add = TRUE)
+  taken <- occupied_port()
+  on.exit(close(taken$socket), add = TRUE)
+  port <- taken$port
   res <- run_app_script(c("-d", sample_db_dir(), "--port", port))
   expect_refused(res, sprintf("cannot serve the page on 127\\.0\\.0\\.1 port %d .*is another program using the port\\? Choose another with --port", port))
 })
