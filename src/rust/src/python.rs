@@ -5,7 +5,7 @@
 //! frees the handle. No function here touches R, and no panic crosses the C boundary.
 use crate::errors::Class;
 use crate::producer::ProducerCell;
-use doodles_store::producer::{Aligned, Batch, Buffer, BufferPool};
+use doodles_store::producer::{Batch, Buffer, BufferPool};
 use doodles_store::StoreError;
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -50,7 +50,7 @@ pub struct ArrayHandle {
 impl Drop for ArrayHandle {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.take().and_then(|pool| pool.upgrade()) {
-            pool.put(std::mem::replace(&mut self.buffer, Buffer::U8(Aligned::default())));
+            pool.put(std::mem::replace(&mut self.buffer, Buffer::I32(Vec::new())));
         }
     }
 }

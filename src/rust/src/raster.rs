@@ -1,7 +1,7 @@
 //! R glue for doodles-raster: converts arguments, allocates the batch (an R array, or R memory
 //! that numpy views) on the main thread and hands it to the (R-free) parallel renderer.
 use crate::errors::{guard, Class, RError};
-use doodles_raster::{memory, render_batch, Encoding, Mirrored, Output, RenderOptions};
+use doodles_raster::{memory, render_batch_mirrored, Encoding, Output, RenderOptions};
 use extendr_api::prelude::*;
 
 /// Rendering options from the R arguments of `draw_doodles()` (and `doodle_batch()`).
@@ -219,14 +219,8 @@ fn raster_draw(
             drawings.push(drawing);
         }
         let mut batch = Batch::new(drawings.len(), &options, form)?;
-        match MirrorFlags::from_r(&mirror, drawings.len(), "mirror")? {
-            MirrorFlags::All(all) => render_batch(&drawings, &options.with_mirror(all), batch.output()?, threads)?,
-            MirrorFlags::Each(flags) => {
-                let flagged: Vec<Mirrored<_>> =
-                    drawings.into_iter().zip(flags).map(|(drawing, mirror)| Mirrored { drawing, mirror }).collect();
-                render_batch(&flagged, &options, batch.output()?, threads)?
-            }
-        }
+        let (options, flags) = MirrorFlags::from_r(&mirror, drawings.len(), "mirror")?.split(&options);
+        render_batch_mirrored(drawings, &flags, &options, batch.output()?, threads)?;
         Ok(batch.into_robj())
     })
 }

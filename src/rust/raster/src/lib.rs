@@ -22,7 +22,10 @@ pub mod memory;
 pub mod options;
 pub mod parse;
 
-pub use batch::{render_batch, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch, RenderedBatch};
+pub use batch::{
+    render_batch, render_batch_mirrored, render_tiles, BatchError, DrawingError, Layout, Output, Prefetch,
+    RenderedBatch,
+};
 pub use compact::{AsDrawing, Drawing, Mirrored, RecordEncoder};
 pub use error::ErrorKind;
 pub use options::{

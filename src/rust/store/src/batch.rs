@@ -3,7 +3,7 @@
 use crate::db::Connection;
 use crate::error::{DrawingAt, ErrorKind, Result, StoreError};
 use crate::index::StrokeIndex;
-use doodles_raster::{render_batch, AsDrawing, BatchError, Drawing, Layout, Mirrored, Output, Prefetch, RenderOptions};
+use doodles_raster::{render_batch_mirrored, AsDrawing, BatchError, Drawing, Layout, Output, Prefetch, RenderOptions};
 use std::sync::Arc;
 
 /// A batch started by [`start_prefetch`], for the connection's next [`render`] call.
@@ -81,28 +81,8 @@ pub fn render(
         }
     }
     let (drawings, labels) = lookup(&index, ids)?;
-    draw(drawings, mirror, ids, options, threads, out)?;
+    render_batch_mirrored(drawings, mirror, options, out, threads).map_err(|e| render_error(e, ids))?;
     Ok(labels)
-}
-
-/// Renders `drawings` (of `ids`) into `out`, mirrored one by one as `mirror` says when it has a
-/// flag per drawing.
-pub(crate) fn draw(
-    drawings: Vec<Drawing<'_>>,
-    mirror: &[bool],
-    ids: &[i64],
-    options: &RenderOptions,
-    threads: usize,
-    out: Output<'_>,
-) -> Result<()> {
-    let rendered = if mirror.is_empty() {
-        render_batch(&drawings, options, out, threads)
-    } else {
-        let flagged: Vec<Mirrored<Drawing<'_>>> =
-            drawings.into_iter().zip(mirror).map(|(drawing, &mirror)| Mirrored { drawing, mirror }).collect();
-        render_batch(&flagged, options, out, threads)
-    };
-    rendered.map_err(|e| render_error(e, ids))
 }
 
 fn check_mirror(ids: &[i64], mirror: &[bool]) -> Result<()> {

@@ -30,7 +30,7 @@ mod write;
 pub use prefetch::Prefetch;
 pub use tiles::render_tiles;
 
-use crate::compact::AsDrawing;
+use crate::compact::{AsDrawing, Mirrored};
 use crate::options::RenderOptions;
 use crate::parse::ParseError;
 use std::fmt;
@@ -101,6 +101,24 @@ pub fn render_batch<S: AsDrawing + Sync>(
         return Err(BatchError::OutputLength { expected, actual: out.len() });
     }
     render_tiles(drawings, options, out.layout(), threads)?.write_into(out, threads)
+}
+
+/// [`render_batch`] with a mirror flag per drawing in `mirror`, or none (`mirror` empty: the
+/// options' `mirror` says it for all drawings).
+pub fn render_batch_mirrored<S: AsDrawing + Sync>(
+    drawings: Vec<S>,
+    mirror: &[bool],
+    options: &RenderOptions,
+    out: Output<'_>,
+    threads: usize,
+) -> Result<(), BatchError> {
+    if mirror.is_empty() {
+        return render_batch(&drawings, options, out, threads);
+    }
+    // A flag missing for a drawing leaves the batch short, which render_batch refuses.
+    let flagged: Vec<Mirrored<S>> =
+        drawings.into_iter().zip(mirror).map(|(drawing, &mirror)| Mirrored { drawing, mirror }).collect();
+    render_batch(&flagged, options, out, threads)
 }
 
 /// Drawings rendered into coverage, not yet expanded into doubles (see [`Prefetch`]).

@@ -33,12 +33,6 @@ impl<T: Pod> Aligned<T> {
     }
 }
 
-impl<T: Pod> Default for Aligned<T> {
-    fn default() -> Self {
-        Aligned::zeroed(0)
-    }
-}
-
 impl<T: Pod> Deref for Aligned<T> {
     type Target = [T];
 

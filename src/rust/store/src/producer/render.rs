@@ -4,9 +4,9 @@ use super::buffer::{Aligned, Batch, Buffer};
 use super::plan::Plan;
 use super::spec::{Drawings, Pixels, Targets};
 use super::{lock, Shared};
-use crate::batch::{draw, drawing_error, lookup};
+use crate::batch::{drawing_error, lookup, render_error};
 use crate::error::{ErrorKind, Result, StoreError};
-use doodles_raster::{Drawing, Output};
+use doodles_raster::{render_batch_mirrored, Drawing, Output};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -93,7 +93,8 @@ impl Shared {
             (Buffer::F32(v), Pixels::Float32 { imagenet }) => Output::Float32 { out: v, imagenet },
             _ => return Err(StoreError::new(ErrorKind::Internal, "image buffer of the wrong type")),
         };
-        draw(drawings, &mirror, &ids, &spec.options, spec.threads, out)?;
+        render_batch_mirrored(drawings, &mirror, &spec.options, out, spec.threads)
+            .map_err(|e| render_error(e, &ids))?;
         let y = match spec.targets {
             Targets::None => None,
             Targets::OneHot { classes } | Targets::Sparse { classes } => {
