@@ -40,11 +40,9 @@ resolve_features <- function(con, features, table = "doodles") {
 
 # The source columns of rows `ids` of `table`, in the order of `ids`, with the features computed
 # (feature_values()): by their ids (a batch's), or with `scan` from one scan of the table (a
-# generator's whole set, read once for its producer). Without `count_strokes`, the drawings are
-# not read and `n_strokes` is left out: the producer counts the strokes of what it renders.
-feature_rows <- function(con, table, ids, spec, scan = FALSE, count_strokes = TRUE) {
-  columns <- if (count_strokes) spec$columns else setdiff(spec$columns, derived_features[["n_strokes"]])
-  select <- paste(DBI::dbQuoteIdentifier(con, c("id", columns)), collapse = ", ")
+# generator's whole set, read once for its producer).
+feature_rows <- function(con, table, ids, spec, scan = FALSE) {
+  select <- paste(DBI::dbQuoteIdentifier(con, c("id", spec$columns)), collapse = ", ")
   quoted_table <- DBI::dbQuoteIdentifier(con, table)
   rows <- if (scan) {
     DBI::dbGetQuery(con, sprintf("SELECT %s FROM %s", select, quoted_table))
@@ -53,15 +51,13 @@ feature_rows <- function(con, table, ids, spec, scan = FALSE, count_strokes = TR
                                  paste(rep("?", length(ids)), collapse = ", ")),
                     params = as.list(ids))
   }
-  feature_values(rows[match(ids, rows$id), , drop = FALSE], spec, count_strokes)
+  feature_values(rows[match(ids, rows$id), , drop = FALSE], spec)
 }
 
 # `rows` (of a table or a data frame of drawings) with a column per numeric feature: the strokes
-# counted by the Rust parser (unless `count_strokes` is FALSE), `recognized` as 0/1, other
-# columns as they are.
-feature_values <- function(rows, spec, count_strokes = TRUE) {
-  numeric <- if (count_strokes) spec$numeric else setdiff(spec$numeric, "n_strokes")
-  for (name in numeric) {
+# counted by the Rust parser, `recognized` as 0/1, other columns as they are.
+feature_values <- function(rows, spec) {
+  for (name in spec$numeric) {
     rows[[name]] <- switch(name,
       n_strokes = stroke_counts(rows$drawing),
       recognized = as.numeric(as.logical(rows$recognized)),
@@ -93,15 +89,22 @@ feature_matrix <- function(rows, spec) {
   out
 }
 
-# The side features of rows (from feature_values(count_strokes = FALSE)), read once for the
-# producer: the numeric ones as a matrix, `n_strokes` as the column where the producer puts the
-# stroke count of each drawing it renders, the country code as the 0-based position in
-# `spec$countries` (-1: none).
-producer_features <- function(rows, spec) {
+# The side features of a producer's drawings (`spec` from resolve_features()), read once:
+# `read_rows(spec)` gives the rows of the drawings, in order, with the features `spec` asks for
+# (feature_rows() or feature_values()). The producer counts `n_strokes` itself from each drawing it
+# renders, so it is not asked of `read_rows` (nor are the drawings read for it), and nothing is
+# read when no other feature needs a column. Returns the numeric features as a matrix,
+# `stroke_count_at` (the 0-based column of `n_strokes` among them) and the country code as the
+# 0-based position in `spec$countries` (-1: none).
+producer_features <- function(spec, read_rows) {
   if (is.null(spec)) return(list(numeric = NULL, categories = NULL, levels = 0L))
   read <- setdiff(spec$numeric, "n_strokes")
+  read_spec <- utils::modifyList(spec, list(
+    numeric = read, columns = setdiff(spec$columns, derived_features[["n_strokes"]])
+  ))
+  rows <- if (length(read_spec$columns)) read_rows(read_spec)
   numeric <- if (length(read)) {
-    out <- feature_matrix(rows, utils::modifyList(spec, list(numeric = read, countries = NULL)))
+    out <- feature_matrix(rows, utils::modifyList(read_spec, list(countries = NULL)))
     storage.mode(out) <- "double"
     out
   }

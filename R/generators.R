@@ -146,9 +146,9 @@ train_generator <- function(con, samples_index, num_classes = NULL, batch_size =
                      worker = worker)
   if (format != "array" && is_doodles_connection(con)) {
     check_store_connection(con)
-    rows <- feature_rows(con, "doodles", samples_index, feature_spec, scan = TRUE,
-                         count_strokes = FALSE)
-    features <- producer_features(rows, feature_spec)
+    features <- producer_features(feature_spec, function(spec) {
+      feature_rows(con, "doodles", samples_index, spec, scan = TRUE)
+    })
     spec <- c(list(con = con@ptr, texts = NULL, ids = samples_index, batch_size = batch_size,
                    # Without a seed, the session's generator picks one: set.seed() still rules.
                    seed = if (is.null(seed)) sample.int(.Machine$integer.max, 1L) else seed,
@@ -324,20 +324,16 @@ test_batches <- function(data, rows_ids, batch_size, feature_spec, format, image
   if (is.data.frame(data)) {
     drawings <- data$drawing
     ids <- seq_along(drawings)
-    feature_data <- if (!is.null(feature_spec)) {
-      feature_values(data, feature_spec, count_strokes = FALSE)
-    }
+    read_rows <- function(spec) feature_values(data, spec)
   } else {
     ids <- rows_ids$id
     drawings <- rows_ids$drawing
-    feature_data <- if (!is.null(feature_spec)) {
-      feature_rows(data, "test", ids, feature_spec, scan = TRUE, count_strokes = FALSE)
-    }
+    read_rows <- function(spec) feature_rows(data, "test", ids, spec, scan = TRUE)
   }
   spec <- c(list(con = NULL, texts = drawings, ids = ids, batch_size = batch_size, seed = NULL,
                  workers = 1L, worker = 0L, initial_epoch = 0L, format = format,
                  imagenet = imagenet_preproc, targets = "none", classes = 0L, depth = 2L),
-            drawing, producer_features(feature_data, feature_spec))
+            drawing, producer_features(feature_spec, read_rows))
   keras_batches(spec, attributes)
 }
 

@@ -15,9 +15,13 @@ doodles_threads <- function() {
   if (is.null(threads)) min(raster_cores(), max_threads) else as.integer(as.numeric(threads))
 }
 
-# A `threads` argument: a whole number from 1 to `max_threads` (as the option and the variable),
-# so that a mistyped count does not start thousands of threads.
+# A `threads` argument, as an integer: the rule of the option and the variable (check_threads(),
+# 1 to `max_threads`), so that a mistyped count does not start thousands of threads.
 check_threads_arg <- function(threads, call = rlang::caller_env()) {
-  assert_int(threads, lower = 1, upper = max_threads, coerce = TRUE, .var.name = "threads",
-             call = call)
+  problem <- check_threads(threads)
+  if (!isTRUE(problem)) {
+    abort_doodles(sprintf("`threads` %s, not %s.", problem, deparse1(threads)), kind = "argument",
+                  call = call)
+  }
+  as.integer(threads)
 }
