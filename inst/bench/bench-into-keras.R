@@ -1,5 +1,6 @@
 # Images per second from the database into a training Keras model, by the roads a user has, side
-# by side in one run, and the seconds per step Keras' data thread waited for a batch.
+# by side in one run, and the milliseconds per step the training thread (and Keras' data thread)
+# waited for a batch.
 #
 #   R_LIBS=~/.cache/doodles/r-keras Rscript inst/bench/bench-into-keras.R \
 #     [steps] [models] [batch sizes] [colours] [dtypes] [prefetch depths] [earlier build's library]
@@ -55,7 +56,6 @@ cat(sprintf("threads: %d, cores: %d, load average: %s, keras3: %s\n", doodles_th
 copies <- as.integer(Sys.getenv("SAMPLE_COPIES", "10"))
 rounds <- as.integer(Sys.getenv("ROUNDS", "3"))
 use_keras_env()
-keras <- keras_module()
 
 # The shipped sample in a new in-memory store, its rows copied `copies` times (new ids).
 sample_store <- function(copies) {
@@ -189,7 +189,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
     timed_steps <- function() reticulate::py_to_r(timed$waits$`__len__`())
     # The model's ceiling: one batch of this form already in memory as a tf.data tensor, taken
     # `epoch_steps` times an epoch (no drawing, no copy; a new iterator every epoch, as the roads).
-    ceiling <- main$doodles_ceiling(it(), as.integer(epoch_steps))
+    one_batch <- main$doodles_ceiling(it(), as.integer(epoch_steps))
     runs <- list(
       "keras3::fit, R function" = function(e) keras3::fit(model, r_function, epochs = e,
                                                           steps_per_epoch = epoch_steps,
@@ -197,7 +197,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
       "keras3::fit" = function(e) keras3::fit(model, it, epochs = e, verbose = 0),
       "fit_doodles" = function(e) fit_doodles(model, it, epochs = e, verbose = 0),
       "Python fit" = function(e) main$doodles_python_fit(model, dataset, as.integer(e)),
-      "one batch in memory" = function(e) main$doodles_python_fit(model, ceiling, as.integer(e))
+      "one batch in memory" = function(e) main$doodles_python_fit(model, one_batch, as.integer(e))
     )
     if (!has_keras3) runs <- runs[!startsWith(names(runs), "keras3")]
     for (run in runs) run(1L) # compiles the step, once per road
@@ -225,7 +225,7 @@ for (model_name in models) for (batch_size in batch_sizes) for (colour_name in c
         steady_wait_ms = round(1000 * result[["training_wait.steady"]], 2)
       )
     }
-    rm(ceiling)
+    rm(one_batch)
     if (!is.null(earlier_lib) && model_name == "free") {
       rows[[length(rows) + 1]] <- data.frame(
         model = model_name, batch = batch_size, colour = colour_name, dtype = dtype, depth = NA,
