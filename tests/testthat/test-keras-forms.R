@@ -116,7 +116,6 @@ test_that("the producer's arrays start on 64 bytes, so tf.data takes them into t
   skip_if_no_keras()
   con <- local_store()
   load_doodles(con, sample_zip(), progress = FALSE)
-  tf <- reticulate::import("tensorflow", convert = FALSE)
   address <- function(a) reticulate::py_to_r(a$`__array_interface__`)$data[[1]]
   for (format in c("uint8", "float32")) {
     it <- train_generator(con, 1:3000, batch_size = 16, scale = 0.25, color = TRUE, seed = 2,
